@@ -1,0 +1,1 @@
+"""The agent: polls routers and commune endpoints (SNMP, ICMP, TCP) and publishes samples."""

@@ -1,0 +1,1 @@
+"""The collector: turns agents' samples into device states, outages, uptime and coverage."""

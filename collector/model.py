@@ -1,0 +1,299 @@
+"""The collector's read model: immutable views that exporters, the web page, the
+``netmon site`` command and reports render. Nothing here computes; see
+:mod:`collector.state`, :mod:`collector.availability` and :mod:`collector.coverage`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Literal, Protocol
+
+
+class State(StrEnum):
+    """State of a device (and, summarised, of a commune)."""
+
+    UP = "up"
+    DOWN = "down"
+    UNREACHABLE = "unreachable"
+    UNKNOWN = "unknown"
+    MAINTENANCE = "maintenance"
+
+
+#: The numeric code of each state, as exported in ``netmon_device_state`` (documented).
+STATE_CODE: dict[State, int] = {
+    State.UNKNOWN: 0,
+    State.UP: 1,
+    State.DOWN: 2,
+    State.UNREACHABLE: 3,
+    State.MAINTENANCE: 4,
+}
+
+Scope = Literal["device", "commune", "district", "province"]
+
+
+@dataclass(frozen=True, slots=True)
+class InterfaceView:
+    """An interface as last polled."""
+
+    index: int
+    name: str
+    alias: str
+    oper_status: int
+    admin_status: int
+    speed_bps: int | None = None
+    in_bps: float | None = None
+    out_bps: float | None = None
+    in_octets: int | None = None
+    out_octets: int | None = None
+    in_errors: int | None = None
+    out_errors: int | None = None
+    in_discards: int | None = None
+    out_discards: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceView:
+    """A device's current state and latest measurements.
+
+    ``cause`` says in words why it is in its state (``"3 failed rounds: timeout"``);
+    ``root_cause`` is the id of the device whose failure explains an UNREACHABLE state.
+    Times are Unix seconds.
+    """
+
+    id: str
+    role: str
+    name: str
+    address: str
+    commune: str | None
+    district: str | None
+    parent: str | None
+    agent: str | None
+    state: State
+    since: float
+    cause: str = ""
+    root_cause: str | None = None
+    flapping: bool = False
+    last_seen: float | None = None
+    last_ok: float | None = None
+    rtt_min_s: float | None = None
+    rtt_avg_s: float | None = None
+    rtt_max_s: float | None = None
+    jitter_s: float | None = None
+    loss_ratio: float | None = None
+    response_s: float | None = None
+    sys_uptime_s: float | None = None
+    sys_name: str | None = None
+    sys_descr: str | None = None
+    is_access: bool = False
+    interfaces: tuple[InterfaceView, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Counts:
+    """Communes of a unit: in the inventory, provisioned, connected, and by state."""
+
+    communes: int
+    provisioned: int
+    connected: int
+    by_state: dict[State, int] = field(default_factory=dict)
+
+    @property
+    def coverage_ratio(self) -> float:
+        """Connected / communes in the inventory (0 when there are none)."""
+        return self.connected / self.communes if self.communes else 0.0
+
+    @property
+    def provisioned_ratio(self) -> float:
+        """Provisioned / communes in the inventory (0 when there are none)."""
+        return self.provisioned / self.communes if self.communes else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class CommuneView:
+    """A commune's connectivity: connected when at least one access device is UP."""
+
+    code: str
+    name: str
+    district: str | None
+    connected: bool
+    provisioned: bool
+    state: State
+    since: float
+    devices: tuple[str, ...] = ()
+    root_cause: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DistrictView:
+    """A district (2021 structure) and its communes' counts."""
+
+    code: str
+    name: str
+    counts: Counts
+    devices: tuple[str, ...] = ()
+    communes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AgentView:
+    """What the collector knows of an agent."""
+
+    id: str
+    online: bool
+    last_seen: float | None
+    version: str = ""
+    devices: int = 0
+    last_seq: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IngestCounters:
+    """Collector self-metrics of ingestion, monotonically increasing."""
+
+    batches: int = 0
+    samples: int = 0
+    duplicates: int = 0
+    late_samples: int = 0
+    unknown_devices: int = 0
+    invalid: dict[str, int] = field(default_factory=dict)
+    dead_letters: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Availability:
+    """Seconds spent in each state over a window; unknown and maintenance are apart."""
+
+    up_s: float = 0.0
+    down_s: float = 0.0
+    unreachable_s: float = 0.0
+    unknown_s: float = 0.0
+    maintenance_s: float = 0.0
+
+    @property
+    def ratio(self) -> float | None:
+        """up / (up + down + unreachable); None when nothing was observed."""
+        denom = self.up_s + self.down_s + self.unreachable_s
+        return self.up_s / denom if denom > 0 else None
+
+    @property
+    def total_s(self) -> float:
+        """All seconds accounted for."""
+        return self.up_s + self.down_s + self.unreachable_s + self.unknown_s + self.maintenance_s
+
+
+@dataclass(frozen=True, slots=True)
+class Outage:
+    """A period a device was DOWN or UNREACHABLE; ``end`` None while it lasts."""
+
+    device: str
+    commune: str | None
+    district: str | None
+    state: State
+    start: float
+    end: float | None
+    cause: str = ""
+    root_cause: str | None = None
+
+    def duration(self, now: float) -> float:
+        """Length in seconds, up to ``now`` for an outage still open."""
+        return (self.end if self.end is not None else now) - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """A device's change of state, as stored."""
+
+    device: str
+    ts: float
+    old: State
+    new: State
+    cause: str = ""
+    root_cause: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryPoint:
+    """One latency measurement for the small charts."""
+
+    ts: float
+    ok: bool
+    rtt_avg_s: float | None = None
+    loss_ratio: float | None = None
+    jitter_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CoveragePoint:
+    """Coverage at an instant."""
+
+    ts: float
+    connected: int
+    communes: int
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """Everything the collector knows now, immutable: read at scrape or render time."""
+
+    taken_at: float
+    province_code: str
+    province_name: str
+    edition: str
+    devices: dict[str, DeviceView]
+    communes: dict[str, CommuneView]
+    districts: dict[str, DistrictView]
+    province: Counts
+    agents: dict[str, AgentView]
+    ingest: IngestCounters
+    #: Availability ratio per scope over the standard windows: {(scope, id, window_s): Availability};
+    #: ``id`` is the province code for scope ``province``.
+    availability: dict[tuple[str, str, int], Availability] = field(default_factory=dict)
+    #: Outages by device since start of collection (counts, for the *_total metric).
+    outage_counts: dict[str, int] = field(default_factory=dict)
+
+
+#: Windows for which the snapshot carries availability: 1 h, 1 day, 7 days, 30 days.
+STANDARD_WINDOWS_S: tuple[int, ...] = (3600, 86400, 7 * 86400, 30 * 86400)
+
+
+class Reader(Protocol):
+    """The read API of a collector, behind the web page, the CLI, reports and exporters."""
+
+    def snapshot(self) -> Snapshot:
+        """The current state."""
+        ...
+
+    def outages(
+        self,
+        start: float,
+        end: float,
+        *,
+        device: str | None = None,
+        commune: str | None = None,
+        district: str | None = None,
+        limit: int | None = None,
+    ) -> list[Outage]:
+        """Outages overlapping [start, end), newest first."""
+        ...
+
+    def availability(self, scope: Scope, ident: str, start: float, end: float) -> Availability:
+        """Time in states of a device, a commune, a district or the province over a window.
+
+        For a commune: up while connected, down/unreachable while not (by the state of
+        its access devices), unknown or maintenance when all its access devices are.
+        For a district or the province: the sum over its communes.
+        """
+        ...
+
+    def coverage_series(self, start: float, end: float, step_s: float) -> list[CoveragePoint]:
+        """Province coverage sampled every ``step_s`` over a window."""
+        ...
+
+    def time_weighted_coverage(self, scope: Scope, ident: str, start: float, end: float) -> float:
+        """Average share of the unit's communes connected over a window (0..1)."""
+        ...
+
+    def history(self, device: str, since: float) -> list[HistoryPoint]:
+        """Recent latency measurements of a device, oldest first."""
+        ...
