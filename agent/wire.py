@@ -160,7 +160,7 @@ def parse_topic(topic: str, prefix: str = DEFAULT_PREFIX) -> tuple[str, str] | N
     head = prefix + "/agents/"
     if not topic.startswith(head):
         return None
-    rest = topic[len(head):].split("/")
+    rest = topic[len(head) :].split("/")
     if len(rest) != 2 or not rest[0] or rest[1] not in ("samples", "status"):
         return None
     return rest[0], rest[1]
@@ -200,12 +200,17 @@ def decode_batch(payload: bytes, *, topic_agent: str | None = None, now: float |
     if batch.seq < 0:
         raise InvalidBatch("value", "negative sequence number")
     for s in batch.samples:
-        if not (MIN_TIMESTAMP <= s.ts) or (now is not None and s.ts > now + MAX_FUTURE_SKEW_S) or not math.isfinite(s.ts):
+        if (
+            not (s.ts >= MIN_TIMESTAMP)
+            or (now is not None and s.ts > now + MAX_FUTURE_SKEW_S)
+            or not math.isfinite(s.ts)
+        ):
             raise InvalidBatch("timestamp", f"device {s.device!r} measured at absurd time {s.ts!r}")
         if s.loss is not None and not (0.0 <= s.loss <= 1.0):
             raise InvalidBatch("value", f"device {s.device!r} loss {s.loss!r} outside 0..1")
         if not (_finite(s.response_s) and _finite(s.sys_uptime_s)) or (
-            s.rtt is not None and not all(math.isfinite(x) and x >= 0 for x in (s.rtt.min, s.rtt.avg, s.rtt.max, s.rtt.jitter))
+            s.rtt is not None
+            and not all(math.isfinite(x) and x >= 0 for x in (s.rtt.min, s.rtt.avg, s.rtt.max, s.rtt.jitter))
         ):
             raise InvalidBatch("value", f"device {s.device!r} has a non-finite or negative time")
     return batch

@@ -65,9 +65,17 @@ def check_file(path: str | Path, *, resolve_secrets: bool = True) -> tuple[Kind,
         return "unknown", problems
     kind = detect_kind(doc.data)
     if kind == "unknown":
-        return kind, [*problems, Problem(doc.file, doc.line_of(()), "", "cannot tell what this file is: "
-                                         "an inventory has 'province', agent settings 'agent_id', "
-                                         "collector settings 'inventory', credentials 'snmp' or 'mqtt'")]
+        return kind, [
+            *problems,
+            Problem(
+                doc.file,
+                doc.line_of(()),
+                "",
+                "cannot tell what this file is: "
+                "an inventory has 'province', agent settings 'agent_id', "
+                "collector settings 'inventory', credentials 'snmp' or 'mqtt'",
+            ),
+        ]
     if kind == "inventory":
         inv, more = validate(doc, Inventory)
         problems += more
@@ -95,12 +103,28 @@ def check_file(path: str | Path, *, resolve_secrets: bool = True) -> tuple[Kind,
         problems += cprob + more
         if creds_obj is not None and resolve_secrets:
             problems += _secret_problems(cdoc, creds_obj)
-        if creds_obj is not None and settings.broker.credential is not None and settings.broker.credential not in creds_obj.mqtt:
-            problems.append(Problem(doc.file, doc.line_of(("broker", "credential")), "broker.credential",
-                                    f"no MQTT credential {settings.broker.credential!r} in {cpath}"))
+        if (
+            creds_obj is not None
+            and settings.broker.credential is not None
+            and settings.broker.credential not in creds_obj.mqtt
+        ):
+            problems.append(
+                Problem(
+                    doc.file,
+                    doc.line_of(("broker", "credential")),
+                    "broker.credential",
+                    f"no MQTT credential {settings.broker.credential!r} in {cpath}",
+                )
+            )
     elif settings.broker.credential is not None:
-        problems.append(Problem(doc.file, doc.line_of(("broker", "credential")), "broker.credential",
-                                "names a credential but the file names no credentials file"))
+        problems.append(
+            Problem(
+                doc.file,
+                doc.line_of(("broker", "credential")),
+                "broker.credential",
+                "names a credential but the file names no credentials file",
+            )
+        )
     ipath = resolve_path(settings.inventory, doc.file)
     idoc, iprob = read_yaml(ipath)
     inv, more = validate(idoc, Inventory)
@@ -115,8 +139,14 @@ def check_file(path: str | Path, *, resolve_secrets: bool = True) -> tuple[Kind,
             for field, known in (("districts", idx.districts), ("communes", idx.communes), ("devices", idx.devices)):
                 for i, code in enumerate(getattr(settings.scope, field)):
                     if code not in known:
-                        problems.append(Problem(doc.file, doc.line_of(("scope", field, i)), f"scope.{field}[{i}]",
-                                                f"not in the inventory: {code!r}"))
+                        problems.append(
+                            Problem(
+                                doc.file,
+                                doc.line_of(("scope", field, i)),
+                                f"scope.{field}[{i}]",
+                                f"not in the inventory: {code!r}",
+                            )
+                        )
     # de-duplicate problems reported through several settings files naming the same inventory
     seen: set[Problem] = set()
     unique = []

@@ -85,8 +85,11 @@ def _read_package(edition: Edition) -> list[dict[str, Any]]:
         item: dict[str, Any] = {"code": f"{p['code']:02d}", "name": p["name"]}
         if edition == "2021":
             item["districts"] = [
-                {"code": f"{d['code']:03d}", "name": d["name"],
-                 "communes": [{"code": f"{w['code']:05d}", "name": w["name"]} for w in d["wards"]]}
+                {
+                    "code": f"{d['code']:03d}",
+                    "name": d["name"],
+                    "communes": [{"code": f"{w['code']:05d}", "name": w["name"]} for w in d["wards"]],
+                }
                 for d in p["districts"]
             ]
         else:
@@ -144,8 +147,12 @@ def generate(
     core_id = f"p{prov.code}-core"
 
     def dev(dev_id: str, role: str, parent: str | None) -> dict[str, Any]:
-        d: dict[str, Any] = {"id": dev_id, "role": role, "address": address(dev_id, next(counter)),
-                             "snmp": snmp_profile}
+        d: dict[str, Any] = {
+            "id": dev_id,
+            "role": role,
+            "address": address(dev_id, next(counter)),
+            "snmp": snmp_profile,
+        }
         if parent:
             d["parent"] = parent
         return d
@@ -170,8 +177,7 @@ def generate(
         ]
     else:
         inv["communes"] = [
-            {"code": c.code, "name": c.name, "devices": [dev(f"c{c.code}-cpe1", "cpe", core_id)]}
-            for c in prov.children
+            {"code": c.code, "name": c.name, "devices": [dev(f"c{c.code}-cpe1", "cpe", core_id)]} for c in prov.children
         ]
     return inv
 

@@ -19,7 +19,9 @@ from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-_HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
+)
 _ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 
 
@@ -275,11 +277,18 @@ def check_raw(data: object) -> list[tuple[str, str]]:
             if isinstance(d, dict) and isinstance(d.get("id"), str):
                 parent = d.get("parent")
                 probes = d.get("probes", ["icmp", "snmp"])
-                devices.append((f"{prefix}devices[{i}]", _DevFacts(
-                    d["id"], parent if isinstance(parent, str) else None,
-                    d.get("snmp") if isinstance(d.get("snmp"), str) else None,
-                    tuple(str(p) for p in probes) if isinstance(probes, list) else (),
-                    d.get("tcp_port") if isinstance(d.get("tcp_port"), int) else None)))
+                devices.append(
+                    (
+                        f"{prefix}devices[{i}]",
+                        _DevFacts(
+                            d["id"],
+                            parent if isinstance(parent, str) else None,
+                            d.get("snmp") if isinstance(d.get("snmp"), str) else None,
+                            tuple(str(p) for p in probes) if isinstance(probes, list) else (),
+                            d.get("tcp_port") if isinstance(d.get("tcp_port"), int) else None,
+                        ),
+                    )
+                )
 
     devs(data, "")
     for di, district in enumerate(seq(data, "districts")):
@@ -287,7 +296,9 @@ def check_raw(data: object) -> list[tuple[str, str]]:
             units.append((f"districts[{di}]", str(district.get("code"))))
             devs(district, f"districts[{di}].")
             for ci, commune in enumerate(seq(district, "communes")):
-                units.append((f"districts[{di}].communes[{ci}]", str(commune.get("code")) if isinstance(commune, dict) else ""))
+                units.append(
+                    (f"districts[{di}].communes[{ci}]", str(commune.get("code")) if isinstance(commune, dict) else "")
+                )
                 devs(commune, f"districts[{di}].communes[{ci}].")
     for ci, commune in enumerate(seq(data, "communes")):
         units.append((f"communes[{ci}]", str(commune.get("code")) if isinstance(commune, dict) else ""))
@@ -334,7 +345,7 @@ def _cross_check(
         cur = devices[dev_id].parent
         while cur is not None and cur in devices and cur != chain[-1]:
             if cur in chain:
-                cycle = chain[chain.index(cur):]
+                cycle = chain[chain.index(cur) :]
                 key = min(cycle)
                 if key not in reported:
                     reported.add(key)

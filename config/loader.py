@@ -22,7 +22,7 @@ from config.inventory import Inventory
 from config.settings import AgentSettings, CollectorSettings
 
 try:  # libyaml is several times faster on a national inventory
-    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment,misc]
+    _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]
 except AttributeError:  # pragma: no cover - depends on how PyYAML was built
     _Loader = yaml.SafeLoader
 
@@ -119,7 +119,7 @@ def read_yaml(path: str | Path) -> tuple[YamlDoc, list[Problem]]:
     dups: list[tuple[Loc, int, str]] = []
     _duplicate_keys(root, (), dups)
     loader = _Loader("")
-    data = loader.construct_document(root)  # type: ignore[attr-defined]
+    data = loader.construct_document(root)
     problems = [Problem(file, line, field_path(loc), msg) for loc, line, msg in dups]
     return YamlDoc(file, data, root), problems
 
@@ -168,17 +168,13 @@ def load_credentials(path: str | Path) -> Credentials:
 def check_inventory_doc(doc: YamlDoc, inv: Inventory, snmp_profiles: set[str] | None) -> list[Problem]:
     """Cross-checks of a parsed inventory as Problems with lines."""
     return [
-        Problem(doc.file, doc.line_of(_parse_path(path)), path, msg)
-        for path, msg in inv_mod.check(inv, snmp_profiles)
+        Problem(doc.file, doc.line_of(_parse_path(path)), path, msg) for path, msg in inv_mod.check(inv, snmp_profiles)
     ]
 
 
 def raw_inventory_problems(doc: YamlDoc) -> list[Problem]:
     """Cross-checks of an inventory that failed validation, from its raw data."""
-    return [
-        Problem(doc.file, doc.line_of(_parse_path(path)), path, msg)
-        for path, msg in inv_mod.check_raw(doc.data)
-    ]
+    return [Problem(doc.file, doc.line_of(_parse_path(path)), path, msg) for path, msg in inv_mod.check_raw(doc.data)]
 
 
 def load_inventory(path: str | Path, credentials: Credentials | None = None) -> Inventory:
@@ -226,9 +222,7 @@ def _relative_to(settings: S, path: str | Path) -> S:
     if settings.credentials is not None:
         update["credentials"] = resolve_path(settings.credentials, path)
     if isinstance(settings, AgentSettings):
-        update["outbox"] = settings.outbox.model_copy(
-            update={"path": resolve_path(settings.outbox.path, path)}
-        )
+        update["outbox"] = settings.outbox.model_copy(update={"path": resolve_path(settings.outbox.path, path)})
     else:
         update["store"] = settings.store.model_copy(update={"path": resolve_path(settings.store.path, path)})
     return settings.model_copy(update=update)

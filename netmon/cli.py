@@ -35,25 +35,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--version", action="version", version=f"netmon {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    a = sub.add_parser("agent", help="poll devices over SNMP/ICMP and publish samples over MQTT",
-                       description="Run an agent: poll the devices of its scope and publish to the broker. "
-                       "SIGHUP reloads the inventory, SIGTERM flushes the outbox and stops.")
+    a = sub.add_parser(
+        "agent",
+        help="poll devices over SNMP/ICMP and publish samples over MQTT",
+        description="Run an agent: poll the devices of its scope and publish to the broker. "
+        "SIGHUP reloads the inventory, SIGTERM flushes the outbox and stops.",
+    )
     a.add_argument("-c", "--config", required=True, help="agent settings file (YAML)")
     a.add_argument("--once", action="store_true", help="poll every device once, publish, and exit")
-    a.add_argument("--jsonl", metavar="FILE", help="write batches as JSON lines to FILE ('-' for stdout) instead of MQTT")
+    a.add_argument(
+        "--jsonl", metavar="FILE", help="write batches as JSON lines to FILE ('-' for stdout) instead of MQTT"
+    )
 
-    c = sub.add_parser("collector", help="turn samples into states, outages, uptime and coverage; serve the page, API and /metrics",
-                       description="Run the collector: subscribe to all agents, keep the store, serve the status page, "
-                       "the JSON API and /metrics, write to InfluxDB when configured.")
+    c = sub.add_parser(
+        "collector",
+        help="turn samples into states, outages, uptime and coverage; serve the page, API and /metrics",
+        description="Run the collector: subscribe to all agents, keep the store, serve the status page, "
+        "the JSON API and /metrics, write to InfluxDB when configured.",
+    )
     c.add_argument("-c", "--config", required=True, help="collector settings file (YAML)")
 
-    d = sub.add_parser("demo", help="the whole system on this machine, on a simulated province",
-                       description="Simulated SNMP devices on loopback addresses, an embedded MQTT broker, "
-                       "one agent per district, the collector, exporters and the web page, in one process tree.")
+    d = sub.add_parser(
+        "demo",
+        help="the whole system on this machine, on a simulated province",
+        description="Simulated SNMP devices on loopback addresses, an embedded MQTT broker, "
+        "one agent per district, the collector, exporters and the web page, in one process tree.",
+    )
     d.add_argument("--inventory", help="inventory file to simulate (default: Quảng Ngãi, 2021 structure)")
     d.add_argument("--edition", choices=["2021", "2025"], default="2021", help="structure of the default inventory")
-    d.add_argument("--scale", choices=["province", "national"], default="province",
-                   help="'national': every commune of the country (10,051 in 2021, 3,321 in 2025)")
+    d.add_argument(
+        "--scale",
+        choices=["province", "national"],
+        default="province",
+        help="'national': every commune of the country (10,051 in 2021, 3,321 in 2025)",
+    )
     d.add_argument("--scenario", help="scenario file (YAML); default: the built-in one")
     d.add_argument("--seed", type=int, default=1, help="random seed of the scenario")
     d.add_argument("--broker", help="use this MQTT broker (mqtt://host:port) instead of an embedded one")
@@ -63,20 +78,28 @@ def build_parser() -> argparse.ArgumentParser:
     d.add_argument("--workdir", help="where the store, outboxes and ground truth go (default: a temporary directory)")
     d.add_argument("--truth", help="write the scenario's ground truth (JSON) to this file")
 
-    s = sub.add_parser("site", help="is this commune's equipment OK? (for technicians)",
-                       description="Ask the collector about a commune or district by name (with or without "
-                       "diacritics) or GSO code, and print its devices, latency, loss, interfaces and outages.")
+    s = sub.add_parser(
+        "site",
+        help="is this commune's equipment OK? (for technicians)",
+        description="Ask the collector about a commune or district by name (with or without "
+        "diacritics) or GSO code, and print its devices, latency, loss, interfaces and outages.",
+    )
     s.add_argument("query", help="commune/district name or code, e.g. 'tinh khe' or 21211")
     s.add_argument("--url", default="http://127.0.0.1:8080", help="collector base URL")
     s.add_argument("--token", help="API token, if the collector requires one (or NETMON_TOKEN)")
-    s.add_argument("--watch", type=float, nargs="?", const=10.0, metavar="SECONDS", help="refresh every SECONDS (default 10)")
+    s.add_argument(
+        "--watch", type=float, nargs="?", const=10.0, metavar="SECONDS", help="refresh every SECONDS (default 10)"
+    )
     s.add_argument("--lang", choices=["vi", "en"], default=None, help="language (default: from LANG, else Vietnamese)")
     s.add_argument("--json", action="store_true", help="print the API's JSON instead")
 
-    r = sub.add_parser("report", help="coverage and availability report for a period (HTML, CSV, XLSX)",
-                       description="Coverage and availability per district and province for a period, from the "
-                       "collector's store: communes provisioned and connected, time-weighted coverage, "
-                       "availability, outages, worst communes, progress towards 100%% of communes.")
+    r = sub.add_parser(
+        "report",
+        help="coverage and availability report for a period (HTML, CSV, XLSX)",
+        description="Coverage and availability per district and province for a period, from the "
+        "collector's store: communes provisioned and connected, time-weighted coverage, "
+        "availability, outages, worst communes, progress towards 100%% of communes.",
+    )
     r.add_argument("-c", "--config", required=True, help="collector settings file (names the store and inventory)")
     period = r.add_mutually_exclusive_group(required=True)
     period.add_argument("--month", help="e.g. 2026-10")
@@ -92,23 +115,42 @@ def build_parser() -> argparse.ArgumentParser:
     isub = i.add_subparsers(dest="inventory_command", required=True, metavar="ACTION")
     g = isub.add_parser("generate", help="write an inventory for a province from the GSO lists")
     g.add_argument("--province", required=True, help="GSO province code, e.g. 51 (00: the whole country)")
-    g.add_argument("--edition", choices=["2021", "2025"], required=True, help="2021: province/district/commune; 2025: province/commune")
-    g.add_argument("--source", choices=["shipped", "package"], default="shipped",
-                   help="'package': read the installed vietnam-provinces instead of the shipped lists")
-    g.add_argument("--addresses", choices=["placeholder", "loopback"], default="placeholder",
-                   help="device addresses: reserved .invalid names to fill in, or loopback for simulation")
+    g.add_argument(
+        "--edition",
+        choices=["2021", "2025"],
+        required=True,
+        help="2021: province/district/commune; 2025: province/commune",
+    )
+    g.add_argument(
+        "--source",
+        choices=["shipped", "package"],
+        default="shipped",
+        help="'package': read the installed vietnam-provinces instead of the shipped lists",
+    )
+    g.add_argument(
+        "--addresses",
+        choices=["placeholder", "loopback"],
+        default="placeholder",
+        help="device addresses: reserved .invalid names to fill in, or loopback for simulation",
+    )
     g.add_argument("--snmp-profile", default="default", help="SNMP credential profile the devices use")
     g.add_argument("-o", "--output", default="-", help="output file ('-': stdout)")
     st = isub.add_parser("stats", help="count units and devices of an inventory")
     st.add_argument("file")
 
-    k = sub.add_parser("check-config", help="check configuration files; print every problem with file:line",
-                       description="Check inventories, credentials and settings files. Exit 0 when all are "
-                       "valid, 2 when any has a problem. Secrets are never printed.")
+    k = sub.add_parser(
+        "check-config",
+        help="check configuration files; print every problem with file:line",
+        description="Check inventories, credentials and settings files. Exit 0 when all are "
+        "valid, 2 when any has a problem. Secrets are never printed.",
+    )
     k.add_argument("files", nargs="+")
     k.add_argument("--no-secrets", action="store_true", help="do not try to resolve secret references")
-    k.add_argument("--security-report", action="store_true",
-                   help="list devices whose SNMP profile uses v1/v2c or weak algorithms (MD5, DES)")
+    k.add_argument(
+        "--security-report",
+        action="store_true",
+        help="list devices whose SNMP profile uses v1/v2c or weak algorithms (MD5, DES)",
+    )
     return p
 
 

@@ -22,16 +22,20 @@ def cli_main(args: argparse.Namespace) -> int:
 def _generate(args: argparse.Namespace) -> int:
     address = geography.loopback_address if args.addresses == "loopback" else geography.placeholder_address
     try:
-        inv = geography.generate(args.province, args.edition, address=address,
-                                 snmp_profile=args.snmp_profile, source=args.source)
+        inv = geography.generate(
+            args.province, args.edition, address=address, snmp_profile=args.snmp_profile, source=args.source
+        )
     except geography.GeographyError as exc:
         print(f"netmon inventory generate: {exc}", file=sys.stderr)
         return 2
     header = (
         f"netmon inventory: {inv['province']['name']} ({inv['province']['code']}), {args.edition} structure.\n"
         f"Codes and names: General Statistics Office, via vietnam-provinces {geography.PACKAGE_VERSION[args.edition]}.\n"
-        + ("Addresses are placeholders (*.placeholder.invalid): replace each with the device's address.\n"
-           if args.addresses == "placeholder" else "Addresses are loopback addresses for simulation.\n")
+        + (
+            "Addresses are placeholders (*.placeholder.invalid): replace each with the device's address.\n"
+            if args.addresses == "placeholder"
+            else "Addresses are loopback addresses for simulation.\n"
+        )
     )
     text = geography.to_yaml(inv, header=header)
     if args.output == "-":

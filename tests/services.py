@@ -39,8 +39,13 @@ def require(program: str) -> str:
     return path
 
 
-def wait_until(check: Callable[[], bool], timeout: float, what: str, proc: subprocess.Popen[bytes] | None = None,
-               log: Path | None = None) -> None:
+def wait_until(
+    check: Callable[[], bool],
+    timeout: float,
+    what: str,
+    proc: subprocess.Popen[bytes] | None = None,
+    log: Path | None = None,
+) -> None:
     """Poll ``check`` until true; fail with the service's log when it dies or times out."""
     deadline = time.monotonic() + timeout
     delay = 0.01
@@ -87,8 +92,14 @@ class Service:
     def start(self, ready: Callable[[], bool], timeout: float = 30.0) -> Service:
         """Start the process and wait until ``ready``."""
         fh = self.log.open("ab")
-        self.proc = subprocess.Popen(self.argv, stdout=fh, stderr=subprocess.STDOUT, cwd=self.workdir,
-                                     env={**os.environ, **(self.env or {})}, start_new_session=True)
+        self.proc = subprocess.Popen(
+            self.argv,
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            cwd=self.workdir,
+            env={**os.environ, **(self.env or {})},
+            start_new_session=True,
+        )
         fh.close()
         wait_until(ready, timeout, self.name, self.proc, self.log)
         return self
@@ -114,8 +125,9 @@ class Service:
         return f"http://127.0.0.1:{self.port}"
 
 
-def start_mosquitto(workdir: Path, port: int | None = None, extra_conf: str = "",
-                    listener: str | None = None) -> Service:
+def start_mosquitto(
+    workdir: Path, port: int | None = None, extra_conf: str = "", listener: str | None = None
+) -> Service:
     """A Mosquitto broker on 127.0.0.1; anonymous allowed unless ``extra_conf``/``listener`` say otherwise."""
     exe = require("mosquitto")
     port = port or free_port()
@@ -146,15 +158,33 @@ SNMP_COMMUNITY = "netmon-ro"
 def snmp_answers(port: int, community: str = SNMP_COMMUNITY) -> bool:
     """Whether an SNMP agent answers a v2c GET of sysUpTime on 127.0.0.1:port."""
     out = subprocess.run(
-        [require("snmpget"), "-v2c", "-c", community, "-t", "0.5", "-r", "0", "-On",
-         f"udp:127.0.0.1:{port}", "1.3.6.1.2.1.1.3.0"],
-        capture_output=True, text=True, check=False,
+        [
+            require("snmpget"),
+            "-v2c",
+            "-c",
+            community,
+            "-t",
+            "0.5",
+            "-r",
+            "0",
+            "-On",
+            f"udp:127.0.0.1:{port}",
+            "1.3.6.1.2.1.1.3.0",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     return out.returncode == 0
 
 
-def start_snmpd(workdir: Path, port: int | None = None, *, v3_users: Sequence[tuple[str, str, str, str, str]] = (),
-                extra_conf: str = "") -> Service:
+def start_snmpd(
+    workdir: Path,
+    port: int | None = None,
+    *,
+    v3_users: Sequence[tuple[str, str, str, str, str]] = (),
+    extra_conf: str = "",
+) -> Service:
     """net-snmp's snmpd on 127.0.0.1 (UDP), with a v2c community and SNMPv3 users.
 
     ``v3_users``: (user, auth protocol, auth pass, priv protocol, priv pass), e.g.
@@ -167,15 +197,23 @@ def start_snmpd(workdir: Path, port: int | None = None, *, v3_users: Sequence[tu
     persist = workdir / f"snmpd-{port}"
     persist.mkdir(exist_ok=True)
     conf = workdir / f"snmpd-{port}.conf"
-    lines = [f"rocommunity {SNMP_COMMUNITY} 127.0.0.1",
-             "sysLocation Quang Ngai", "sysContact noc@netmon.invalid", "sysName netmon-test-snmpd"]
+    lines = [
+        f"rocommunity {SNMP_COMMUNITY} 127.0.0.1",
+        "sysLocation Quang Ngai",
+        "sysContact noc@netmon.invalid",
+        "sysName netmon-test-snmpd",
+    ]
     for user, ap, apass, pp, ppass in users:
         lines.append(f'createUser {user} {ap} "{apass}" {pp} "{ppass}"')
         lines.append(f"rouser {user} priv")
     conf.write_text("\n".join(lines) + "\n" + extra_conf)
-    svc = Service("snmpd", [exe, "-f", "-Lo", "-C", "-c", str(conf), "-p", str(workdir / f"snmpd-{port}.pid"),
-                            f"udp:127.0.0.1:{port}"], workdir, port,
-                  env={"SNMP_PERSISTENT_DIR": str(persist), "MIBDIRS": "/nonexistent", "MIBS": ""})
+    svc = Service(
+        "snmpd",
+        [exe, "-f", "-Lo", "-C", "-c", str(conf), "-p", str(workdir / f"snmpd-{port}.pid"), f"udp:127.0.0.1:{port}"],
+        workdir,
+        port,
+        env={"SNMP_PERSISTENT_DIR": str(persist), "MIBDIRS": "/nonexistent", "MIBS": ""},
+    )
     return svc.start(lambda: snmp_answers(port))
 
 
@@ -184,9 +222,19 @@ def start_victoriametrics(workdir: Path, port: int | None = None) -> Service:
     exe = require("victoria-metrics")
     port = port or free_port()
     data = workdir / f"vm-{port}"
-    svc = Service("victoria-metrics", [exe, f"-httpListenAddr=127.0.0.1:{port}", f"-storageDataPath={data}",
-                                       "-retentionPeriod=100y", "-search.latencyOffset=0s",
-                                       "-search.disableCache"], workdir, port)
+    svc = Service(
+        "victoria-metrics",
+        [
+            exe,
+            f"-httpListenAddr=127.0.0.1:{port}",
+            f"-storageDataPath={data}",
+            "-retentionPeriod=100y",
+            "-search.latencyOffset=0s",
+            "-search.disableCache",
+        ],
+        workdir,
+        port,
+    )
     return svc.start(lambda: http_ok(f"http://127.0.0.1:{port}/health"))
 
 
@@ -197,7 +245,16 @@ def start_prometheus(workdir: Path, config_yaml: str, port: int | None = None) -
     workdir.mkdir(parents=True, exist_ok=True)
     conf = workdir / f"prometheus-{port}.yml"
     conf.write_text(config_yaml)
-    svc = Service("prometheus", [exe, f"--config.file={conf}", f"--web.listen-address=127.0.0.1:{port}",
-                                 f"--storage.tsdb.path={workdir / f'prom-{port}'}", "--web.enable-lifecycle"],
-                  workdir, port)
+    svc = Service(
+        "prometheus",
+        [
+            exe,
+            f"--config.file={conf}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            f"--storage.tsdb.path={workdir / f'prom-{port}'}",
+            "--web.enable-lifecycle",
+        ],
+        workdir,
+        port,
+    )
     return svc.start(lambda: http_ok(f"http://127.0.0.1:{port}/-/ready"), timeout=60)

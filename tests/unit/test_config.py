@@ -68,8 +68,9 @@ def test_broken_inventory_reports_every_problem_with_file_line_field() -> None:
 
 
 def test_check_config_command_exits_2_and_prints_every_problem() -> None:
-    out = subprocess.run([sys.executable, "-m", "netmon", "check-config", str(BROKEN)],
-                         capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        [sys.executable, "-m", "netmon", "check-config", str(BROKEN)], capture_output=True, text=True, check=False
+    )
     assert out.returncode == 2
     assert out.stderr.count("broken-inventory.yaml:") >= 7
     assert "7 problems found" in out.stderr
@@ -155,8 +156,24 @@ def test_unknown_snmp_profile_is_an_error(tmp_path: Path) -> None:
 
 def test_generator_cli_writes_a_loadable_inventory(tmp_path: Path) -> None:
     out = tmp_path / "hn.yaml"
-    proc = subprocess.run([sys.executable, "-m", "netmon", "inventory", "generate", "--province", "1",
-                           "--edition", "2025", "-o", str(out)], capture_output=True, text=True, check=False)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "netmon",
+            "inventory",
+            "generate",
+            "--province",
+            "1",
+            "--edition",
+            "2025",
+            "-o",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert proc.returncode == 0, proc.stderr
     inv = load_inventory(out)
     assert inv.province.code == "01"
@@ -179,14 +196,25 @@ def test_loopback_addresses_stay_in_127_slash_8_and_off_127_0(n: int) -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.recursive(
-    st.none() | st.booleans() | st.integers() | st.text(max_size=8),
-    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.sampled_from(
-        ["province", "code", "name", "districts", "communes", "devices", "id", "role", "address", "parent"]),
-        kids, max_size=5),
-    max_leaves=30,
-))
-def test_inventory_loader_never_crashes_on_arbitrary_yaml(tmp_path_factory: pytest.TempPathFactory, data: object) -> None:
+@given(
+    st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=8),
+        lambda kids: (
+            st.lists(kids, max_size=4)
+            | st.dictionaries(
+                st.sampled_from(
+                    ["province", "code", "name", "districts", "communes", "devices", "id", "role", "address", "parent"]
+                ),
+                kids,
+                max_size=5,
+            )
+        ),
+        max_leaves=30,
+    )
+)
+def test_inventory_loader_never_crashes_on_arbitrary_yaml(
+    tmp_path_factory: pytest.TempPathFactory, data: object
+) -> None:
     import yaml
 
     path = tmp_path_factory.mktemp("fuzz") / "inv.yaml"

@@ -1,0 +1,1 @@
+"""Exporters: Prometheus exposition, InfluxDB writer, coverage reports, Grafana dashboards and alert rules."""
