@@ -1,0 +1,170 @@
+"""The collector's MQTT edge: subscribe to every agent, feed the ingestor, reconnect forever.
+
+Delivery guarantees, in order of the path a batch takes:
+
+- **Persistent session.** The collector connects with a fixed client id and
+  ``clean_start=False`` (MQTT 5, with a session expiry of a week) or
+  ``clean_session=False`` (3.1.1), so the broker queues QoS 1 batches while the
+  collector is down or restarting and delivers them when it is back.
+- **Ack after apply.** paho-mqtt 2 can leave the PUBACK to the application
+  (``manual_ack``); aiomqtt 2 does not expose it yet (aiomqtt issue #345, PR #346), so we
+  switch it on through aiomqtt's paho client. A message is acknowledged only after
+  :meth:`Ingestor.handle` returned — i.e. after the engine committed the batch and its
+  ``(agent, seq)``. A collector killed between receipt and commit leaves the message
+  un-acked, and the broker redelivers it on the next connect (same session). Together
+  with the de-duplication ledger this gives exactly-once effects.
+- **Shared subscriptions.** With ``share_group`` the filters become
+  ``$share/<group>/...`` (MQTT 5): the broker hands each message to one member of the
+  group. Mosquitto distributes per message (round-robin), not per agent, so one agent's
+  batches would be split across collectors while device state (consecutive failures,
+  parents, outages) must live in one place. Use a share group only between collectors
+  that share one store (hot standby); to split load, give each collector its own set of
+  agents instead (``agents=...``: one collector per group of districts), which keeps
+  every device's samples on one collector.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import ssl
+from collections.abc import Sequence
+
+import aiomqtt
+from aiomqtt.exceptions import MqttConnectError
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from agent import wire
+from collector.ingest import Ingestor
+from config.secrets import Secret
+from config.settings import BrokerSettings
+
+log = logging.getLogger(__name__)
+mqtt_log = logging.getLogger("collector.mqtt")
+
+#: How long the broker keeps the collector's session (and queues its QoS 1 messages).
+SESSION_EXPIRY_S = 7 * 86400
+CONNECT_TIMEOUT_S = 15.0
+
+
+def topic_filters(prefix: str, share_group: str | None, agents: Sequence[str] | None = None) -> list[str]:
+    """The subscriptions: every agent's samples and status (or the listed agents')."""
+    who = list(agents) if agents else ["+"]
+    filters = [f"{prefix}/agents/{a}/{kind}" for a in who for kind in ("samples", "status")]
+    if share_group:
+        filters = [f"$share/{share_group}/{f}" for f in filters]
+    return filters
+
+
+def _tls(broker: BrokerSettings) -> ssl.SSLContext | None:
+    if not broker.uses_tls:
+        return None
+    tls = broker.tls
+    ctx = ssl.create_default_context(cafile=tls.ca_file if tls else None)
+    if tls is not None and tls.cert_file and tls.key_file:
+        ctx.load_cert_chain(tls.cert_file, tls.key_file)
+    if tls is not None and tls.insecure_skip_verify:
+        ctx.check_hostname = False
+        ctx.verify_mode = ssl.CERT_NONE
+    return ctx
+
+
+def _describe(exc: BaseException, broker: BrokerSettings) -> str:
+    where = f"{broker.host}:{broker.port}"
+    if isinstance(exc, MqttConnectError) and isinstance(exc.rc, ReasonCode):
+        return f"broker {where} refused the connection: {exc.rc} (reason code {exc.rc.value})"
+    return f"broker {where}: {exc or type(exc).__name__}"
+
+
+async def run_subscriber(
+    broker: BrokerSettings,
+    ingestor: Ingestor,
+    *,
+    client_id: str,
+    share_group: str | None = None,
+    password: Secret | None = None,
+    ready: asyncio.Event | None = None,
+    agents: Sequence[str] | None = None,
+    rng: random.Random | None = None,
+) -> None:
+    """Subscribe and ingest forever, reconnecting with exponential back-off and jitter.
+
+    Args:
+        broker: Broker settings (``username`` is used with ``password``).
+        ingestor: Receives every message; the message is acked after it returns.
+        client_id: Stable id: the broker keeps this collector's session under it.
+        share_group: MQTT 5 shared-subscription group (see the module docstring).
+        password: Resolved MQTT password.
+        ready: Set once subscribed (and again after each reconnect).
+        agents: Subscribe only to these agents (partitioning); None: all.
+        rng: Jitter source.
+    """
+    rnd = rng or random.Random()
+    v5 = broker.protocol == "5"
+    failures = 0
+    last_error = ""
+    filters = topic_filters(broker.topic_prefix, share_group, agents)
+    while True:
+        props: Properties | None = None
+        if v5:
+            props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+            props.SessionExpiryInterval = SESSION_EXPIRY_S
+        client = aiomqtt.Client(
+            broker.host,
+            broker.port,
+            username=broker.username,
+            password=password.reveal() if password is not None else None,
+            identifier=client_id,
+            protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
+            clean_session=None if v5 else False,
+            clean_start=False,
+            properties=props,
+            keepalive=broker.keepalive_s,
+            timeout=CONNECT_TIMEOUT_S,
+            tls_context=_tls(broker),
+            logger=mqtt_log,
+        )
+        # aiomqtt 2 has no manual-ack API yet (issue #345); paho's is stable.
+        client._client.manual_ack_set(True)
+        try:
+            async with client:
+                failures = 0
+                last_error = ""
+                for f in filters:
+                    await client.subscribe(f, qos=1, timeout=CONNECT_TIMEOUT_S)
+                log.info("subscribed client_id=%s filters=%s", client_id, ",".join(filters))
+                if ready is not None:
+                    ready.set()
+                async for message in client.messages:
+                    payload = message.payload
+                    data = payload if isinstance(payload, bytes) else str(payload or "").encode()
+                    ingestor.handle(message.topic.value, data)
+                    if message.qos > 0:
+                        client._client.ack(message.mid, message.qos)
+        except (aiomqtt.MqttError, OSError, ssl.SSLError) as exc:
+            failures += 1
+            msg = _describe(exc, broker)
+            delay = min(broker.reconnect_max_s, broker.reconnect_min_s * 2 ** min(failures - 1, 32))
+            delay *= 0.5 + 0.5 * rnd.random()
+            log.log(
+                logging.ERROR if msg != last_error else logging.WARNING,
+                "collector %s; retrying in %.1fs (attempt %d)",
+                msg,
+                delay,
+                failures,
+            )
+            last_error = msg
+            if ready is not None:
+                ready.clear()
+            await asyncio.sleep(delay)
+
+
+def status_filter(prefix: str = wire.DEFAULT_PREFIX) -> str:
+    """The filter of every agent's status (for tools that only watch liveness)."""
+    return f"{prefix}/agents/+/status"
+
+
+__all__ = ["run_subscriber", "status_filter", "topic_filters"]

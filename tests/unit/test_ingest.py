@@ -1,0 +1,195 @@
+"""Ingestion: strict decoding, dead letters by reason, de-duplication, liveness, listeners."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass, field
+
+import msgspec
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from agent import wire
+from collector.ingest import Ingestor
+
+NOW = 1_780_000_000.0
+P = wire.DEFAULT_PREFIX
+
+
+@dataclass
+class FakeEngine:
+    """Stand-in for collector.engine.Engine: records what it is given."""
+
+    batches: list[wire.SampleBatch] = field(default_factory=list)
+    statuses: list[wire.AgentStatus] = field(default_factory=list)
+    ledger: set[tuple[str, int]] | None = None
+    fail_on: int | None = None
+
+    def apply_batch(self, batch: wire.SampleBatch, received_at: float) -> None:
+        if batch.seq == self.fail_on:
+            raise RuntimeError("disk I/O error")
+        self.batches.append(batch)
+        if self.ledger is not None:
+            self.ledger.add((batch.agent, batch.seq))
+
+    def agent_status(self, status: wire.AgentStatus, received_at: float) -> None:
+        self.statuses.append(status)
+
+
+@dataclass
+class FakeStore:
+    """Stand-in for SqliteStore's ingest ledger and dead-letter table."""
+
+    applied: set[tuple[str, int]] = field(default_factory=set)
+    letters: list[tuple[float, str, str, str, bytes]] = field(default_factory=list)
+
+    def is_duplicate(self, agent: str, seq: int) -> bool:
+        return (agent, seq) in self.applied
+
+    def dead_letter(self, ts: float, topic: str, reason: str, detail: str, payload: bytes) -> None:
+        self.letters.append((ts, topic, reason, detail, payload))
+
+
+def make(store: FakeStore | None = None) -> tuple[Ingestor, FakeEngine, FakeStore]:
+    store = store or FakeStore()
+    engine = FakeEngine(ledger=store.applied)
+    return Ingestor(engine, store, clock=lambda: NOW), engine, store
+
+
+def batch(agent: str = "a1", seq: int = 1, ts: float = NOW - 5, **kw: object) -> bytes:
+    s = wire.Sample(device="d1", probe="icmp", ts=ts, ok=True, **kw)  # type: ignore[arg-type]
+    return wire.encode(wire.SampleBatch(v=1, agent=agent, seq=seq, sent_at=NOW, samples=[s, s]))
+
+
+def test_valid_batch_applied_counted_and_listened() -> None:
+    ing, engine, _ = make()
+    seen: list[int] = []
+    ing.listeners.append(lambda b: seen.append(b.seq))
+    ing.handle(wire.samples_topic("a1"), batch(seq=7))
+    assert [b.seq for b in engine.batches] == [7]
+    assert seen == [7]
+    c = ing.counters()
+    assert (c.batches, c.samples, c.duplicates, c.invalid) == (1, 2, 0, {})
+
+
+def test_duplicates_dropped_across_restart_via_the_store() -> None:
+    store = FakeStore()
+    ing, engine, _ = make(store)
+    for seq in (1, 2, 2, 1, 3):
+        ing.handle(wire.samples_topic("a1"), batch(seq=seq))
+    ing.handle(wire.samples_topic("a2"), batch(agent="a2", seq=1))  # same seq, other agent: not a duplicate
+    assert [(b.agent, b.seq) for b in engine.batches] == [("a1", 1), ("a1", 2), ("a1", 3), ("a2", 1)]
+    assert ing.counters().duplicates == 2
+    ing2, engine2, _ = make(store)  # a restarted collector over the same store
+    ing2.handle(wire.samples_topic("a1"), batch(seq=3))
+    ing2.handle(wire.samples_topic("a1"), batch(seq=4))
+    assert [b.seq for b in engine2.batches] == [4]
+    assert ing2.counters().duplicates == 1
+
+
+def test_without_store_dedup_holds_in_process() -> None:
+    engine = FakeEngine()
+    ing = Ingestor(engine, None, clock=lambda: NOW)
+    for seq in (1, 1, 2):
+        ing.handle(wire.samples_topic("a1"), batch(seq=seq))
+    assert [b.seq for b in engine.batches] == [1, 2]
+
+
+def test_invalid_payloads_counted_by_reason_and_dead_lettered_ingestion_goes_on() -> None:
+    ing, engine, store = make()
+    t = wire.samples_topic("a1")
+    cases = {
+        "json": (t, b"{not json"),
+        "schema": (t, b'{"v":1,"agent":"a1","seq":"x","sent_at":1,"samples":[]}'),
+        "version": (t, b'{"v":9,"agent":"a1","seq":1,"sent_at":1,"samples":[]}'),
+        "agent_mismatch": (t, batch(agent="someone-else")),
+        "timestamp": (t, batch(ts=NOW + 3600)),
+        "value": (t, batch(loss=1.5)),
+        "topic": ("elsewhere/agents/a1/samples", batch()),
+    }
+    for topic, payload in cases.values():
+        ing.handle(topic, payload)
+    ing.handle(t, batch(seq=99))
+    c = ing.counters()
+    assert c.invalid == dict.fromkeys(cases, 1)
+    assert c.dead_letters == len(cases) == len(store.letters)
+    assert [r[2] for r in store.letters] == list(cases)
+    assert store.letters[0][4] == b"{not json"
+    assert [b.seq for b in engine.batches] == [99]
+
+
+def test_engine_failure_is_counted_and_kept_not_raised() -> None:
+    ing, engine, store = make()
+    engine.fail_on = 5
+    ing.handle(wire.samples_topic("a1"), batch(seq=5))
+    ing.handle(wire.samples_topic("a1"), batch(seq=6))
+    assert ing.counters().invalid == {"internal": 1}
+    assert store.letters[0][2] == "internal"
+    assert "disk I/O error" in store.letters[0][3]
+    assert [b.seq for b in engine.batches] == [6]
+
+
+def test_status_and_last_will_reach_the_engine() -> None:
+    ing, engine, _ = make()
+    online = wire.AgentStatus(v=1, agent="a1", state="online", ts=NOW, devices=12)
+    will = wire.AgentStatus(v=1, agent="a1", state="offline")
+    ing.handle(wire.status_topic("a1"), wire.encode(online))
+    ing.handle(wire.status_topic("a1"), wire.encode(will))
+    ing.handle(wire.status_topic("a2"), wire.encode(will))  # agent a1 speaking on a2's topic
+    assert [s.state for s in engine.statuses] == ["online", "offline"]
+    assert ing.counters().invalid == {"agent_mismatch": 1}
+
+
+def test_listener_failure_does_not_stop_ingestion() -> None:
+    ing, engine, _ = make()
+
+    def boom(_: wire.SampleBatch) -> None:
+        raise ValueError("influx down")
+
+    ing.listeners.append(boom)
+    ing.handle(wire.samples_topic("a1"), batch(seq=1))
+    ing.handle(wire.samples_topic("a1"), batch(seq=2))
+    assert ing.counters().batches == 2
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=10),
+    lambda kids: st.lists(kids, max_size=4) | st.dictionaries(st.text(max_size=8), kids, max_size=5),
+    max_leaves=20,
+)
+_sample_like = st.fixed_dictionaries(
+    {"device": st.text(max_size=5), "probe": st.sampled_from(["icmp", "snmp", "tcp", "x"]), "ts": _json, "ok": _json},
+    optional={"loss": _json, "rtt": _json, "interfaces": _json, "extra": _json, "sys_uptime_s": _json},
+)
+_batch_like = st.fixed_dictionaries(
+    {"v": st.sampled_from([1, 1, 2, "1"]), "agent": st.sampled_from(["a1", "a2"]), "seq": _json, "sent_at": _json},
+    optional={"samples": st.lists(_sample_like, max_size=3), "more": _json},
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(payload=st.one_of(st.binary(max_size=200), _json.map(msgspec.json.encode), _batch_like.map(msgspec.json.encode)))
+def test_decoder_fuzz_never_an_unhandled_exception(payload: bytes) -> None:
+    try:
+        b = wire.decode_batch(payload, topic_agent="a1", now=NOW)
+    except wire.InvalidBatch as exc:
+        assert exc.reason in {"json", "schema", "version", "agent_mismatch", "timestamp", "value"}
+    else:
+        assert b.agent == "a1"
+        assert b.v == 1
+        assert b.seq >= 0
+    with contextlib.suppress(wire.InvalidBatch):
+        wire.decode_status(payload, topic_agent="a1")
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    topic=st.one_of(st.text(max_size=40), st.sampled_from([wire.samples_topic("a1"), wire.status_topic("a1")])),
+    payload=st.one_of(st.binary(max_size=100), _batch_like.map(msgspec.json.encode)),
+)
+def test_ingestor_fuzz_never_raises_and_accounts_for_every_message(topic: str, payload: bytes) -> None:
+    ing, engine, store = make()
+    ing.handle(topic, payload)
+    c = ing.counters()
+    assert c.batches + sum(c.invalid.values()) + ing.statuses == 1
+    assert len(store.letters) == sum(c.invalid.values())
