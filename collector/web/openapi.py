@@ -1,0 +1,385 @@
+"""The OpenAPI 3 document of the JSON API (``/api/v1/openapi.json``); pure data."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from collector.model import State
+
+Schema = dict[str, Any]
+
+_STATES = [s.value for s in State]
+
+
+def _nullable(t: str) -> Schema:
+    return {"type": t, "nullable": True}
+
+
+def _obj(props: dict[str, Schema], required: list[str] | None = None) -> Schema:
+    return {"type": "object", "properties": props, "required": required if required is not None else list(props)}
+
+
+_NUM = {"type": "number"}
+_INT = {"type": "integer", "minimum": 0}
+_STR = {"type": "string"}
+_BOOL = {"type": "boolean"}
+_NSTR = _nullable("string")
+_NNUM = _nullable("number")
+_STATE = {"type": "string", "enum": _STATES}
+
+COUNTS = _obj(
+    {
+        "communes": _INT,
+        "provisioned": _INT,
+        "connected": _INT,
+        "coverage_ratio": {"type": "number", "minimum": 0, "maximum": 1},
+        "by_state": {"type": "object", "additionalProperties": _INT},
+    }
+)
+AVAILABILITY = _obj(
+    {
+        "up_s": _NUM,
+        "down_s": _NUM,
+        "unreachable_s": _NUM,
+        "unknown_s": _NUM,
+        "maintenance_s": _NUM,
+        "ratio": {"type": "number", "nullable": True, "minimum": 0, "maximum": 1},
+    }
+)
+OUTAGE = _obj(
+    {
+        "device": _STR,
+        "commune": _NSTR,
+        "district": _NSTR,
+        "state": _STATE,
+        "start": _NUM,
+        "end": _NNUM,
+        "duration_s": _NUM,
+        "cause": _STR,
+        "root_cause": _NSTR,
+    }
+)
+INTERFACE = _obj(
+    {
+        "index": {"type": "integer"},
+        "name": _STR,
+        "alias": _STR,
+        "oper_status": {"type": "integer"},
+        "admin_status": {"type": "integer"},
+        "speed_bps": _nullable("integer"),
+        "in_bps": _NNUM,
+        "out_bps": _NNUM,
+        "in_errors": _nullable("integer"),
+        "out_errors": _nullable("integer"),
+    }
+)
+COMMUNE_BRIEF_PROPS: dict[str, Schema] = {
+    "code": _STR,
+    "name": _STR,
+    "district": _NSTR,
+    "district_name": _NSTR,
+    "state": _STATE,
+    "since": _NUM,
+    "connected": _BOOL,
+    "provisioned": _BOOL,
+    "root_cause": _NSTR,
+    "cause_text": _STR,
+}
+DEVICE_BRIEF_PROPS: dict[str, Schema] = {
+    "id": _STR,
+    "role": _STR,
+    "name": _STR,
+    "address": _STR,
+    "commune": _NSTR,
+    "district": _NSTR,
+    "parent": _NSTR,
+    "state": _STATE,
+    "since": _NUM,
+    "cause": _STR,
+    "root_cause": _NSTR,
+    "cause_text": _STR,
+    "flapping": _BOOL,
+    "last_seen": _NNUM,
+    "rtt_avg_s": _NNUM,
+    "rtt_max_s": _NNUM,
+    "jitter_s": _NNUM,
+    "loss_ratio": _NNUM,
+    "response_s": _NNUM,
+    "sys_uptime_s": _NNUM,
+    "sys_name": _NSTR,
+    "is_access": _BOOL,
+    "interfaces": {"type": "array", "items": {"$ref": "#/components/schemas/Interface"}},
+    "availability_24h": _NNUM,
+}
+HISTORY_POINT = _obj({"ts": _NUM, "ok": _BOOL, "rtt_avg_s": _NNUM, "loss_ratio": _NNUM, "jitter_s": _NNUM})
+DEVICE = _obj(
+    {
+        **DEVICE_BRIEF_PROPS,
+        "taken_at": _NUM,
+        "history": {"type": "array", "items": {"$ref": "#/components/schemas/HistoryPoint"}},
+        "outages": {"type": "array", "items": {"$ref": "#/components/schemas/Outage"}},
+    }
+)
+COMMUNE = _obj(
+    {
+        **COMMUNE_BRIEF_PROPS,
+        "taken_at": _NUM,
+        "lang": _STR,
+        "availability_24h": _NNUM,
+        "devices": {"type": "array", "items": {"$ref": "#/components/schemas/Device"}},
+        "outages": {"type": "array", "items": {"$ref": "#/components/schemas/Outage"}},
+    }
+)
+DISTRICT = _obj(
+    {
+        "taken_at": _NUM,
+        "lang": _STR,
+        "code": _STR,
+        "name": _STR,
+        "counts": {"$ref": "#/components/schemas/Counts"},
+        "availability_24h": _NNUM,
+        "devices": {"type": "array", "items": _obj(DEVICE_BRIEF_PROPS)},
+        "communes": {"type": "array", "items": {"$ref": "#/components/schemas/CommuneBrief"}},
+        "outages": {"type": "array", "items": {"$ref": "#/components/schemas/Outage"}},
+    }
+)
+OVERVIEW = _obj(
+    {
+        "taken_at": _NUM,
+        "lang": _STR,
+        "province": _obj(
+            {
+                "code": _STR,
+                "name": _STR,
+                "edition": _STR,
+                "counts": {"$ref": "#/components/schemas/Counts"},
+                "availability_24h": _NNUM,
+            }
+        ),
+        "coverage_target": _NUM,
+        "districts": {
+            "type": "array",
+            "items": _obj(
+                {
+                    "code": _STR,
+                    "name": _STR,
+                    "counts": {"$ref": "#/components/schemas/Counts"},
+                    "availability_24h": _NNUM,
+                }
+            ),
+        },
+        "communes": {"type": "array", "items": {"$ref": "#/components/schemas/CommuneBrief"}},
+        "down": {"type": "array", "items": {"$ref": "#/components/schemas/CommuneBrief"}},
+    }
+)
+SEARCH = _obj(
+    {
+        "query": _STR,
+        "results": {
+            "type": "array",
+            "items": _obj(
+                {
+                    "kind": {"type": "string", "enum": ["commune", "district"]},
+                    "code": _STR,
+                    "name": _STR,
+                    "district": _NSTR,
+                    "district_name": _NSTR,
+                    "rank": _INT,
+                    "state": {"type": "string", "nullable": True, "enum": [*_STATES, None]},
+                    "connected": _nullable("boolean"),
+                }
+            ),
+        },
+    }
+)
+OUTAGES = _obj(
+    {"from": _NUM, "to": _NUM, "outages": {"type": "array", "items": {"$ref": "#/components/schemas/Outage"}}}
+)
+AVAILABILITY_ANSWER = _obj(
+    {
+        "scope": {"type": "string", "enum": ["device", "commune", "district", "province"]},
+        "id": _STR,
+        "from": _NUM,
+        "to": _NUM,
+        "availability": {"$ref": "#/components/schemas/Availability"},
+        "time_weighted_coverage": {"type": "number", "nullable": True, "minimum": 0, "maximum": 1},
+    }
+)
+COVERAGE = _obj(
+    {
+        "from": _NUM,
+        "to": _NUM,
+        "step": _NUM,
+        "time_weighted_coverage": {"type": "number", "minimum": 0, "maximum": 1},
+        "points": {
+            "type": "array",
+            "items": _obj(
+                {
+                    "ts": _NUM,
+                    "connected": _INT,
+                    "communes": _INT,
+                    "ratio": {"type": "number", "minimum": 0, "maximum": 1},
+                }
+            ),
+        },
+    }
+)
+ERROR = _obj({"error": _STR, "detail": _STR})
+
+_TIME_DESC = "Unix seconds or ISO 8601 (without an offset: Asia/Ho_Chi_Minh)"
+
+
+def _time_param(name: str, default: str) -> Schema:
+    return {
+        "name": name,
+        "in": "query",
+        "required": False,
+        "description": f"{_TIME_DESC}; default {default}",
+        "schema": {"type": "string"},
+    }
+
+
+_LANG = {
+    "name": "lang",
+    "in": "query",
+    "required": False,
+    "schema": {"type": "string", "enum": ["vi", "en"]},
+    "description": "language of texts (cause_text); default from Accept-Language, else Vietnamese",
+}
+
+
+def _op(summary: str, schema: str, params: list[Schema], errors: tuple[int, ...] = (400, 401)) -> Schema:
+    responses: dict[str, Schema] = {
+        "200": {
+            "description": "OK",
+            "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+        }
+    }
+    for code in errors:
+        responses[str(code)] = {
+            "description": {400: "bad parameter", 401: "token required", 404: "not found"}[code],
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+        }
+    return {
+        "get": {
+            "summary": summary,
+            "operationId": schema[0].lower() + schema[1:],
+            "parameters": params,
+            "responses": responses,
+        }
+    }
+
+
+def _path_param(name: str) -> Schema:
+    return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def document() -> Schema:
+    """The OpenAPI 3.0 document."""
+    window = [_time_param("from", "'to' minus 1 day"), _time_param("to", "now")]
+    return {
+        "openapi": "3.0.3",
+        "info": {
+            "title": "netmon collector API",
+            "version": "1",
+            "description": "Read-only state of the province's dedicated data network: communes, districts, "
+            "devices, outages, availability and coverage. Times are Unix seconds.",
+        },
+        "paths": {
+            "/api/v1/overview": _op("The province: coverage per district, what is down", "Overview", [_LANG]),
+            "/api/v1/districts/{code}": _op(
+                "A district and its communes", "District", [_path_param("code"), _LANG], (400, 401, 404)
+            ),
+            "/api/v1/communes/{code}": _op(
+                "A commune (the site page): devices, history, outages",
+                "Commune",
+                [_path_param("code"), _LANG],
+                (400, 401, 404),
+            ),
+            "/api/v1/devices/{id}": _op("A device", "Device", [_path_param("id"), _LANG], (400, 401, 404)),
+            "/api/v1/search": _op(
+                "Communes and districts by name (diacritics optional) or GSO code",
+                "Search",
+                [
+                    {"name": "q", "in": "query", "required": True, "schema": {"type": "string", "maxLength": 200}},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 500},
+                    },
+                ],
+            ),
+            "/api/v1/outages": _op(
+                "Outages overlapping a window, newest first",
+                "Outages",
+                [
+                    *window,
+                    {"name": "device", "in": "query", "required": False, "schema": {"type": "string"}},
+                    {"name": "commune", "in": "query", "required": False, "schema": {"type": "string"}},
+                    {"name": "district", "in": "query", "required": False, "schema": {"type": "string"}},
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 10000},
+                    },
+                ],
+            ),
+            "/api/v1/availability": _op(
+                "Time in each state of a unit over a window",
+                "AvailabilityAnswer",
+                [
+                    {
+                        "name": "scope",
+                        "in": "query",
+                        "required": True,
+                        "schema": {"type": "string", "enum": ["device", "commune", "district", "province"]},
+                    },
+                    {
+                        "name": "id",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "string"},
+                        "description": "device id or unit code; not needed for the province",
+                    },
+                    *window,
+                ],
+                (400, 401, 404),
+            ),
+            "/api/v1/coverage": _op(
+                "Province coverage over a window",
+                "Coverage",
+                [
+                    *window,
+                    {
+                        "name": "step",
+                        "in": "query",
+                        "required": False,
+                        "schema": {"type": "number", "exclusiveMinimum": True, "minimum": 0},
+                        "description": "seconds between points (at most 5000 points)",
+                    },
+                ],
+            ),
+        },
+        "components": {
+            "schemas": {
+                "Counts": COUNTS,
+                "Availability": AVAILABILITY,
+                "Outage": OUTAGE,
+                "Interface": INTERFACE,
+                "HistoryPoint": HISTORY_POINT,
+                "CommuneBrief": _obj(COMMUNE_BRIEF_PROPS),
+                "Device": DEVICE,
+                "Commune": COMMUNE,
+                "District": DISTRICT,
+                "Overview": OVERVIEW,
+                "Search": SEARCH,
+                "Outages": OUTAGES,
+                "AvailabilityAnswer": AVAILABILITY_ANSWER,
+                "Coverage": COVERAGE,
+                "Error": ERROR,
+            },
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        },
+    }
