@@ -1,0 +1,310 @@
+"""The poller: probes every device on schedule and hands typed samples to a sink.
+
+Usage::
+
+    poller = Poller(devices, profiles, settings.poll, sink, policy=settings.security,
+                    secrets_dir=Path(credentials_file).parent)
+    await poller.run()                   # forever, spread over each device's interval
+    samples = await poller.poll_all_once()  # or one round of everything, now
+
+Secrets: the poller resolves every :class:`~config.secrets.SecretRef` of the profiles its
+devices use when it is built (and on :meth:`Poller.reload`), relative file references
+against ``secrets_dir`` (the directory of the credentials file). A missing secret, an
+unknown profile, a profile the :class:`~config.settings.SecurityPolicy` refuses, or
+privacy without the ``cryptography`` package raises :class:`PollerConfigError` then,
+naming the device and the profile: a bad configuration fails at start, not at 3 a.m.
+
+Per device and round the poller emits one sample per probe (``icmp`` or its ``tcp``
+fallback, ``snmp``, ``tcp``); a down device is a sample with ``ok=False`` and a reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from agent import wire
+from agent.counters import DeviceCounters, advance
+from agent.icmp import DEFAULT_TCP_PORT, IcmpMode, choose_mode, icmp_round, tcp_probe
+from agent.scheduler import Scheduler
+from agent.selfmetrics import PollStats
+from agent.sink import SampleSink
+from agent.snmp import ResolvedProfile, SnmpClient, SnmpConfigError, resolve_profile
+from config.credentials import WEAK_AUTH, WEAK_PRIV, SnmpProfile
+from config.inventory import Device, Probe
+from config.secrets import Secret
+from config.settings import PollSettings, SecurityPolicy
+
+log = logging.getLogger(__name__)
+
+
+class PollerConfigError(ValueError):
+    """The devices and profiles given to the poller cannot be polled as configured."""
+
+
+def policy_violations(profile: SnmpProfile, policy: SecurityPolicy) -> list[str]:
+    """What ``policy`` refuses in ``profile``, in words (empty: allowed).
+
+    SNMPv3 without authentication or privacy counts as weaker than a weak algorithm,
+    so ``allow_weak_algorithms: false`` refuses it too.
+    """
+    out: list[str] = []
+    if profile.version != "3":
+        if not policy.allow_community:
+            out.append(f"SNMP v{profile.version} community (security.allow_community is false)")
+        return out
+    if policy.allow_weak_algorithms:
+        return out
+    if profile.auth_protocol is None or profile.auth_protocol in WEAK_AUTH:
+        out.append(f"authentication {profile.auth_protocol or 'none'} (security.allow_weak_algorithms is false)")
+    if profile.priv_protocol is None or profile.priv_protocol in WEAK_PRIV:
+        out.append(f"privacy {profile.priv_protocol or 'none'} (security.allow_weak_algorithms is false)")
+    return out
+
+
+def _resolve_secrets(name: str, profile: SnmpProfile, base: Path | None) -> dict[str, Secret]:
+    out: dict[str, Secret] = {}
+    for key in ("community", "auth_key", "priv_key"):
+        ref = getattr(profile, key)
+        if ref is not None:
+            try:
+                out[key] = ref.resolve(base)
+            except ValueError as exc:
+                raise PollerConfigError(f"SNMP profile {name!r}: {key}: {exc}") from None
+    return out
+
+
+@dataclass
+class _DeviceState:
+    counters: DeviceCounters | None = None
+    identity: tuple[str | None, str | None, str | None] | None = None
+
+
+class Poller:
+    """Polls devices and submits samples.
+
+    Args:
+        devices: Devices to poll.
+        profiles: SNMP profiles by name (secrets as references, resolved here).
+        poll: Poll settings (interval, timeouts, concurrency, ICMP).
+        sink: Where samples go.
+        policy: Security policy; profiles it refuses make the constructor raise.
+        clock: Wall clock for sample timestamps and schedule phases.
+        secrets_dir: Base directory of relative ``{file: ...}`` secrets.
+        snmp: An SNMP client to share (several pollers in one process, the demo).
+
+    Raises:
+        PollerConfigError: See the module docstring.
+    """
+
+    def __init__(
+        self,
+        devices: Sequence[Device],
+        profiles: Mapping[str, SnmpProfile],
+        poll: PollSettings,
+        sink: SampleSink,
+        *,
+        policy: SecurityPolicy | None = None,
+        clock: Callable[[], float] = time.time,
+        secrets_dir: Path | None = None,
+        snmp: SnmpClient | None = None,
+    ) -> None:
+        self._settings = poll
+        self._sink = sink
+        self._policy = policy or SecurityPolicy()
+        self._clock = clock
+        self._secrets_dir = secrets_dir
+        self.stats = PollStats()
+        self._snmp = snmp or SnmpClient()
+        self._mode: IcmpMode | None = None
+        self._devices: dict[str, Device] = {}
+        self._resolved: dict[str, ResolvedProfile] = {}
+        self._state: dict[str, _DeviceState] = {}
+        self._scheduler: Scheduler | None = None
+        self._malformed_seen = self._snmp.parse_errors()
+        self._configure(devices, profiles)
+
+    # -- configuration ------------------------------------------------------------------
+
+    def _configure(self, devices: Sequence[Device], profiles: Mapping[str, SnmpProfile]) -> None:
+        resolved: dict[str, ResolvedProfile] = {}
+        problems: list[str] = []
+        for dev in devices:
+            if Probe.SNMP not in dev.probes:
+                continue
+            if dev.snmp is None:
+                problems.append(f"device {dev.id!r}: probe snmp needs an snmp profile")
+                continue
+            prof = profiles.get(dev.snmp)
+            if prof is None:
+                problems.append(f"device {dev.id!r}: unknown SNMP profile {dev.snmp!r}")
+                continue
+            refused = policy_violations(prof, self._policy)
+            if refused:
+                problems.append(
+                    f"device {dev.id!r}: SNMP profile {dev.snmp!r} refused by the security policy: "
+                    + "; ".join(refused)
+                )
+                continue
+            if dev.snmp not in resolved:
+                try:
+                    secrets = _resolve_secrets(dev.snmp, prof, self._secrets_dir)
+                    resolved[dev.snmp] = resolve_profile(dev.snmp, prof, secrets)
+                except (PollerConfigError, SnmpConfigError) as exc:
+                    problems.append(f"device {dev.id!r}: {exc}")
+        if problems:
+            raise PollerConfigError("; ".join(problems))
+        for name, old in self._resolved.items():
+            if resolved.get(name) is not None and resolved[name].profile != old.profile:
+                for dev in self._devices.values():
+                    if dev.snmp == name:
+                        self._snmp.forget(dev.address, old.profile.port, name)
+        self._devices = {d.id: d for d in devices}
+        self._resolved = resolved
+        self._state = {d: self._state.get(d, _DeviceState()) for d in self._devices}
+
+    def reload(self, devices: Sequence[Device], profiles: Mapping[str, SnmpProfile]) -> None:
+        """Replace devices and profiles; raises :class:`PollerConfigError` and keeps the
+        old configuration when the new one is refused."""
+        self._configure(devices, profiles)
+        if self._scheduler is not None:
+            self._scheduler.update(self._intervals())
+
+    def _intervals(self) -> dict[str, float]:
+        return {d.id: d.interval_s or self._settings.interval_s for d in self._devices.values()}
+
+    @property
+    def icmp_mode(self) -> IcmpMode:
+        """The reachability mode, chosen (and logged) on first use."""
+        if self._mode is None:
+            self._mode = choose_mode(self._settings.icmp_mode)
+            self.stats.icmp_mode = self._mode
+        return self._mode
+
+    @property
+    def devices(self) -> list[Device]:
+        """The devices polled."""
+        return list(self._devices.values())
+
+    # -- polling ------------------------------------------------------------------------
+
+    async def poll_device(self, device_id: str) -> list[wire.Sample]:
+        """Poll one device now (all its probes, concurrently) and submit the samples."""
+        dev = self._devices.get(device_id)
+        if dev is None:
+            return []
+        t0 = time.perf_counter()
+        ts = self._clock()
+        coros = []
+        if Probe.ICMP in dev.probes and self.icmp_mode != "off":
+            coros.append(self._reachability(dev, ts))
+        if Probe.SNMP in dev.probes and dev.snmp in self._resolved:
+            coros.append(self._snmp_probe(dev, ts))
+        if Probe.TCP in dev.probes:
+            coros.append(
+                tcp_probe(
+                    dev.id,
+                    dev.address,
+                    dev.tcp_port or DEFAULT_TCP_PORT,
+                    timeout_s=self._settings.timeout_s,
+                    ts=ts,
+                    refused_is_up=False,
+                )
+            )
+        samples = list(await asyncio.gather(*coros))
+        self.stats.duration.observe(time.perf_counter() - t0)
+        for s in samples:
+            self.stats.record(s.probe, s.ok, s.reason)
+            self._sink.submit(s)
+        return samples
+
+    async def _reachability(self, dev: Device, ts: float) -> wire.Sample:
+        mode = self.icmp_mode
+        p = self._settings
+        if mode == "tcp":
+            return await tcp_probe(
+                dev.id, dev.address, dev.tcp_port or DEFAULT_TCP_PORT, timeout_s=p.timeout_s, ts=ts, refused_is_up=True
+            )
+        assert mode in ("unprivileged", "privileged")
+        return await icmp_round(
+            dev.id,
+            dev.address,
+            mode=mode,
+            count=p.icmp_count,
+            interval_s=p.icmp_interval_s,
+            timeout_s=p.timeout_s,
+            ts=ts,
+        )
+
+    async def _snmp_probe(self, dev: Device, ts: float) -> wire.Sample:
+        assert dev.snmp is not None
+        res = await self._snmp.poll(dev.address, self._resolved[dev.snmp])
+        self._note_malformed(dev)
+        st = self._state.setdefault(dev.id, _DeviceState())
+        if not res.ok:
+            log.debug("snmp poll failed device=%s reason=%s detail=%s", dev.id, res.reason, res.detail)
+            return wire.Sample(device=dev.id, probe="snmp", ts=ts, ok=False, reason=res.reason)
+        if res.walk_reason:
+            self.stats.errors[("snmp_walk", res.walk_reason)] += 1
+        st.counters, interfaces, up = advance(st.counters, ts, res.sys_uptime_cs, res.interfaces)
+        if up.rebooted:
+            log.info("device rebooted device=%s sys_uptime_s=%s", dev.id, (res.sys_uptime_cs or 0) / 100)
+        identity = (res.sys_name, res.sys_descr, res.sys_object_id)
+        changed = identity != st.identity
+        st.identity = identity
+        return wire.Sample(
+            device=dev.id,
+            probe="snmp",
+            ts=ts,
+            ok=True,
+            response_s=res.response_s,
+            sys_uptime_s=res.sys_uptime_cs / 100.0 if res.sys_uptime_cs is not None else None,
+            rebooted=up.rebooted,
+            sys_name=res.sys_name if changed else None,
+            sys_descr=res.sys_descr if changed else None,
+            sys_object_id=res.sys_object_id if changed else None,
+            interfaces=interfaces,
+        )
+
+    def _note_malformed(self, dev: Device) -> None:
+        seen = self._snmp.parse_errors()
+        if seen > self._malformed_seen:
+            new = seen - self._malformed_seen
+            self.stats.malformed += new
+            log.warning("malformed SNMP messages received count=%d total=%d while polling device=%s", new, seen, dev.id)
+            self._malformed_seen = seen
+
+    async def poll_all_once(self) -> list[wire.Sample]:
+        """Poll every device once now, at most ``concurrency`` at a time; returns all samples."""
+        sem = asyncio.Semaphore(self._settings.concurrency)
+
+        async def one(dev_id: str) -> list[wire.Sample]:
+            async with sem:
+                return await self.poll_device(dev_id)
+
+        out: list[wire.Sample] = []
+        for samples in await asyncio.gather(*(one(d) for d in list(self._devices))):
+            out.extend(samples)
+        return out
+
+    async def _scheduled(self, device_id: str) -> None:
+        await self.poll_device(device_id)
+
+    async def run(self) -> None:
+        """Poll forever on each device's schedule (until cancelled)."""
+        _ = self.icmp_mode  # log the mode at start, not at the first poll
+        self._scheduler = Scheduler(
+            self._scheduled, self._intervals(), self._settings.concurrency, self.stats, self._clock
+        )
+        try:
+            await self._scheduler.run()
+        finally:
+            self._scheduler = None
+
+    def close(self) -> None:
+        """Release the SNMP engine's sockets."""
+        self._snmp.close()

@@ -1,0 +1,140 @@
+"""The poller end to end against a real net-snmp snmpd: samples out of a JSON-lines sink."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from pathlib import Path
+
+import pytest
+
+from agent.poller import Poller, PollerConfigError
+from agent.sink import JsonlSink, MemorySink, read_jsonl
+from config.credentials import AuthProtocol, PrivProtocol, SnmpProfile
+from config.inventory import Device, Probe, Role
+from config.secrets import SecretRef
+from config.settings import PollSettings, SecurityPolicy
+from tests import services
+
+FAST = PollSettings(interval_s=1.0, timeout_s=0.5, retries=0, icmp_mode="off")
+
+
+def profiles(port: int) -> dict[str, SnmpProfile]:
+    return {
+        "v2": SnmpProfile(version="2c", community=SecretRef(value=services.SNMP_COMMUNITY), port=port),
+        "v3": SnmpProfile(
+            version="3",
+            user=services.SNMP_V3_USER,
+            auth_protocol=AuthProtocol.SHA,
+            auth_key=SecretRef(value=services.SNMP_V3_AUTH),
+            priv_protocol=PrivProtocol.AES128,
+            priv_key=SecretRef(value=services.SNMP_V3_PRIV),
+            port=port,
+        ),
+        "v1": SnmpProfile(version="1", community=SecretRef(value=services.SNMP_COMMUNITY), port=port),
+        "dead": SnmpProfile(
+            version="2c",
+            community=SecretRef(value="x"),
+            port=services.free_port(socket.SOCK_DGRAM),
+            timeout_s=0.3,
+            retries=0,
+        ),
+    }
+
+
+def dev(
+    id_: str, profile: str | None, probes: tuple[Probe, ...] = (Probe.SNMP,), tcp_port: int | None = None
+) -> Device:
+    return Device(id=id_, role=Role.CPE, address="127.0.0.1", snmp=profile, probes=probes, tcp_port=tcp_port)
+
+
+async def test_poll_all_once_v1_v2c_v3_tcp_and_dead(snmpd: services.Service, tmp_path: Path) -> None:
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    tcp_port = server.sockets[0].getsockname()[1]
+    closed_port = services.free_port()
+    sink = JsonlSink(tmp_path / "samples.jsonl")
+    devices = [
+        dev("r-v2", "v2"),
+        dev("r-v3", "v3"),
+        dev("r-v1", "v1"),
+        dev("r-dead", "dead"),
+        dev("srv-tcp", None, (Probe.TCP,), tcp_port),
+        dev("srv-closed", None, (Probe.TCP,), closed_port),
+    ]
+    poller = Poller(devices, profiles(snmpd.port), FAST, sink)
+    try:
+        returned = await poller.poll_all_once()
+    finally:
+        poller.close()
+        server.close()
+        sink.close()
+    samples = {s.device: s for s in read_jsonl(tmp_path / "samples.jsonl")}
+    assert {s.device for s in returned} == set(samples)
+    for name in ("r-v2", "r-v3", "r-v1"):
+        s = samples[name]
+        assert s.ok, s
+        assert s.probe == "snmp"
+        assert s.sys_name == "netmon-test-snmpd"
+        assert s.sys_object_id is not None
+        assert s.sys_object_id.startswith("1.3.6.1.4.1.8072")
+        assert s.response_s is not None
+        assert 0 < s.response_s < 0.5
+        assert s.interfaces
+        assert any(i.name == "lo" and i.oper_status == 1 for i in s.interfaces)
+    assert {i.counter_bits for i in samples["r-v2"].interfaces or ()} == {64}
+    # SNMPv1 cannot carry Counter64: the agent falls back to the 32-bit counters.
+    assert {i.counter_bits for i in samples["r-v1"].interfaces or ()} == {32}
+    assert not samples["r-dead"].ok
+    assert samples["r-dead"].reason == "timeout"
+    assert samples["srv-tcp"].ok
+    assert samples["srv-tcp"].probe == "tcp"
+    assert not samples["srv-closed"].ok
+    assert samples["srv-closed"].reason == "refused"
+    assert poller.stats.errors[("snmp", "timeout")] == 1
+
+
+async def test_second_poll_has_rates_and_identity_only_on_change(snmpd: services.Service) -> None:
+    sink = MemorySink()
+    now = [1_800_000_000.0]
+    poller = Poller([dev("r-v2", "v2")], profiles(snmpd.port), FAST, sink, clock=lambda: now[0])
+    try:
+        first = (await poller.poll_all_once())[0]
+        await asyncio.sleep(1.0)  # sysUpTime must advance like the injected clock below
+        now[0] += 1.0
+        second = (await poller.poll_all_once())[0]
+    finally:
+        poller.close()
+    assert first.sys_name == "netmon-test-snmpd"
+    assert second.sys_name is None
+    assert not second.rebooted
+    assert first.interfaces
+    assert all(i.in_bps is None for i in first.interfaces)
+    assert second.interfaces
+    assert all(i.in_bps is not None and i.in_bps >= 0 for i in second.interfaces if i.speed_bps)
+
+
+def test_security_policy_refuses_community_and_weak_algorithms() -> None:
+    profs = {
+        "v2": SnmpProfile(version="2c", community=SecretRef(value="c")),
+        "md5": SnmpProfile(
+            version="3",
+            user="u",
+            auth_protocol=AuthProtocol.MD5,
+            auth_key=SecretRef(value="a" * 8),
+            priv_protocol=PrivProtocol.AES128,
+            priv_key=SecretRef(value="p" * 8),
+        ),
+    }
+    with pytest.raises(PollerConfigError, match=r"device 'a1'.*profile 'v2'.*allow_community"):
+        Poller([dev("a1", "v2")], profs, FAST, MemorySink(), policy=SecurityPolicy(allow_community=False))
+    with pytest.raises(PollerConfigError, match=r"device 'a2'.*profile 'md5'.*MD5"):
+        Poller([dev("a2", "md5")], profs, FAST, MemorySink(), policy=SecurityPolicy(allow_weak_algorithms=False))
+    with pytest.raises(PollerConfigError, match=r"device 'a3'.*unknown SNMP profile 'nope'"):
+        Poller([dev("a3", "nope")], profs, FAST, MemorySink())
+    with pytest.raises(PollerConfigError, match=r"MISSING_NETMON_VAR"):
+        Poller(
+            [dev("a4", "e")],
+            {"e": SnmpProfile(version="2c", community=SecretRef(env="MISSING_NETMON_VAR"))},
+            FAST,
+            MemorySink(),
+        )
