@@ -8,7 +8,79 @@ import sys
 from config.check import check_file, detect_kind
 from config.credentials import Credentials
 from config.errors import ConfigError, Problem
-from config.loader import load_credentials, load_inventory, read_yaml, resolve_path
+from config.inventory import Device, InventoryIndex
+from config.loader import load_agent_settings, load_credentials, load_inventory, read_yaml, resolve_path
+from config.settings import AgentSettings
+
+#: Policy errors listed one device each, up to this many per agent file, then counted.
+MAX_POLICY_DEVICES = 20
+
+
+def in_scope(settings: AgentSettings, index: InventoryIndex) -> list[Device]:
+    """The devices an agent polls: its scope's districts, communes and devices (empty: all)."""
+    scope = settings.scope
+    if not (scope.districts or scope.communes or scope.devices):
+        return list(index.devices.values())
+    out = []
+    for dev_id, dev in index.devices.items():
+        place = index.placement[dev_id]
+        if (
+            dev_id in scope.devices
+            or (place.commune is not None and place.commune.code in scope.communes)
+            or (place.district is not None and place.district.code in scope.districts)
+        ):
+            out.append(dev)
+    return out
+
+
+def policy_problems(path: str) -> list[Problem]:
+    """Devices an agent would poll with a profile its ``security`` policy refuses.
+
+    The agent refuses to start with such a device (engineer A's poller enforces the same
+    :func:`agent.poller.policy_violations`); ``check-config`` says so before deployment,
+    naming each device and its profile. Files that are not valid agent settings give no
+    problems here (:func:`config.check.check_file` reports them).
+    """
+    from agent.poller import policy_violations
+
+    doc, _ = read_yaml(path)
+    if detect_kind(doc.data) != "agent":
+        return []
+    try:
+        settings = load_agent_settings(path)
+        if settings.credentials is None:
+            return []
+        creds = load_credentials(settings.credentials)
+        inv = load_inventory(settings.inventory, creds)
+    except ConfigError:
+        return []
+    policy = settings.security
+    if policy.allow_community and policy.allow_weak_algorithms:
+        return []
+    line = doc.line_of(("security",))
+    found: list[Problem] = []
+    refused = 0
+    for dev in in_scope(settings, inv.index):
+        if dev.snmp is None or dev.snmp not in creds.snmp:
+            continue
+        why = policy_violations(creds.snmp[dev.snmp], policy)
+        if not why:
+            continue
+        refused += 1
+        if refused <= MAX_POLICY_DEVICES:
+            message = f"device {dev.id!r} ({dev.address}) uses SNMP profile {dev.snmp!r}, refused: {'; '.join(why)}"
+            found.append(Problem(str(path), line, "security", message))
+    if refused > MAX_POLICY_DEVICES:
+        found.append(
+            Problem(
+                str(path),
+                line,
+                "security",
+                f"and {refused - MAX_POLICY_DEVICES} more devices refused by this policy "
+                "(netmon check-config --security-report lists them all)",
+            )
+        )
+    return found
 
 
 def security_report(files: list[str]) -> list[str]:
@@ -40,6 +112,8 @@ def cli_main(args: argparse.Namespace) -> int:
     seen: set[Problem] = set()
     for path in args.files:
         kind, found = check_file(path, resolve_secrets=not args.no_secrets)
+        if kind == "agent":
+            found += policy_problems(path)
         problems = [p for p in found if p not in seen]
         seen.update(problems)
         for p in problems:
