@@ -1,0 +1,124 @@
+"""Availability from the transition log (pure).
+
+A *timeline* is a device's transitions as ``(ts, state)`` pairs in time order: the device
+is in ``state`` from ``ts`` until the next pair. Before its first pair a device was not
+observed, which counts as UNKNOWN. Availability over a window is exact to the floating
+point second, and because it is computed from the stored log alone it is the same whether
+or not the collector restarted in between.
+
+A commune is UP while at least one of its access devices is UP (connected). Otherwise it
+takes, in this order of precedence, MAINTENANCE (planned work on one of them), DOWN,
+UNREACHABLE, UNKNOWN. A district or the province sums the time of its communes.
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_right
+from collections.abc import Iterable, Sequence
+
+from collector.model import Availability, State
+
+Timeline = Sequence[tuple[float, State]]
+
+_PRECEDENCE = (State.UP, State.MAINTENANCE, State.DOWN, State.UNREACHABLE, State.UNKNOWN)
+_RANK = {s: i for i, s in enumerate(_PRECEDENCE)}
+
+
+def state_at(timeline: Timeline, t: float) -> State:
+    """The state at ``t`` (UNKNOWN before the first transition)."""
+    i = bisect_right(timeline, t, key=lambda p: p[0])
+    return timeline[i - 1][1] if i else State.UNKNOWN
+
+
+def seconds_in_states(timeline: Timeline, start: float, end: float) -> dict[State, float]:
+    """Seconds spent in each state over ``[start, end)``; they sum to ``end - start``."""
+    out = dict.fromkeys(State, 0.0)
+    if end <= start:
+        return out
+    i = bisect_right(timeline, start, key=lambda p: p[0])
+    cur = timeline[i - 1][1] if i else State.UNKNOWN
+    t = start
+    n = len(timeline)
+    while i < n:
+        ts, st = timeline[i]
+        if ts >= end:
+            break
+        out[cur] += ts - t
+        t, cur = ts, st
+        i += 1
+    out[cur] += end - t
+    return out
+
+
+def to_availability(seconds: dict[State, float]) -> Availability:
+    """Wrap seconds per state as an :class:`Availability`."""
+    return Availability(
+        up_s=seconds[State.UP],
+        down_s=seconds[State.DOWN],
+        unreachable_s=seconds[State.UNREACHABLE],
+        unknown_s=seconds[State.UNKNOWN],
+        maintenance_s=seconds[State.MAINTENANCE],
+    )
+
+
+def device_availability(timeline: Timeline, start: float, end: float) -> Availability:
+    """Availability of one device over ``[start, end)``."""
+    return to_availability(seconds_in_states(timeline, start, end))
+
+
+def commune_state(states: Iterable[State]) -> State:
+    """The state of a commune from the states of its access devices (UNKNOWN if none)."""
+    best = State.UNKNOWN
+    rank = _RANK[best]
+    for s in states:
+        r = _RANK[s]
+        if r < rank:
+            best, rank = s, r
+            if r == 0:
+                break
+    return best
+
+
+def commune_timeline(timelines: Sequence[Timeline]) -> list[tuple[float, State]]:
+    """Merge the timelines of a commune's access devices into the commune's timeline."""
+    if not timelines:
+        return []
+    if len(timelines) == 1:
+        return list(timelines[0])
+    current = [State.UNKNOWN] * len(timelines)
+    out: list[tuple[float, State]] = []
+    merged = heapq.merge(*(((ts, k, st) for ts, st in tl) for k, tl in enumerate(timelines)))
+    for ts, k, st in merged:
+        current[k] = st
+        cs = commune_state(current)
+        if out and out[-1][0] == ts:
+            out[-1] = (ts, cs)
+            if len(out) > 1 and out[-2][1] == cs:
+                out.pop()
+        elif not out or out[-1][1] != cs:
+            out.append((ts, cs))
+    return out
+
+
+def add(a: Availability, b: Availability) -> Availability:
+    """The sum of two availabilities (for districts and the province)."""
+    return Availability(
+        up_s=a.up_s + b.up_s,
+        down_s=a.down_s + b.down_s,
+        unreachable_s=a.unreachable_s + b.unreachable_s,
+        unknown_s=a.unknown_s + b.unknown_s,
+        maintenance_s=a.maintenance_s + b.maintenance_s,
+    )
+
+
+def total(items: Iterable[Availability]) -> Availability:
+    """The sum of many availabilities."""
+    up = down = unr = unk = mnt = 0.0
+    for a in items:
+        up += a.up_s
+        down += a.down_s
+        unr += a.unreachable_s
+        unk += a.unknown_s
+        mnt += a.maintenance_s
+    return Availability(up, down, unr, unk, mnt)

@@ -1,0 +1,948 @@
+"""The collector's engine: the imperative shell around the pure state core.
+
+It groups samples into probe rounds, feeds :func:`collector.state.apply` in measurement
+time order, propagates a device's change to its dependants, persists every batch's
+effects with the batch's ``(agent, seq)`` in one store transaction, and answers the read
+API (:class:`collector.model.Reader`) from memory: the recent transition log of every
+device and commune is kept in memory, older windows are read from the store.
+
+No asyncio and no MQTT here: the ingest calls :meth:`Engine.apply_batch` and
+:meth:`Engine.agent_status`, a periodic task calls :meth:`Engine.tick`. The methods are not
+re-entrant; call them from one thread (the read methods may be called from any thread
+between two writes: they only read immutable values or lock the store).
+
+**Late samples.** Samples are applied in measurement-time order. A sample older than
+the device's newest applied sample is *late*:
+
+* If the device went UNKNOWN because nothing arrived (the tick's staleness or the agent's
+  last will) and the new samples continue without a real gap (an outbox replay after a
+  broker outage), the UNKNOWN is retracted: the stored transitions from then on are
+  rewritten with what the samples say really happened.
+* Within ``reorder_window_s`` the device is re-played from a checkpoint taken at a
+  settled moment (no streak under way) with the late sample merged in, and its stored
+  transitions from the checkpoint on are rewritten. Ancestors' states are taken as they
+  are now (a re-play does not re-play other devices).
+* Older than the window (or from before a collector restart): the sample updates the
+  measurements shown but not the state; it is counted in ``late_samples``.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from array import array
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+
+import msgspec
+
+from agent import wire
+from collector import availability as av
+from collector import coverage as cov
+from collector import maintenance as mnt
+from collector.model import (
+    STANDARD_WINDOWS_S,
+    AgentView,
+    Availability,
+    CommuneView,
+    Counts,
+    CoveragePoint,
+    DeviceView,
+    DistrictView,
+    HistoryPoint,
+    IngestCounters,
+    InterfaceView,
+    Outage,
+    Scope,
+    Snapshot,
+    State,
+    Transition,
+)
+from collector.state import (
+    IMPAIRED,
+    AncestorChanged,
+    Context,
+    DeviceState,
+    Event,
+    Maintenance,
+    Round,
+    Rules,
+    Stale,
+    apply,
+    initial,
+    rules_for,
+)
+from collector.store import Commit, SqliteStore, Store
+from config.inventory import Device, Inventory
+from config.settings import CollectorSettings, MaintenanceWindow
+
+log = logging.getLogger(__name__)
+
+#: How far back the transition log is kept in memory (the longest standard window + a day).
+MEMORY_S = max(STANDARD_WINDOWS_S) + 86400.0
+#: How often the snapshot's availability figures are recomputed (they are for windows of an hour and more).
+AVAILABILITY_REFRESH_S = 60.0
+#: How often devices' measurements (last seen, open rounds) are saved; states are saved per batch.
+CHECKPOINT_S = 60.0
+#: One latency point per device per this many seconds goes to the store for the charts...
+HISTORY_STEP_S = 60.0
+#: ...and is kept this long.
+HISTORY_KEEP_S = 2 * 86400.0
+#: A snapshot younger than this is served again even if samples arrived since.
+SNAPSHOT_MAX_AGE_S = 1.0
+#: A device's recent samples kept for re-play, at most (per device).
+REPLAY_LOG_MAX = 512
+
+
+class Live(msgspec.Struct):
+    """What the shell tracks of a device beside its core state (saved at checkpoints)."""
+
+    agent: str | None = None
+    last_seen: float | None = None
+    last_ok: float | None = None
+    round_start: float | None = None
+    round_ok: bool = False
+    round_reason: str = ""
+    maint_checked: float | None = None
+    pre_stale: DeviceState | None = None
+    hist_last: float = 0.0
+    rtt_min_s: float | None = None
+    rtt_avg_s: float | None = None
+    rtt_max_s: float | None = None
+    jitter_s: float | None = None
+    loss_ratio: float | None = None
+    response_s: float | None = None
+    sys_uptime_s: float | None = None
+    sys_name: str | None = None
+    sys_descr: str | None = None
+    interfaces: list[wire.Interface] | None = None
+
+
+class _Saved(msgspec.Struct):
+    core: DeviceState
+    live: Live
+
+
+@dataclass(slots=True)
+class _Checkpoint:
+    """A settled moment of a device, from which its recent samples can be re-played."""
+
+    ts: float
+    core: DeviceState
+    round_start: float | None
+    round_ok: bool
+    last_seen: float | None
+    maint_checked: float | None
+
+
+@dataclass(slots=True)
+class _ReplayLog:
+    """A device's samples since its older checkpoint: times and verdicts, packed."""
+
+    old: _Checkpoint | None = None
+    new: _Checkpoint | None = None
+    ts: array[float] | None = None
+    ok: bytearray | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Static:
+    """What the inventory says of a device, indexed once."""
+
+    device: Device
+    rules: Rules
+    interval_s: float
+    ancestors: tuple[str, ...]
+    descendants: tuple[str, ...]
+    commune: str | None
+    district: str | None
+    windows: tuple[MaintenanceWindow, ...]
+
+
+_saved_decoder = msgspec.json.Decoder(_Saved)
+_agent_decoder = msgspec.json.Decoder(AgentView)
+_encoder = msgspec.json.Encoder()
+
+
+class Engine:
+    """Device states, outages, availability and coverage of one inventory.
+
+    Args:
+        inventory: The network.
+        settings: The collector's settings (state rules, maintenance windows, store).
+        store: Where effects are persisted; None keeps everything in memory only.
+        clock: The time source (tests and the demo inject a simulated clock).
+        ingest_counters: The ingestor's counters, shown in the snapshot.
+    """
+
+    def __init__(
+        self,
+        inventory: Inventory,
+        settings: CollectorSettings,
+        store: SqliteStore | Store | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        ingest_counters: Callable[[], IngestCounters] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._sset = settings.state
+        self._store = store
+        self._clock = clock
+        self._ingest_counters = ingest_counters
+        self.late_samples = 0
+        self.late_replayed = 0
+        self.unknown_samples = 0
+        self.batches = 0
+        self.samples = 0
+        self.duplicates = 0
+        now = clock()
+        self._started = now
+        self._core: dict[str, DeviceState] = {}
+        self._live: dict[str, Live] = {}
+        self._watermark: dict[str, float] = {}
+        self._replay: dict[str, _ReplayLog] = {}
+        self._timelines: dict[str, list[tuple[float, State]]] = {}
+        self._commune_tl: dict[str, list[tuple[float, State]]] = {}
+        self._commune_dirty: set[str] = set()
+        self._outage_counts: dict[str, int] = {}
+        self._agents: dict[str, AgentView] = {}
+        self._dirty_views: set[str] = set()
+        self._views: dict[str, DeviceView] = {}
+        self._snapshot: Snapshot | None = None
+        self._snapshot_dirty = True
+        self._availability: dict[tuple[str, str, int], Availability] = {}
+        self._avail_at = float("-inf")
+        self._checkpoint_at = now
+        self._pruned_at = float("-inf")
+        self._mem_since = now - MEMORY_S
+        self._index(inventory)
+        self._load(now)
+
+    # --- inventory ---------------------------------------------------------------------
+
+    def _index(self, inventory: Inventory) -> None:
+        self._inventory = inventory
+        idx = inventory.index
+        children = idx.children()
+        windows = mnt.windows_by_device(self._settings.maintenance, idx)
+        static: dict[str, _Static] = {}
+        for dev_id, dev in idx.devices.items():
+            place = idx.placement[dev_id]
+            desc: list[str] = []
+            stack = list(children.get(dev_id, ()))
+            seen = {dev_id}
+            while stack:  # breadth-first, so ancestors come before their descendants
+                cur = stack.pop(0)
+                if cur in seen:
+                    continue
+                seen.add(cur)
+                desc.append(cur)
+                stack.extend(children.get(cur, ()))
+            static[dev_id] = _Static(
+                device=dev,
+                rules=rules_for(self._sset, dev.role.value),
+                interval_s=dev.interval_s or self._sset.default_interval_s,
+                ancestors=tuple(idx.ancestors(dev_id)),
+                descendants=tuple(desc),
+                commune=place.commune.code if place.commune else None,
+                district=place.district.code if place.district else None,
+                windows=windows.get(dev_id, ()),
+            )
+        self._static = static
+        self._access = cov.access_devices(idx)
+        self._district_communes = cov.communes_by_district(idx)
+        self._all_communes = tuple(idx.communes)
+        self._commune_of_access = {d: c for c, devs in self._access.items() for d in devs}
+        self._commune_dirty.update(self._all_communes)
+
+    def reload(self, inventory: Inventory) -> None:
+        """Take a new inventory: new devices start UNKNOWN, removed ones are forgotten
+        (their stored transitions and outages stay)."""
+        now = self._clock()
+        self._index(inventory)
+        for dev_id in self._static:
+            if dev_id not in self._core:
+                self._core[dev_id] = initial(now)
+                self._live[dev_id] = Live()
+        for gone in [d for d in self._core if d not in self._static]:
+            del self._core[gone]
+            self._live.pop(gone, None)
+            self._views.pop(gone, None)
+            self._replay.pop(gone, None)
+        if isinstance(self._store, SqliteStore):
+            self._store.forget_devices(self._static)
+        self._dirty_views.update(self._static)
+        self._snapshot_dirty = True
+        self._avail_at = float("-inf")
+
+    def _load(self, now: float) -> None:
+        saved: dict[str, bytes] = self._store.load_devices() if self._store is not None else {}
+        for dev_id in self._static:
+            raw = saved.get(dev_id)
+            if raw is not None:
+                s = _saved_decoder.decode(raw)
+                self._core[dev_id] = s.core
+                self._live[dev_id] = s.live
+                if s.live.last_seen is not None:
+                    self._watermark[dev_id] = s.live.last_seen
+            else:
+                self._core[dev_id] = initial(now)
+                self._live[dev_id] = Live()
+        if self._store is not None:
+            self._timelines = self._store.timelines(self._mem_since)
+            self._outage_counts = self._store.outage_counts()
+            for agent_id, raw in self._store.load_agents().items():
+                self._agents[agent_id] = _agent_decoder.decode(raw)
+        self._dirty_views.update(self._static)
+
+    # --- the write path ----------------------------------------------------------------
+
+    def apply_batch(self, batch: wire.SampleBatch, received_at: float) -> None:
+        """Apply an agent's batch and persist its effects with ``(agent, seq)`` atomically."""
+        if self._store is not None and self._store.is_duplicate(batch.agent, batch.seq):
+            self.duplicates += 1
+            return
+        commit = Commit(ledger=(batch.agent, batch.seq))
+        self.batches += 1
+        self.samples += len(batch.samples)
+        static = self._static
+        samples = sorted(batch.samples, key=lambda s: s.ts)
+        for s in samples:
+            st = static.get(s.device)
+            if st is None:
+                self.unknown_samples += 1
+                continue
+            self._sample(s, st, batch.agent, commit)
+        view = self._agents.get(batch.agent)
+        self._agents[batch.agent] = AgentView(
+            id=batch.agent,
+            online=True,
+            last_seen=max(received_at, view.last_seen or 0.0) if view else received_at,
+            version=view.version if view else "",
+            devices=view.devices if view else 0,
+            last_seq=batch.seq if view is None or view.last_seq is None else max(view.last_seq, batch.seq),
+        )
+        commit.agents[batch.agent] = _encoder.encode(self._agents[batch.agent])
+        self._finish(commit)
+
+    def _sample(self, s: wire.Sample, st: _Static, agent: str, commit: Commit) -> None:
+        dev_id = s.device
+        live = self._live[dev_id]
+        live.agent = agent
+        self._dirty_views.add(dev_id)
+        wm = self._watermark.get(dev_id)
+        if wm is not None and s.ts < wm:
+            self._late(s, st, live, commit)
+            return
+        self._watermark[dev_id] = s.ts
+        stale_after = self._sset.stale_after_intervals * st.interval_s
+        core = self._core[dev_id]
+        if live.pre_stale is not None and core.base == State.UNKNOWN:
+            if live.last_seen is not None and s.ts - live.last_seen <= stale_after:
+                # The silence was the transport's, not the network's: what the samples
+                # say replaces the UNKNOWN that the tick or the last will had declared.
+                self._rewrite(dev_id, core.since, live.pre_stale, commit)
+            live.pre_stale = None
+        elif live.pre_stale is not None:
+            live.pre_stale = None
+        if live.last_seen is not None and s.ts - live.last_seen > stale_after:
+            self._close_round(dev_id, st, live, commit)
+            self._feed(dev_id, Stale(live.last_seen + st.interval_s, "no data"), commit)
+        self._step(s.ts, s.ok, s.reason, dev_id=dev_id, st=st, live=live, commit=commit)
+        self._log_sample(dev_id, s.ts, s.ok)
+        self._measure(s, live, commit)
+
+    def _step(self, ts: float, ok: bool, reason: str, *, dev_id: str, st: _Static, live: Live, commit: Commit) -> None:
+        """Maintenance boundaries up to ``ts``, then the sample's part in its round."""
+        if st.windows:
+            t0 = live.maint_checked if live.maint_checked is not None else ts - 1e-9
+            if live.maint_checked is None:
+                w = mnt.in_maintenance(st.windows, ts)
+                if w is not None:
+                    self._feed(dev_id, Maintenance(ts, True, w.reason or "maintenance"), commit)
+            for t, on, why in mnt.changes(st.windows, t0, ts):
+                self._feed(dev_id, Maintenance(t, on, why), commit)
+            live.maint_checked = ts
+        if live.round_start is not None and ts >= live.round_start + st.interval_s / 2:
+            self._close_round(dev_id, st, live, commit)
+        if live.round_start is None:
+            live.round_start, live.round_ok, live.round_reason = ts, False, ""
+        if ok:
+            if not live.round_ok:
+                live.round_ok = True
+                self._feed(dev_id, Round(ts, True), commit)
+        elif not live.round_reason:
+            live.round_reason = reason
+
+    def _close_round(self, dev_id: str, st: _Static, live: Live, commit: Commit) -> None:
+        if live.round_start is None:
+            return
+        if not live.round_ok:
+            self._feed(dev_id, Round(live.round_start, False, live.round_reason), commit)
+        live.round_start, live.round_ok, live.round_reason = None, False, ""
+        self._maybe_checkpoint(dev_id, st, live)
+
+    def _measure(self, s: wire.Sample, live: Live, commit: Commit) -> None:
+        if live.last_seen is None or s.ts > live.last_seen:
+            live.last_seen = s.ts
+        if s.ok and (live.last_ok is None or s.ts > live.last_ok):
+            live.last_ok = s.ts
+        if s.probe != "snmp":
+            live.loss_ratio = s.loss if s.loss is not None else (0.0 if s.ok else 1.0)
+            if s.rtt is not None:
+                live.rtt_min_s, live.rtt_avg_s, live.rtt_max_s = s.rtt.min, s.rtt.avg, s.rtt.max
+                live.jitter_s = s.rtt.jitter
+            elif not s.ok:
+                live.rtt_min_s = live.rtt_avg_s = live.rtt_max_s = live.jitter_s = None
+            if s.ts - live.hist_last >= HISTORY_STEP_S:
+                live.hist_last = s.ts
+                rtt = s.rtt.avg if s.rtt is not None else None
+                jit = s.rtt.jitter if s.rtt is not None else None
+                commit.history.append((s.device, s.ts, s.ok, rtt, live.loss_ratio, jit))
+        else:
+            if s.response_s is not None:
+                live.response_s = s.response_s
+            if s.sys_uptime_s is not None:
+                live.sys_uptime_s = s.sys_uptime_s
+            if s.sys_name is not None:
+                live.sys_name = s.sys_name
+            if s.sys_descr is not None:
+                live.sys_descr = s.sys_descr
+            if s.interfaces is not None:
+                live.interfaces = s.interfaces
+
+    # --- the core, and what follows from a transition ------------------------------------
+
+    def _context(self, st: _Static) -> Context:
+        suspect = False
+        core = self._core
+        for a in st.ancestors:
+            ac = core.get(a)
+            if ac is None:
+                continue
+            if ac.base == State.DOWN:
+                return Context(impaired_root=a, suspect=suspect)
+            if ac.base == State.UNREACHABLE:
+                return Context(impaired_root=ac.root_cause or a, suspect=suspect)
+            if ac.fail_streak > 0:
+                suspect = True
+        return Context(suspect=suspect)
+
+    def _feed(self, dev_id: str, event: Event, commit: Commit) -> None:
+        st = self._static[dev_id]
+        old = self._core[dev_id]
+        ctx = self._context(st) if st.ancestors and not (isinstance(event, Round) and event.ok) else Context()
+        new, transitions = apply(old, event, event.ts, device=dev_id, rules=st.rules, ctx=ctx)
+        if new is old:
+            return
+        self._core[dev_id] = new
+        commit.devices[dev_id] = b""  # serialized in _finish
+        self._dirty_views.add(dev_id)
+        for tr in transitions:
+            self._record(tr, st, commit)
+        if st.descendants and (
+            (old.base in IMPAIRED) != (new.base in IMPAIRED)
+            or old.root_cause != new.root_cause
+            or (old.fail_streak > 0 and new.fail_streak == 0)
+            or (old.fail_streak == 0 and new.fail_streak > 0 and any(self._core[d].fail_streak for d in st.descendants))
+        ):
+            ts = transitions[-1].ts if transitions else event.ts
+            for d in st.descendants:
+                if self._core[d].fail_streak > 0:
+                    self._feed(d, AncestorChanged(ts), commit)
+
+    def _record(self, tr: Transition, st: _Static, commit: Commit) -> None:
+        commit.transitions.append(tr)
+        tl = self._timelines.setdefault(tr.device, [])
+        if tl and tl[-1][0] == tr.ts:
+            tl[-1] = (tr.ts, tr.new)  # a zero-length state: the later one wins
+        else:
+            tl.append((tr.ts, tr.new))
+        if tr.new in IMPAIRED:
+            self._outage_counts[tr.device] = self._outage_counts.get(tr.device, 0) + 1
+            commit.opened.append(
+                Outage(
+                    device=tr.device,
+                    commune=st.commune,
+                    district=st.district,
+                    state=tr.new,
+                    start=tr.ts,
+                    end=None,
+                    cause=tr.cause,
+                    root_cause=tr.root_cause,
+                )
+            )
+        c = self._commune_of_access.get(tr.device)
+        if c is not None:
+            self._commune_dirty.add(c)
+        self._snapshot_dirty = True
+
+    def _rewrite(self, dev_id: str, since: float, core: DeviceState, commit: Commit) -> None:
+        """Forget a device's transitions from ``since`` on and restore ``core``."""
+        tl = self._timelines.get(dev_id, [])
+        keep = [p for p in tl if p[0] < since]
+        removed = [p for p in tl if p[0] >= since]
+        self._timelines[dev_id] = keep
+        n_out = sum(1 for _, s in removed if s in IMPAIRED)
+        if n_out:
+            self._outage_counts[dev_id] = max(0, self._outage_counts.get(dev_id, 0) - n_out)
+        commit.transitions = [t for t in commit.transitions if not (t.device == dev_id and t.ts >= since)]
+        commit.opened = [o for o in commit.opened if not (o.device == dev_id and o.start >= since)]
+        prev = commit.rewrite_from.get(dev_id)
+        commit.rewrite_from[dev_id] = since if prev is None else min(prev, since)
+        self._core[dev_id] = core
+        commit.devices[dev_id] = b""
+        c = self._commune_of_access.get(dev_id)
+        if c is not None:
+            self._commune_dirty.add(c)
+        self._snapshot_dirty = True
+
+    # --- late samples ----------------------------------------------------------------
+
+    def _maybe_checkpoint(self, dev_id: str, st: _Static, live: Live) -> None:
+        """Remember a settled moment (no streak under way, no round open) to re-play from."""
+        core = self._core[dev_id]
+        if core.fail_streak or (core.ok_streak and core.base != State.UP) or live.round_start is not None:
+            return
+        wm = self._watermark.get(dev_id)
+        if wm is None:
+            return
+        rl = self._replay.get(dev_id)
+        if rl is None:
+            rl = self._replay[dev_id] = _ReplayLog(ts=array("d"), ok=bytearray())
+        window = self._sset.reorder_window_s
+        if window <= 0:
+            return
+        if rl.new is not None and wm - rl.new.ts < window:
+            return
+        cp = _Checkpoint(wm, core, None, False, live.last_seen, live.maint_checked)
+        rl.old, rl.new = rl.new, cp
+        if rl.old is not None and rl.ts is not None and rl.ok is not None:
+            cut = 0
+            while cut < len(rl.ts) and rl.ts[cut] <= rl.old.ts:
+                cut += 1
+            if cut:
+                del rl.ts[:cut]
+                del rl.ok[:cut]
+
+    def _log_sample(self, dev_id: str, ts: float, ok: bool) -> None:
+        rl = self._replay.get(dev_id)
+        if rl is None or rl.ts is None or rl.ok is None or rl.new is None:
+            return
+        rl.ts.append(ts)
+        rl.ok.append(1 if ok else 0)
+        if len(rl.ts) > REPLAY_LOG_MAX:
+            # Too long unsettled: give up the older checkpoint and what only it needed.
+            rl.old = None
+            cut = 0
+            while cut < len(rl.ts) and rl.ts[cut] <= rl.new.ts:
+                cut += 1
+            del rl.ts[:cut]
+            del rl.ok[:cut]
+            if len(rl.ts) > REPLAY_LOG_MAX:
+                self._replay.pop(dev_id)
+
+    def _late(self, s: wire.Sample, st: _Static, live: Live, commit: Commit) -> None:
+        dev_id = s.device
+        self.late_samples += 1
+        rl = self._replay.get(dev_id)
+        wm = self._watermark[dev_id]
+        cp: _Checkpoint | None = None
+        if rl is not None and wm - s.ts <= self._sset.reorder_window_s:
+            for cand in (rl.new, rl.old):
+                if cand is not None and cand.ts <= s.ts:
+                    cp = cand
+                    break
+        if cp is None or rl is None or rl.ts is None or rl.ok is None:
+            # Too late to re-play: the measurements are shown, the state stays.
+            if live.round_start is not None and s.ts >= live.round_start and s.ok and not live.round_ok:
+                live.round_ok = True
+                self._feed(dev_id, Round(s.ts, True), commit)
+            return
+        self.late_replayed += 1
+        # Insert the sample in the log, in time order.
+        i = len(rl.ts)
+        while i > 0 and rl.ts[i - 1] > s.ts:
+            i -= 1
+        rl.ts.insert(i, s.ts)
+        rl.ok.insert(i, 1 if s.ok else 0)
+        self._rewrite(dev_id, cp.ts, cp.core, commit)
+        live.round_start, live.round_ok, live.round_reason = cp.round_start, cp.round_ok, ""
+        live.last_seen, live.maint_checked = cp.last_seen, cp.maint_checked
+        stale_after = self._sset.stale_after_intervals * st.interval_s
+        # Re-play without checkpointing: the checkpoints stay where they were.
+        replay_log, self._replay[dev_id] = rl, _ReplayLog()
+        try:
+            for ts, ok in zip(list(rl.ts), list(rl.ok), strict=True):
+                if ts <= cp.ts:
+                    continue
+                if live.last_seen is not None and ts - live.last_seen > stale_after:
+                    self._close_round(dev_id, st, live, commit)
+                    self._feed(dev_id, Stale(live.last_seen + st.interval_s, "no data"), commit)
+                self._step(ts, bool(ok), "no answer", dev_id=dev_id, st=st, live=live, commit=commit)
+                live.last_seen = ts if live.last_seen is None else max(live.last_seen, ts)
+        finally:
+            self._replay[dev_id] = replay_log
+        self._watermark[dev_id] = max(wm, live.last_seen or wm)
+
+    # --- status, tick ------------------------------------------------------------------
+
+    def agent_status(self, status: wire.AgentStatus, received_at: float) -> None:
+        """An agent's birth message or last will; offline makes its devices UNKNOWN at once."""
+        prev = self._agents.get(status.agent)
+        online = status.state == "online"
+        self._agents[status.agent] = AgentView(
+            id=status.agent,
+            online=online,
+            last_seen=received_at if online else (prev.last_seen if prev else None),
+            version=status.version or (prev.version if prev else ""),
+            devices=status.devices or (prev.devices if prev else 0),
+            last_seq=prev.last_seq if prev else None,
+        )
+        commit = Commit()
+        commit.agents[status.agent] = _encoder.encode(self._agents[status.agent])
+        if not online:
+            ts = status.ts or received_at
+            for dev_id, live in self._live.items():
+                if live.agent == status.agent:
+                    self._go_stale(dev_id, max(ts, live.last_seen or ts), f"agent {status.agent} offline", commit)
+        self._finish(commit)
+
+    def _go_stale(self, dev_id: str, ts: float, cause: str, commit: Commit) -> None:
+        core = self._core[dev_id]
+        if core.base == State.UNKNOWN:
+            return
+        live = self._live[dev_id]
+        self._close_round(dev_id, self._static[dev_id], live, commit)
+        before = self._core[dev_id]
+        self._feed(dev_id, Stale(ts, cause), commit)
+        if self._core[dev_id] is not before:
+            live.pre_stale = before
+
+    def tick(self, now: float) -> None:
+        """Periodic work: close rounds that nobody answered, staleness to UNKNOWN,
+        maintenance boundaries, refreshing availability, checkpoints and retention."""
+        commit = Commit()
+        for dev_id, st in self._static.items():
+            live = self._live[dev_id]
+            if live.round_start is not None and now - live.round_start >= st.interval_s:
+                self._close_round(dev_id, st, live, commit)
+            if live.last_seen is not None:
+                stale_after = self._sset.stale_after_intervals * st.interval_s
+                if now - live.last_seen > stale_after:
+                    self._go_stale(dev_id, live.last_seen + st.interval_s, "no data", commit)
+            if st.windows:
+                t0 = live.maint_checked if live.maint_checked is not None else self._started
+                if live.maint_checked is None:
+                    w = mnt.in_maintenance(st.windows, t0)
+                    if w is not None:
+                        self._feed(dev_id, Maintenance(t0, True, w.reason or "maintenance"), commit)
+                for t, on, why in mnt.changes(st.windows, t0, now):
+                    self._feed(dev_id, Maintenance(t, on, why), commit)
+                live.maint_checked = max(now, t0)
+        if now - self._checkpoint_at >= CHECKPOINT_S:
+            self._checkpoint_at = now
+            for dev_id in self._static:
+                commit.devices[dev_id] = b""
+        if self._store is not None and now - self._pruned_at >= 3600.0:
+            self._pruned_at = now
+            self._store.prune(now, history_keep_s=HISTORY_KEEP_S)
+            self._trim_memory(now)
+        self._finish(commit)
+        if now - self._avail_at >= AVAILABILITY_REFRESH_S:
+            self._avail_at = now
+            self._availability = self._standard_availability(now)
+            self._snapshot_dirty = True
+
+    def _trim_memory(self, now: float) -> None:
+        since = now - MEMORY_S
+        for dev_id, tl in self._timelines.items():
+            i = 0
+            while i + 1 < len(tl) and tl[i + 1][0] <= since:
+                i += 1
+            if i:
+                self._timelines[dev_id] = tl[i:]
+        self._mem_since = since
+        self._commune_dirty.update(self._all_communes)
+
+    def _finish(self, commit: Commit) -> None:
+        for dev_id in commit.devices:
+            commit.devices[dev_id] = _encoder.encode(_Saved(self._core[dev_id], self._live[dev_id]))
+        if self._store is not None and (
+            commit.transitions
+            or commit.devices
+            or commit.ledger is not None
+            or commit.agents
+            or commit.history
+            or commit.rewrite_from
+        ):
+            self._store.commit(commit)
+        if commit.transitions or commit.devices or commit.agents:
+            self._snapshot_dirty = True
+
+    def close(self) -> None:
+        """Save every device's state and close the store."""
+        commit = Commit()
+        for dev_id in self._static:
+            commit.devices[dev_id] = b""
+        self._finish(commit)
+        if self._store is not None:
+            self._store.close()
+
+    # --- the read model ----------------------------------------------------------------
+
+    def _commune_timelines(self) -> dict[str, list[tuple[float, State]]]:
+        if self._commune_dirty:
+            for c in self._commune_dirty:
+                devs = self._access.get(c, ())
+                self._commune_tl[c] = av.commune_timeline([self._timelines.get(d, []) for d in devs])
+            self._commune_dirty.clear()
+        return self._commune_tl
+
+    def _timelines_from(
+        self, start: float
+    ) -> tuple[dict[str, list[tuple[float, State]]], dict[str, list[tuple[float, State]]]]:
+        """Device and commune timelines covering ``start`` on (from memory, else the store)."""
+        if start >= self._mem_since or self._store is None:
+            return self._timelines, self._commune_timelines()
+        dev_tl = self._store.timelines(start)
+        com_tl = {c: av.commune_timeline([dev_tl.get(d, []) for d in devs]) for c, devs in self._access.items()}
+        return dev_tl, com_tl
+
+    def _communes_of(self, scope: Scope, ident: str) -> Sequence[str]:
+        if scope == "commune":
+            return (ident,) if ident in self._access else ()
+        if scope == "district":
+            return self._district_communes.get(ident, ())
+        return self._all_communes
+
+    def availability(self, scope: Scope, ident: str, start: float, end: float) -> Availability:
+        """Time in states of a device, commune, district or the province over ``[start, end)``."""
+        dev_tl, com_tl = self._timelines_from(start)
+        if scope == "device":
+            return av.device_availability(dev_tl.get(ident, []), start, end)
+        return av.total(av.device_availability(com_tl.get(c, []), start, end) for c in self._communes_of(scope, ident))
+
+    def time_weighted_coverage(self, scope: Scope, ident: str, start: float, end: float) -> float:
+        """Average share of the unit's communes connected over ``[start, end)``."""
+        _, com_tl = self._timelines_from(start)
+        return cov.time_weighted(com_tl, self._communes_of(scope, ident), start, end)
+
+    def coverage_series(self, start: float, end: float, step_s: float) -> list[CoveragePoint]:
+        """Province coverage sampled every ``step_s`` over ``[start, end]``."""
+        _, com_tl = self._timelines_from(start)
+        return cov.series(com_tl, self._all_communes, start, end, step_s)
+
+    def outages(
+        self,
+        start: float,
+        end: float,
+        *,
+        device: str | None = None,
+        commune: str | None = None,
+        district: str | None = None,
+        limit: int | None = None,
+    ) -> list[Outage]:
+        """Outages overlapping ``[start, end)``, newest first."""
+        if self._store is not None:
+            return self._store.outages(start, end, device=device, commune=commune, district=district, limit=limit)
+        return self._memory_outages(start, end, device=device, commune=commune, district=district, limit=limit)
+
+    def _memory_outages(
+        self,
+        start: float,
+        end: float,
+        *,
+        device: str | None,
+        commune: str | None,
+        district: str | None,
+        limit: int | None,
+    ) -> list[Outage]:
+        out: list[Outage] = []
+        for dev_id, tl in self._timelines.items():
+            st = self._static.get(dev_id)
+            if st is None or (device is not None and dev_id != device):
+                continue
+            if (commune is not None and st.commune != commune) or (district is not None and st.district != district):
+                continue
+            for i, (ts, s) in enumerate(tl):
+                if s not in IMPAIRED:
+                    continue
+                stop = tl[i + 1][0] if i + 1 < len(tl) else None
+                if ts < end and (stop is None or stop > start):
+                    root = self._core[dev_id].root_cause if stop is None else None
+                    out.append(Outage(dev_id, st.commune, st.district, s, ts, stop, "", root))
+        out.sort(key=lambda o: o.start, reverse=True)
+        return out[:limit] if limit is not None else out
+
+    def history(self, device: str, since: float) -> list[HistoryPoint]:
+        """Recent latency points of a device, oldest first."""
+        if self._store is None:
+            return []
+        return self._store.history(device, since)
+
+    def transitions(self, device: str, start: float, end: float) -> list[Transition]:
+        """A device's stored transitions in ``[start, end)`` (for explanations)."""
+        if self._store is None:
+            return []
+        return self._store.transitions(device, start, end)
+
+    def device_state(self, device: str) -> DeviceState | None:
+        """The core state of a device (for tests and diagnostics)."""
+        return self._core.get(device)
+
+    def _standard_availability(self, now: float) -> dict[tuple[str, str, int], Availability]:
+        out: dict[tuple[str, str, int], Availability] = {}
+        com_tl = self._commune_timelines()
+        prov = self._inventory.province.code
+        for w in STANDARD_WINDOWS_S:
+            start = now - w
+            for dev_id in self._static:
+                out["device", dev_id, w] = av.device_availability(self._timelines.get(dev_id, []), start, now)
+            per_commune = {c: av.device_availability(com_tl.get(c, []), start, now) for c in self._all_communes}
+            for c, a in per_commune.items():
+                out["commune", c, w] = a
+            for d, communes in self._district_communes.items():
+                out["district", d, w] = av.total(per_commune[c] for c in communes)
+            out["province", prov, w] = av.total(per_commune.values())
+        return out
+
+    def snapshot(self) -> Snapshot:
+        """The current state, immutable; rebuilt at most once a second when samples arrive."""
+        now = self._clock()
+        snap = self._snapshot
+        if snap is not None and (not self._snapshot_dirty or now - snap.taken_at < SNAPSHOT_MAX_AGE_S):
+            return snap
+        snap = self._build_snapshot(now)
+        self._snapshot = snap
+        self._snapshot_dirty = False
+        return snap
+
+    def _device_view(self, dev_id: str) -> DeviceView:
+        st = self._static[dev_id]
+        core = self._core[dev_id]
+        live = self._live[dev_id]
+        d = st.device
+        return DeviceView(
+            id=dev_id,
+            role=d.role.value,
+            name=d.name,
+            address=d.address,
+            commune=st.commune,
+            district=st.district,
+            parent=d.parent,
+            agent=live.agent,
+            state=core.state,
+            since=core.since,
+            cause=core.cause,
+            root_cause=core.root_cause,
+            flapping=core.flapping,
+            last_seen=live.last_seen,
+            last_ok=live.last_ok,
+            rtt_min_s=live.rtt_min_s,
+            rtt_avg_s=live.rtt_avg_s,
+            rtt_max_s=live.rtt_max_s,
+            jitter_s=live.jitter_s,
+            loss_ratio=live.loss_ratio,
+            response_s=live.response_s,
+            sys_uptime_s=live.sys_uptime_s,
+            sys_name=live.sys_name,
+            sys_descr=live.sys_descr,
+            is_access=d.is_access,
+            interfaces=tuple(_interface_view(i) for i in live.interfaces or ()),
+        )
+
+    def _build_snapshot(self, now: float) -> Snapshot:
+        for dev_id in self._dirty_views:
+            if dev_id in self._static:
+                self._views[dev_id] = self._device_view(dev_id)
+        self._dirty_views.clear()
+        devices = dict(self._views)
+        com_tl = self._commune_timelines()
+        communes: dict[str, CommuneView] = {}
+        states: dict[str, State] = {}
+        provisioned: dict[str, bool] = {}
+        idx = self._inventory.index
+        for code in self._all_communes:
+            access = self._access.get(code, ())
+            tl = com_tl.get(code)
+            cstate = tl[-1][1] if tl else State.UNKNOWN
+            since = tl[-1][0] if tl else self._started
+            root = None
+            if cstate == State.UNREACHABLE:
+                root = next((self._core[d].root_cause for d in access if self._core[d].root_cause), None)
+            district = idx.commune_district.get(code)
+            communes[code] = CommuneView(
+                code=code,
+                name=idx.communes[code].name,
+                district=district.code if district else None,
+                connected=cstate == State.UP,
+                provisioned=bool(access),
+                state=cstate,
+                since=since,
+                devices=tuple(dv.id for dv in idx.communes[code].devices),
+                root_cause=root,
+            )
+            states[code] = cstate
+            provisioned[code] = bool(access)
+        districts = {
+            code: DistrictView(
+                code=code,
+                name=d.name,
+                counts=cov.counts(self._district_communes[code], states, provisioned),
+                devices=tuple(dv.id for dv in d.devices),
+                communes=self._district_communes[code],
+            )
+            for code, d in idx.districts.items()
+        }
+        province: Counts = cov.counts(self._all_communes, states, provisioned)
+        ingest = self._ingest()
+        return Snapshot(
+            taken_at=now,
+            province_code=self._inventory.province.code,
+            province_name=self._inventory.province.name,
+            edition=self._inventory.edition,
+            devices=devices,
+            communes=communes,
+            districts=districts,
+            province=province,
+            agents=dict(self._agents),
+            ingest=ingest,
+            availability=self._availability,
+            outage_counts=dict(self._outage_counts),
+        )
+
+    def _ingest(self) -> IngestCounters:
+        if self._ingest_counters is None:
+            return IngestCounters(
+                batches=self.batches,
+                samples=self.samples,
+                duplicates=self.duplicates,
+                late_samples=self.late_samples,
+                unknown_devices=self.unknown_samples,
+            )
+        ic = self._ingest_counters()
+        return replace(
+            ic,
+            late_samples=max(ic.late_samples, self.late_samples),
+            unknown_devices=max(ic.unknown_devices, self.unknown_samples),
+        )
+
+
+def _interface_view(i: wire.Interface) -> InterfaceView:
+    return InterfaceView(
+        index=i.index,
+        name=i.name,
+        alias=i.alias,
+        oper_status=i.oper_status,
+        admin_status=i.admin_status,
+        speed_bps=i.speed_bps,
+        in_bps=i.in_bps,
+        out_bps=i.out_bps,
+        in_octets=i.in_octets,
+        out_octets=i.out_octets,
+        in_errors=i.in_errors,
+        out_errors=i.out_errors,
+        in_discards=i.in_discards,
+        out_discards=i.out_discards,
+    )

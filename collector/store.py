@@ -1,0 +1,473 @@
+"""The collector's store: one SQLite file in WAL mode, no server.
+
+What it keeps: the transition log (the source of truth for availability), outages (an
+index over the log for queries), each device's current state, the ingest ledger of
+``(agent, seq)`` already applied, dead letters, and a bounded latency history for charts.
+
+The engine writes everything one sample batch produces in **one transaction** with that
+batch's ``(agent, seq)``, so after a crash (even SIGKILL) a batch is either fully applied
+and recorded, or neither: the redelivery is then applied exactly once. WAL with
+``synchronous=NORMAL`` survives a killed process; only a power cut can lose the last few
+commits (never corrupt the file).
+
+:class:`Store` is the small interface the engine needs, so a server database can
+implement it later; :class:`SqliteStore` is the embedded default.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import msgspec
+
+from collector.model import HistoryPoint, Outage, State, Transition
+
+#: Batches that arrive more than this many sequence numbers out of order are given up:
+#: the ledger keeps at most this many numbers per agent above its contiguous floor.
+LEDGER_WINDOW = 256
+#: On first contact with an agent, batches up to this many numbers older are still accepted.
+FIRST_CONTACT_SLACK = 64
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS transitions (
+    device TEXT NOT NULL, ts REAL NOT NULL, old TEXT NOT NULL, new TEXT NOT NULL,
+    cause TEXT NOT NULL, root_cause TEXT
+);
+CREATE INDEX IF NOT EXISTS transitions_device_ts ON transitions (device, ts);
+CREATE INDEX IF NOT EXISTS transitions_ts ON transitions (ts);
+CREATE TABLE IF NOT EXISTS outages (
+    id INTEGER PRIMARY KEY, device TEXT NOT NULL, commune TEXT, district TEXT, state TEXT NOT NULL,
+    start REAL NOT NULL, end_ts REAL, cause TEXT NOT NULL, root_cause TEXT
+);
+CREATE INDEX IF NOT EXISTS outages_start ON outages (start);
+CREATE INDEX IF NOT EXISTS outages_device ON outages (device, start);
+CREATE INDEX IF NOT EXISTS outages_open ON outages (device) WHERE end_ts IS NULL;
+CREATE TABLE IF NOT EXISTS devices (id TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS ledger (agent TEXT PRIMARY KEY, floor INTEGER NOT NULL, above TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS agents (id TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY, ts REAL NOT NULL, topic TEXT NOT NULL, reason TEXT NOT NULL,
+    detail TEXT NOT NULL, payload BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS history (
+    device TEXT NOT NULL, ts REAL NOT NULL, ok INTEGER NOT NULL, rtt REAL, loss REAL, jitter REAL
+);
+CREATE INDEX IF NOT EXISTS history_device_ts ON history (device, ts);
+CREATE INDEX IF NOT EXISTS history_ts ON history (ts);
+"""
+SCHEMA_VERSION = "1"
+
+
+class StoreError(Exception):
+    """The store cannot be used (corrupt, read-only, missing directory, wrong schema)."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A payload that could not be applied, kept for inspection."""
+
+    id: int
+    ts: float
+    topic: str
+    reason: str
+    detail: str
+    payload: bytes
+
+
+@dataclass
+class Commit:
+    """Everything one batch (or one tick) changes, written in one transaction.
+
+    Attributes:
+        transitions: New transitions, in time order per device.
+        opened: Outages that begin (``end`` None), one per transition into DOWN/UNREACHABLE.
+        rewrite_from: ``device -> ts``: forget that device's transitions and outages from
+            ``ts`` on before writing the new ones (late samples rewrote its history).
+        devices: ``device -> serialized state`` to upsert.
+        agents: ``agent -> serialized view`` to upsert.
+        ledger: The ``(agent, seq)`` of the batch, recorded in the same transaction.
+        history: ``(device, ts, ok, rtt, loss, jitter)`` points for the charts.
+    """
+
+    transitions: list[Transition] = field(default_factory=list)
+    opened: list[Outage] = field(default_factory=list)
+    rewrite_from: dict[str, float] = field(default_factory=dict)
+    devices: dict[str, bytes] = field(default_factory=dict)
+    agents: dict[str, bytes] = field(default_factory=dict)
+    ledger: tuple[str, int] | None = None
+    history: list[tuple[str, float, bool, float | None, float | None, float | None]] = field(default_factory=list)
+
+
+class Store(Protocol):
+    """What the engine and the ingest need of a store (SQLite now, a server database later)."""
+
+    def is_duplicate(self, agent: str, seq: int) -> bool:
+        """Whether the batch ``(agent, seq)`` was already applied."""
+        ...
+
+    def dead_letter(self, ts: float, topic: str, reason: str, detail: str, payload: bytes) -> None:
+        """Keep a payload that could not be applied."""
+        ...
+
+    def dead_letters(self, limit: int) -> list[DeadLetter]:
+        """The newest dead letters."""
+        ...
+
+    def commit(self, commit: Commit) -> None:
+        """Write one batch's effects atomically."""
+        ...
+
+    def load_devices(self) -> dict[str, bytes]:
+        """Every device's serialized state."""
+        ...
+
+    def load_agents(self) -> dict[str, bytes]:
+        """Every agent's serialized view."""
+        ...
+
+    def timelines(self, since: float) -> dict[str, list[tuple[float, State]]]:
+        """Per device, the transitions from ``since`` on, preceded by the last one before it."""
+        ...
+
+    def transitions(self, device: str, start: float, end: float) -> list[Transition]:
+        """A device's transitions in ``[start, end)``, oldest first."""
+        ...
+
+    def outages(
+        self,
+        start: float,
+        end: float,
+        *,
+        device: str | None = None,
+        commune: str | None = None,
+        district: str | None = None,
+        limit: int | None = None,
+    ) -> list[Outage]:
+        """Outages overlapping ``[start, end)``, newest first."""
+        ...
+
+    def outage_counts(self) -> dict[str, int]:
+        """Number of outages per device in the store."""
+        ...
+
+    def history(self, device: str, since: float) -> list[HistoryPoint]:
+        """A device's latency points from ``since``, oldest first."""
+        ...
+
+    def prune(self, now: float, *, history_keep_s: float) -> None:
+        """Drop what is older than the retention."""
+        ...
+
+    def close(self) -> None:
+        """Flush and close."""
+        ...
+
+
+class SqliteStore:
+    """The embedded store; thread-safe (one lock around one connection)."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str, retention_days: int, dead_letter_max: int) -> None:
+        self._conn = conn
+        self.path = path
+        self.retention_days = retention_days
+        self.dead_letter_max = dead_letter_max
+        self._lock = threading.RLock()
+        self._floor: dict[str, int] = {}
+        self._above: dict[str, set[int]] = {}
+        for agent, floor, above in conn.execute("SELECT agent, floor, above FROM ledger"):
+            self._floor[agent] = int(floor)
+            self._above[agent] = set(msgspec.json.decode(above, type=list[int]))
+        self._dead_count = int(conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0])
+
+    @classmethod
+    def open(cls, path: str | Path, *, retention_days: int = 800, dead_letter_max: int = 10_000) -> SqliteStore:
+        """Open (creating if needed) the store at ``path``.
+
+        Raises:
+            StoreError: With a message saying what is wrong with the file and what to do.
+        """
+        spath = str(path)
+        if spath != ":memory:":
+            parent = Path(spath).parent
+            if not parent.is_dir():
+                raise StoreError(f"store {spath}: directory {parent} does not exist")
+        try:
+            conn = sqlite3.connect(spath, isolation_level=None, check_same_thread=False, timeout=10.0)
+        except sqlite3.Error as exc:
+            raise StoreError(f"store {spath}: cannot open: {exc}") from None
+        try:
+            conn.execute("PRAGMA schema_version").fetchone()  # reads the header: fails on a non-database
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.executescript(_SCHEMA)
+            row = conn.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+            if row is None:
+                conn.execute("INSERT INTO meta (key, value) VALUES ('schema', ?)", (SCHEMA_VERSION,))
+            elif row[0] != SCHEMA_VERSION:
+                raise StoreError(
+                    f"store {spath}: schema version {row[0]}, this collector uses {SCHEMA_VERSION}; "
+                    "move the file aside or upgrade the collector"
+                )
+            if spath != ":memory:" and str(mode).lower() != "wal":
+                raise StoreError(f"store {spath}: cannot switch to WAL mode (journal_mode={mode})")
+            # A read-only file can still be read: prove that we can write.
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('opened', datetime('now'))")
+            conn.execute("COMMIT")
+            return cls(conn, spath, retention_days, dead_letter_max)
+        except StoreError:
+            conn.close()
+            raise
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            msg = str(exc)
+            if "readonly" in msg or "read-only" in msg or "unable to open" in msg:
+                hint = "the file or its directory is read-only: fix the permissions or choose another store.path"
+            elif "not a database" in msg or "malformed" in msg or "corrupt" in msg:
+                hint = (
+                    "the file is not a valid netmon store (corrupt?): move it aside, the collector will start a new one"
+                )
+            else:
+                hint = "check the file, its permissions and the free disk space"
+            raise StoreError(f"store {spath}: {msg}; {hint}") from None
+
+    # --- ingest ledger ----------------------------------------------------------------
+
+    def is_duplicate(self, agent: str, seq: int) -> bool:
+        """Whether the batch ``(agent, seq)`` was already applied (or is too old to apply)."""
+        with self._lock:
+            floor = self._floor.get(agent)
+            if floor is None:
+                return False
+            return seq <= floor or seq in self._above.get(agent, ())
+
+    def _record(self, agent: str, seq: int) -> None:
+        floor = self._floor.get(agent)
+        if floor is None:
+            floor = max(-1, seq - 1 - FIRST_CONTACT_SLACK)
+        above = self._above.setdefault(agent, set())
+        if seq > floor:
+            above.add(seq)
+        top = max(above) if above else floor
+        if top - floor > LEDGER_WINDOW:
+            floor = top - LEDGER_WINDOW  # give up on numbers that never came
+        while floor + 1 in above:
+            floor += 1
+        above.difference_update([s for s in above if s <= floor])
+        self._floor[agent] = floor
+        self._conn.execute(
+            "INSERT OR REPLACE INTO ledger (agent, floor, above) VALUES (?, ?, ?)",
+            (agent, floor, msgspec.json.encode(sorted(above)).decode()),
+        )
+
+    # --- dead letters -------------------------------------------------------------------
+
+    def dead_letter(self, ts: float, topic: str, reason: str, detail: str, payload: bytes) -> None:
+        """Keep a payload that could not be applied; the oldest go beyond ``dead_letter_max``."""
+        if self.dead_letter_max <= 0:
+            return
+        with self._lock:
+            c = self._conn
+            c.execute("BEGIN")
+            try:
+                c.execute(
+                    "INSERT INTO dead_letters (ts, topic, reason, detail, payload) VALUES (?, ?, ?, ?, ?)",
+                    (ts, topic, reason, detail[:2000], payload[:1_000_000]),
+                )
+                self._dead_count += 1
+                if self._dead_count > self.dead_letter_max:
+                    c.execute(
+                        "DELETE FROM dead_letters WHERE id <= (SELECT max(id) FROM dead_letters) - ?",
+                        (self.dead_letter_max,),
+                    )
+                    self._dead_count = self.dead_letter_max
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+    def dead_letters(self, limit: int) -> list[DeadLetter]:
+        """The newest ``limit`` dead letters, newest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT id, ts, topic, reason, detail, payload FROM dead_letters ORDER BY id DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [DeadLetter(int(r[0]), float(r[1]), r[2], r[3], r[4], bytes(r[5])) for r in rows]
+
+    # --- writes -------------------------------------------------------------------------
+
+    def commit(self, commit: Commit) -> None:
+        """Write one batch's effects and its ledger entry in one transaction."""
+        with self._lock:
+            c = self._conn
+            c.execute("BEGIN")
+            try:
+                for device, ts in commit.rewrite_from.items():
+                    c.execute("DELETE FROM transitions WHERE device = ? AND ts >= ?", (device, ts))
+                    c.execute("DELETE FROM outages WHERE device = ? AND start >= ?", (device, ts))
+                    c.execute("UPDATE outages SET end_ts = NULL WHERE device = ? AND end_ts >= ?", (device, ts))
+                if commit.transitions:
+                    c.executemany(
+                        "INSERT INTO transitions (device, ts, old, new, cause, root_cause) VALUES (?, ?, ?, ?, ?, ?)",
+                        [(t.device, t.ts, t.old.value, t.new.value, t.cause, t.root_cause) for t in commit.transitions],
+                    )
+                    # Every transition ends the device's open outage; an outage is one stretch of one state.
+                    c.executemany(
+                        "UPDATE outages SET end_ts = ? WHERE device = ? AND end_ts IS NULL",
+                        [(t.ts, t.device) for t in commit.transitions],
+                    )
+                    # (The opened ones are inserted after the closes, so a transition never closes its own.)
+                if commit.opened:
+                    c.executemany(
+                        "INSERT INTO outages (device, commune, district, state, start, end_ts, cause, root_cause) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [
+                            (o.device, o.commune, o.district, o.state.value, o.start, o.end, o.cause, o.root_cause)
+                            for o in commit.opened
+                        ],
+                    )
+                if commit.devices:
+                    c.executemany("INSERT OR REPLACE INTO devices (id, data) VALUES (?, ?)", commit.devices.items())
+                if commit.agents:
+                    c.executemany("INSERT OR REPLACE INTO agents (id, data) VALUES (?, ?)", commit.agents.items())
+                if commit.history:
+                    c.executemany(
+                        "INSERT INTO history (device, ts, ok, rtt, loss, jitter) VALUES (?, ?, ?, ?, ?, ?)",
+                        commit.history,
+                    )
+                if commit.ledger is not None:
+                    self._record(*commit.ledger)
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                # The in-memory ledger may be ahead of the database now: reload it.
+                self._floor.clear()
+                self._above.clear()
+                for agent, floor, above in c.execute("SELECT agent, floor, above FROM ledger"):
+                    self._floor[agent] = int(floor)
+                    self._above[agent] = set(msgspec.json.decode(above, type=list[int]))
+                raise
+
+    # --- reads --------------------------------------------------------------------------
+
+    def load_devices(self) -> dict[str, bytes]:
+        """Every device's serialized state."""
+        with self._lock:
+            return {r[0]: bytes(r[1]) for r in self._conn.execute("SELECT id, data FROM devices")}
+
+    def load_agents(self) -> dict[str, bytes]:
+        """Every agent's serialized view."""
+        with self._lock:
+            return {r[0]: bytes(r[1]) for r in self._conn.execute("SELECT id, data FROM agents")}
+
+    def timelines(self, since: float) -> dict[str, list[tuple[float, State]]]:
+        """Per device, its transitions from ``since`` on, preceded by the last one before."""
+        out: dict[str, list[tuple[float, State]]] = {}
+        states = {s.value: s for s in State}
+        with self._lock:
+            before = self._conn.execute(
+                "SELECT device, max(ts), new FROM transitions WHERE ts < ? GROUP BY device", (since,)
+            ).fetchall()
+            rows = self._conn.execute(
+                "SELECT device, ts, new FROM transitions WHERE ts >= ? ORDER BY device, ts, rowid", (since,)
+            ).fetchall()
+        for device, ts, new in before:
+            out[device] = [(float(ts), states[new])]
+        for device, ts, new in rows:
+            out.setdefault(device, []).append((float(ts), states[new]))
+        return out
+
+    def transitions(self, device: str, start: float, end: float) -> list[Transition]:
+        """A device's transitions in ``[start, end)``, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT device, ts, old, new, cause, root_cause FROM transitions "
+                "WHERE device = ? AND ts >= ? AND ts < ? ORDER BY ts, rowid",
+                (device, start, end),
+            ).fetchall()
+        return [Transition(r[0], float(r[1]), State(r[2]), State(r[3]), r[4], r[5]) for r in rows]
+
+    def outages(
+        self,
+        start: float,
+        end: float,
+        *,
+        device: str | None = None,
+        commune: str | None = None,
+        district: str | None = None,
+        limit: int | None = None,
+    ) -> list[Outage]:
+        """Outages overlapping ``[start, end)``, newest first."""
+        sql = "SELECT device, commune, district, state, start, end_ts, cause, root_cause FROM outages WHERE start < ? AND (end_ts IS NULL OR end_ts > ?)"
+        args: list[object] = [end, start]
+        for col, val in (("device", device), ("commune", commune), ("district", district)):
+            if val is not None:
+                sql += f" AND {col} = ?"
+                args.append(val)
+        sql += " ORDER BY start DESC, id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            args.append(limit)
+        with self._lock:
+            rows = self._conn.execute(sql, args).fetchall()
+        return [
+            Outage(r[0], r[1], r[2], State(r[3]), float(r[4]), None if r[5] is None else float(r[5]), r[6], r[7])
+            for r in rows
+        ]
+
+    def outage_counts(self) -> dict[str, int]:
+        """Number of outages per device in the store."""
+        with self._lock:
+            return {r[0]: int(r[1]) for r in self._conn.execute("SELECT device, count(*) FROM outages GROUP BY device")}
+
+    def history(self, device: str, since: float) -> list[HistoryPoint]:
+        """A device's latency points from ``since``, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT ts, ok, rtt, loss, jitter FROM history WHERE device = ? AND ts >= ? ORDER BY ts",
+                (device, since),
+            ).fetchall()
+        return [HistoryPoint(float(r[0]), bool(r[1]), r[2], r[3], r[4]) for r in rows]
+
+    def prune(self, now: float, *, history_keep_s: float) -> None:
+        """Drop transitions and outages older than the retention, and old latency points."""
+        cutoff = now - self.retention_days * 86400.0
+        with self._lock:
+            c = self._conn
+            c.execute("BEGIN")
+            try:
+                # Keep each device's last transition before the cutoff: it says what state
+                # the device was in when the retained log begins.
+                c.execute(
+                    "DELETE FROM transitions WHERE ts < ? AND rowid NOT IN "
+                    "(SELECT max(rowid) FROM transitions WHERE ts < ? GROUP BY device)",
+                    (cutoff, cutoff),
+                )
+                c.execute("DELETE FROM outages WHERE end_ts IS NOT NULL AND end_ts < ?", (cutoff,))
+                c.execute("DELETE FROM history WHERE ts < ?", (now - history_keep_s,))
+                c.execute("COMMIT")
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+
+    def forget_devices(self, keep: Iterable[str]) -> None:
+        """Drop the saved state of devices no longer in the inventory (their log stays)."""
+        keep_set = set(keep)
+        with self._lock:
+            gone = [r[0] for r in self._conn.execute("SELECT id FROM devices") if r[0] not in keep_set]
+            if gone:
+                self._conn.executemany("DELETE FROM devices WHERE id = ?", [(g,) for g in gone])
+
+    def close(self) -> None:
+        """Checkpoint the WAL and close."""
+        with self._lock:
+            with contextlib.suppress(sqlite3.Error):  # closing anyway; the WAL is replayed on the next open
+                self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            self._conn.close()
