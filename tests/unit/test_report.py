@@ -1,0 +1,204 @@
+"""The coverage report over the known-outage scenario: numbers checked against values
+computed by hand from the scenario, and each renderer checked for the same numbers."""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from collector.model import Outage, State
+from exporters.report import (
+    Period,
+    PeriodError,
+    ReportModel,
+    build_report,
+    disconnections,
+    period_from,
+    render_csv,
+    render_html,
+    render_xlsx,
+    write_report,
+)
+from tests.people_scenario import (
+    BA_TO,
+    DAY,
+    HOUR,
+    LE_HONG_PHONG,
+    NOW,
+    T0,
+    TINH_KHE,
+    ScenarioReader,
+    ba_to_communes,
+    events,
+    inventory,
+)
+
+N = 170
+
+
+@pytest.fixture(scope="module")
+def model() -> ReportModel:
+    inv = inventory()
+    return build_report(ScenarioReader(inv, events(inv)), Period(T0, NOW, "day"), availability_target=0.99)
+
+
+def test_province_numbers_match_the_scenario(model: ReportModel) -> None:
+    nb = ba_to_communes(inventory())
+    p = model.province
+    assert (p.communes, p.provisioned, p.connected_end) == (N, N, N - 1)
+    # Tịnh Khê 2 h down, Ba Tơ's communes 1 h unreachable each, Lê Hồng Phong 1 h down at the end.
+    assert p.down_s == 2 * HOUR + 1 * HOUR
+    assert p.unreachable_s == nb * HOUR
+    assert p.unknown_s == 0
+    assert p.availability == pytest.approx((N * DAY - (3 + nb) * HOUR) / (N * DAY))
+    assert p.time_weighted_coverage == pytest.approx(p.availability)
+    assert p.outages == 2 + nb
+    assert p.outage_s == (3 + nb) * HOUR
+    assert p.meeting_objective == N - 2 - nb
+
+
+def test_district_numbers_match_the_scenario(model: ReportModel) -> None:
+    nb = ba_to_communes(inventory())
+    ba_to = next(d for d in model.districts if d.code == BA_TO)
+    assert ba_to.communes == nb
+    assert ba_to.availability == pytest.approx(23 / 24)
+    assert ba_to.time_weighted_coverage == pytest.approx(23 / 24)
+    assert (ba_to.outages, ba_to.outage_s, ba_to.meeting_objective) == (nb, nb * HOUR, 0)
+    city = next(d for d in model.districts if d.code == "522")
+    assert (city.outages, city.outage_s) == (2, 3 * HOUR)
+    assert city.connected_end == city.communes - 1
+    assert city.meeting_objective == city.communes - 2
+    assert sum(d.communes for d in model.districts) == N
+
+
+def test_worst_communes_and_distribution(model: ReportModel) -> None:
+    assert model.worst[0].code == TINH_KHE
+    assert model.worst[0].availability == pytest.approx(22 / 24)
+    lhp = next(r for r in model.communes if r.code == LE_HONG_PHONG)
+    assert not lhp.connected_end
+    assert (lhp.outages, lhp.outage_s) == (1, HOUR)
+    dist = dict(model.distribution)
+    nb = ba_to_communes(inventory())
+    assert dist["≥ 99.9%"] == N - 2 - nb
+    assert dist["95–99%"] == nb + 1  # 23/24 ≈ 95.8%
+    assert dist["90–95%"] == 1  # Tịnh Khê, 22/24 ≈ 91.7%
+    # Coverage over time dips to N - nb during Ba Tơ's hour.
+    assert min(r for _t, r in model.coverage_series) == pytest.approx((N - nb) / N)
+
+
+def test_a_period_reaching_past_now_is_cut_at_now() -> None:
+    inv = inventory()
+    m = build_report(ScenarioReader(inv, events(inv)), period_from(month="2026-10"))
+    assert m.effective_end == NOW
+    assert m.province.connected_end == N - 1
+    assert m.province.outages == 2 + ba_to_communes(inv)
+
+
+def test_unknown_time_is_shown_apart() -> None:
+    # Monitoring starts at T0; a report from T0 - 1 day has one day unknown per commune.
+    inv = inventory()
+    m = build_report(ScenarioReader(inv, events(inv)), Period(T0 - DAY, NOW, "2 days"))
+    assert m.province.unknown_s == N * DAY
+    assert m.province.availability == pytest.approx((N * DAY - (3 + ba_to_communes(inv)) * HOUR) / (N * DAY))
+
+
+def test_works_for_the_2025_structure_without_districts() -> None:
+    from config.loader import load_inventory
+    from tests.people_scenario import INVENTORY_PATH
+
+    inv = load_inventory(INVENTORY_PATH.with_name("quang-ngai-2025.yaml"))
+    m = build_report(ScenarioReader(inv, []), Period(T0, NOW, "day"))
+    assert m.districts == []
+    assert m.province.communes == len(inv.communes)
+    assert m.province.availability == 1.0
+    assert "<svg" in render_html(m, "en")
+
+
+def test_csv_xlsx_and_html_carry_the_same_numbers(model: ReportModel, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    files = render_csv(model, "en")
+    units = list(csv.reader(io.StringIO(files["units.csv"])))
+    province = units[-1]
+    assert province[0] == "51"
+    assert int(province[4]) == model.province.connected_end
+    assert float(province[7]) == pytest.approx(model.province.availability, abs=1e-6)
+    assert float(province[10]) == pytest.approx(model.province.outage_s / 3600)
+    assert len(list(csv.reader(io.StringIO(files["communes.csv"])))) == N + 1
+
+    wb = load_workbook(io.BytesIO(render_xlsx(model, "vi")))
+    ws = wb["units"]
+    last = [c.value for c in ws[ws.max_row]]
+    assert last[0] == "51"
+    assert last[7] == pytest.approx(model.province.availability)
+    assert ws.cell(row=1, column=8).value == "Khả dụng"
+
+    html = render_html(model, "vi")
+    assert '<html lang="vi">' in html
+    assert f"{model.province.availability * 100:.2f}%" in html
+    assert "Xã Tịnh Khê" in html
+    assert "@media print" in html
+    # Self-contained: no stylesheet, script, image or font fetched from anywhere.
+    assert "<link" not in html
+    assert "<script" not in html
+    assert 'src="' not in html
+    assert "url(" not in html
+    assert "Availability" in render_html(model, "en")
+
+    written = write_report(model, tmp_path, formats=["html", "csv", "xlsx"], lang="en")
+    assert len(written) == 6
+    assert all(p.stat().st_size > 0 for p in written)
+
+
+@pytest.mark.parametrize(
+    ("kw", "start", "end"),
+    [
+        ({"month": "2026-10"}, "2026-10-01T00:00:00+07:00", "2026-11-01T00:00:00+07:00"),
+        ({"month": "2026-12"}, "2026-12-01T00:00:00+07:00", "2027-01-01T00:00:00+07:00"),
+        ({"quarter": "2026Q3"}, "2026-07-01T00:00:00+07:00", "2026-10-01T00:00:00+07:00"),
+        ({"quarter": "2026Q4"}, "2026-10-01T00:00:00+07:00", "2027-01-01T00:00:00+07:00"),
+        ({"start": "2026-10-01", "end": "2026-10-08"}, "2026-10-01T00:00:00+07:00", "2026-10-08T00:00:00+07:00"),
+    ],
+)
+def test_periods(kw: dict[str, str], start: str, end: str) -> None:
+    from datetime import datetime
+
+    p = period_from(**kw)
+    assert p.start == datetime.fromisoformat(start).timestamp()
+    assert p.end == datetime.fromisoformat(end).timestamp()
+
+
+@pytest.mark.parametrize(
+    "kw",
+    [
+        {"month": "2026-13"},
+        {"quarter": "2026Q5"},
+        {"start": "2026-10-02", "end": "2026-10-01"},
+        {"start": "x", "end": "y"},
+        {},
+    ],
+)
+def test_bad_periods_raise(kw: dict[str, str]) -> None:
+    with pytest.raises(PeriodError):
+        period_from(**kw)
+
+
+spans = st.lists(st.tuples(st.integers(0, 100), st.integers(1, 50)), max_size=6)
+
+
+@given(st.lists(spans, min_size=1, max_size=3))
+def test_disconnections_are_when_every_access_device_is_out(devs: list[list[tuple[int, int]]]) -> None:
+    outs = [[Outage("d", None, None, State.DOWN, float(a), float(a + n)) for a, n in dev] for dev in devs]
+    gaps = disconnections(outs, 0.0, 200.0)
+    for t in range(200):
+        x = t + 0.5
+        everyone_out = all(any(o.start <= x < (o.end or 200.0) for o in dev) for dev in outs)
+        inside = any(a <= x < b for a, b in gaps)
+        assert everyone_out == inside
+    assert all(a < b for a, b in gaps)
+    assert all(gaps[i][1] < gaps[i + 1][0] for i in range(len(gaps) - 1))
