@@ -256,6 +256,7 @@ class _Target:
     addr_name: str
     resolved: ResolvedProfile
     transport: Any = field(repr=False)
+    answered: bool = False
 
 
 class SnmpClient:
@@ -277,6 +278,7 @@ class SnmpClient:
         self._col_names = list(IF_COLUMNS)
         self._col_oids = [rfc1902.ObjectName(o) for o in IF_COLUMNS.values()]
         self.requests = 0
+        self.resyncs = 0
 
     def parse_errors(self) -> int:
         """SNMP messages the engine could not decode so far (snmpInASNParseErrs)."""
@@ -317,13 +319,51 @@ class SnmpClient:
         async with asyncio.timeout(p.timeout_s * (p.retries + 1) + 2.0):
             return await fut
 
+    def forget_engine(self, address: str, port: int) -> int:
+        """Drop pysnmp's cached SNMPv3 engine ID of a peer so the next request rediscovers it.
+
+        pysnmp keeps a peer's engine ID for 300 s and silently drops the reports of an
+        agent whose engine ID changed (re-installed, replaced, or one that does not
+        persist it): every request times out until the cache expires. The cache is
+        private, so this reaches into it by name; if pysnmp renames it, nothing is
+        dropped and recovery falls back to pysnmp's 300 s expiry. Returns entries dropped.
+        """
+        mp = next((m for k, m in self.engine.message_processing_subsystems.items() if int(k) == 3), None)
+        cache = getattr(mp, "_SnmpV3MessageProcessingModel__engineIdCache", None)
+        queue = getattr(mp, "_SnmpV3MessageProcessingModel__engineIdCacheExpQueue", None)
+        if not isinstance(cache, dict):
+            return 0
+        gone = [k for k in cache if tuple(k[1])[:2] == (address, port)]
+        for k in gone:
+            del cache[k]
+        if isinstance(queue, dict):  # the expiry would otherwise delete a missing key
+            for keys in queue.values():
+                keys[:] = [k for k in keys if k not in gone]
+        return len(gone)
+
     async def _request_resync(self, tgt: _Target, kind: str, varbinds: list[Any], max_rep: int = 0) -> _Response:
         resp = await self._request(tgt, kind, varbinds, max_rep)
-        if isinstance(resp.error, errind.NotInTimeWindow | errind.UnknownEngineID):
-            # The report carried the agent's new engineBoots/engineTime (it restarted);
-            # pysnmp has updated its timeline, so asking again succeeds.
-            log.info("snmp v3 resync target=%s reason=%s", tgt.addr_name, classify(resp.error))
-            resp = await self._request(tgt, kind, varbinds, max_rep)
+        err = resp.error
+        if tgt.resolved.version != "3" or not err:
+            if not err:
+                tgt.answered = True
+            return resp
+        # A device that answered before and now fails this way has most likely restarted:
+        # - notInTimeWindow / unknownEngineID: the report carried its new engineBoots/
+        #   engineTime, which pysnmp has taken, so asking again succeeds;
+        # - timeout: its engine ID changed and pysnmp drops its reports (see
+        #   forget_engine), so rediscover and ask again.
+        resync = isinstance(err, errind.NotInTimeWindow | errind.UnknownEngineID) or (
+            tgt.answered and isinstance(err, errind.RequestTimedOut)
+        )
+        if not resync:
+            return resp
+        host, port = tgt.transport.transport_address[:2]
+        dropped = self.forget_engine(host, port)
+        log.info("snmp v3 resync target=%s:%s reason=%s engine_cache_dropped=%d", host, port, classify(err), dropped)
+        self.resyncs += 1
+        resp = await self._request(tgt, kind, varbinds, max_rep)
+        tgt.answered = not resp.error
         return resp
 
     async def poll(self, address: str, resolved: ResolvedProfile, *, interfaces: bool = True) -> SnmpResult:
