@@ -71,12 +71,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument("--scenario", help="scenario file (YAML); default: the built-in one")
     d.add_argument("--seed", type=int, default=1, help="random seed of the scenario")
-    d.add_argument("--broker", help="use this MQTT broker (mqtt://host:port) instead of an embedded one")
+    d.add_argument(
+        "--broker",
+        help="use this MQTT broker (mqtt://host:port), or 'embedded' to force the embedded one "
+        "(default: one answering on localhost:1883, else embedded)",
+    )
     d.add_argument("--http", default="127.0.0.1:8080", help="listen address of the web page, API and /metrics")
     d.add_argument("--interval", type=float, default=10.0, help="poll interval in seconds")
     d.add_argument("--duration", type=float, help="stop after this many seconds (for scripted runs)")
     d.add_argument("--workdir", help="where the store, outboxes and ground truth go (default: a temporary directory)")
     d.add_argument("--truth", help="write the scenario's ground truth (JSON) to this file")
+    d.add_argument("--time-scale", type=float, help="multiply every time of the scenario (e.g. 0.1: ten times faster)")
+    d.add_argument("--snmp-port", type=int, help="UDP port of the simulated devices (default: 161 as root, else 16161)")
+    d.add_argument(
+        "--districts-per-agent",
+        type=int,
+        help="districts polled by one agent (default: 1; 12 with --scale national)",
+    )
 
     s = sub.add_parser(
         "site",

@@ -13,6 +13,6 @@ import argparse
 
 def cli_main(args: argparse.Namespace) -> int:
     """Run ``netmon demo`` with parsed arguments; returns the exit code."""
-    from netmon.demo import runner
+    from netmon.demo.runner import cli_main as run
 
-    return runner.cli_main(args)
+    return run(args)
