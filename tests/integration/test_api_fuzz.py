@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
 from collector.web.openapi import document
-from tests.people_scenario import HOUR, T0, ScenarioReader, events, inventory
+from tests.people_scenario import HOUR, T0, engine_at
 from tests.services_web import serve_app
 
 schema = schemathesis.openapi.from_dict(document())
@@ -25,8 +25,7 @@ CHECKS = [
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    inv = inventory()
-    with serve_app(ScenarioReader(inv, events(inv), now=T0 + 14.5 * HOUR)) as url:
+    with serve_app(engine_at(T0 + 14.5 * HOUR)) as url:
         yield url
 
 

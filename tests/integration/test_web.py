@@ -8,14 +8,15 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from collector.model import Reader
 from collector.web import build_app
 from config.secrets import Secret
-from tests.people_scenario import BA_TO, HOUR, NOW, T0, TINH_KHE, ScenarioReader, ba_to_communes, events, inventory
+from tests.people_scenario import BA_TO, HOUR, NOW, T0, TINH_KHE, ba_to_communes, engine_at, inventory
 
 DURING_BA_TO = T0 + 14.5 * HOUR
 
 
-async def _client(reader: ScenarioReader, **kw: object) -> TestClient:
+async def _client(reader: Reader, **kw: object) -> TestClient:
     client = TestClient(TestServer(build_app(reader, **kw)))  # type: ignore[arg-type]
     await client.start_server()
     return client
@@ -23,8 +24,7 @@ async def _client(reader: ScenarioReader, **kw: object) -> TestClient:
 
 @pytest.fixture
 async def client() -> AsyncIterator[TestClient]:
-    inv = inventory()
-    c = await _client(ScenarioReader(inv, events(inv), now=DURING_BA_TO))
+    c = await _client(engine_at(DURING_BA_TO))
     yield c
     await c.close()
 
@@ -58,8 +58,7 @@ async def test_english_by_query_cookie_and_accept_language(client: TestClient) -
 
 
 async def test_district_and_site_pages_show_devices_and_outages() -> None:
-    inv = inventory()
-    c = await _client(ScenarioReader(inv, events(inv), now=T0 + 11 * HOUR))
+    c = await _client(engine_at(T0 + 11 * HOUR))
     try:
         html = await (await c.get(f"/commune/{TINH_KHE}")).text()
         assert "Xã Tịnh Khê" in html
@@ -89,9 +88,7 @@ async def test_search_without_accents_redirects_to_the_commune(client: TestClien
 
 
 async def test_every_value_is_escaped() -> None:
-    inv = inventory()
-    reader = ScenarioReader(inv, events(inv), now=NOW)
-    c = await _client(reader)
+    c = await _client(engine_at(NOW))
     try:
         html = await (await c.get("/search", params={"q": "<script>alert(1)</script>"})).text()
         assert "<script>alert(1)" not in html
@@ -138,8 +135,7 @@ async def test_availability_and_coverage_api(client: TestClient) -> None:
 
 
 async def test_bearer_token_is_required_when_set() -> None:
-    inv = inventory()
-    c = await _client(ScenarioReader(inv, events(inv)), token=Secret("s3cret"))
+    c = await _client(engine_at(NOW), token=Secret("s3cret"))
     try:
         assert (await c.get("/api/v1/overview")).status == 401
         assert (await c.get("/")).status == 401

@@ -32,10 +32,10 @@ from tests.people_scenario import (
     NOW,
     T0,
     TINH_KHE,
-    ScenarioReader,
     ba_to_communes,
-    events,
+    engine_at,
     inventory,
+    scenario_engine,
 )
 
 N = 170
@@ -43,8 +43,7 @@ N = 170
 
 @pytest.fixture(scope="module")
 def model() -> ReportModel:
-    inv = inventory()
-    return build_report(ScenarioReader(inv, events(inv)), Period(T0, NOW, "day"), availability_target=0.99)
+    return build_report(engine_at(NOW), Period(T0, NOW, "day"), availability_target=0.99)
 
 
 def test_province_numbers_match_the_scenario(model: ReportModel) -> None:
@@ -93,7 +92,7 @@ def test_worst_communes_and_distribution(model: ReportModel) -> None:
 
 def test_a_period_reaching_past_now_is_cut_at_now() -> None:
     inv = inventory()
-    m = build_report(ScenarioReader(inv, events(inv)), period_from(month="2026-10"))
+    m = build_report(engine_at(NOW), period_from(month="2026-10"))
     assert m.effective_end == NOW
     assert m.province.connected_end == N - 1
     assert m.province.outages == 2 + ba_to_communes(inv)
@@ -102,7 +101,7 @@ def test_a_period_reaching_past_now_is_cut_at_now() -> None:
 def test_unknown_time_is_shown_apart() -> None:
     # Monitoring starts at T0; a report from T0 - 1 day has one day unknown per commune.
     inv = inventory()
-    m = build_report(ScenarioReader(inv, events(inv)), Period(T0 - DAY, NOW, "2 days"))
+    m = build_report(engine_at(NOW), Period(T0 - DAY, NOW, "2 days"))
     assert m.province.unknown_s == N * DAY
     assert m.province.availability == pytest.approx((N * DAY - (3 + ba_to_communes(inv)) * HOUR) / (N * DAY))
 
@@ -112,7 +111,7 @@ def test_works_for_the_2025_structure_without_districts() -> None:
     from tests.people_scenario import INVENTORY_PATH
 
     inv = load_inventory(INVENTORY_PATH.with_name("quang-ngai-2025.yaml"))
-    m = build_report(ScenarioReader(inv, []), Period(T0, NOW, "day"))
+    m = build_report(scenario_engine(inv=inv, evs=[], until=T0 + 2 * HOUR), Period(T0, T0 + 2 * HOUR, "2 h"))
     assert m.districts == []
     assert m.province.communes == len(inv.communes)
     assert m.province.availability == 1.0
