@@ -99,6 +99,51 @@ def _duplicate_keys(node: yaml.Node, loc: Loc, out: list[tuple[Loc, int, str]]) 
             _duplicate_keys(v, (*loc, i), out)
 
 
+#: A document may expand through YAML aliases to at most this many nodes; more is an alias
+#: bomb ("billion laughs": 90 lines that expand to 10^9 values and hang validation). A
+#: national inventory is well under 10^6 nodes.
+MAX_EXPANDED_NODES = 5_000_000
+
+
+def _node_children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _alias_problem(root: yaml.Node) -> str | None:
+    """Why the node graph is unsafe to build (a recursive alias, an alias bomb), or None.
+
+    Counts the expanded size of the graph in linear time (each node once, memoised), with
+    an explicit stack so a deep document cannot exhaust Python's recursion limit.
+    """
+    sizes: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, finished = stack.pop()
+        key = id(node)
+        children = _node_children(node)
+        if finished:
+            on_path.discard(key)
+            sizes[key] = min(1 + sum(sizes[id(c)] for c in children), MAX_EXPANDED_NODES + 1)
+            continue
+        if key in sizes:
+            continue
+        on_path.add(key)
+        stack.append((node, True))
+        for child in children:
+            if id(child) in on_path:
+                return "a YAML alias refers to a node that contains it (recursive anchor)"
+            if id(child) not in sizes:
+                stack.append((child, False))
+    if sizes[id(root)] > MAX_EXPANDED_NODES:
+        return f"the document expands through YAML aliases to more than {MAX_EXPANDED_NODES} values"
+    return None
+
+
 def read_yaml(path: str | Path) -> tuple[YamlDoc, list[Problem]]:
     """Parse a YAML file, reporting syntax errors and duplicate keys as problems."""
     file = str(path)
@@ -114,12 +159,24 @@ def read_yaml(path: str | Path) -> tuple[YamlDoc, list[Problem]]:
         mark = exc.problem_mark
         line = mark.line + 1 if mark is not None else None
         return YamlDoc(file, None, None), [Problem(file, line, "", f"YAML syntax: {exc.problem}")]
+    except yaml.YAMLError as exc:  # the reader's errors (control characters) carry no mark
+        return YamlDoc(file, None, None), [Problem(file, None, "", f"YAML syntax: {str(exc).splitlines()[0]}")]
     if root is None:
         return YamlDoc(file, {}, None), []
+    unsafe = _alias_problem(root)
+    if unsafe is not None:
+        return YamlDoc(file, None, None), [Problem(file, None, "", unsafe)]
     dups: list[tuple[Loc, int, str]] = []
     _duplicate_keys(root, (), dups)
     loader = _Loader("")
-    data = loader.construct_document(root)
+    try:
+        data = loader.construct_document(root)
+    except yaml.MarkedYAMLError as exc:  # unknown tags (!!python/...), unhashable keys
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else None
+        return YamlDoc(file, None, None), [Problem(file, line, "", f"YAML: {exc.problem or exc.context}")]
+    except ValueError as exc:  # an integer of thousands of digits
+        return YamlDoc(file, None, None), [Problem(file, None, "", f"YAML value: {exc}")]
     problems = [Problem(file, line, field_path(loc), msg) for loc, line, msg in dups]
     return YamlDoc(file, data, root), problems
 
