@@ -149,7 +149,7 @@ def build(name: str, values: dict[Oid, bytes]) -> Recording:
             rec.dynamic[i] = (Dyn.SYS_UPTIME, 0)
         elif oid == SYS_NAME:
             rec.dynamic[i] = (Dyn.SYS_NAME, 0)
-        elif len(oid) == len(IF_ENTRY) + 2 and oid[:-1] in _COUNTER_COLUMNS:
+        elif oid[:-1] in _COUNTER_COLUMNS:
             rec.dynamic[i] = (_COUNTER_COLUMNS[oid[:-1]], oid[-1])
         elif len(oid) == len(IF_ENTRY) + 2 and oid[:-1] == (*IF_ENTRY, 5):
             rec.if_speeds[oid[-1]] = _unsigned(values[oid])

@@ -174,3 +174,14 @@ def test_addresses_outside_loopback_are_refused() -> None:
     spec = simulator.DeviceSpec("x", "10.0.0.1", recording.load("linksys-system"))
     with pytest.raises(simulator.SimulatorError, match=r"outside 127\.0\.0\.0/8"):
         simulator.Simulator([spec], community="c")
+
+
+async def test_64_bit_counters_advance_too(sim: tuple[simulator.Simulator, int, FakeClock]) -> None:
+    s, port, clock = sim
+    oid = "1.3.6.1.2.1.31.1.1.1.6.1"  # ifHCInOctets of the CPE's wan0
+    before = await net_snmp("snmpget", "-v2c", f"-c{COMMUNITY}", f"127.1.250.2:{port}", oid)
+    clock.now += 4.0
+    after = await net_snmp("snmpget", "-v2c", f"-c{COMMUNITY}", f"127.1.250.2:{port}", oid)
+    assert value_of(before, oid).startswith("Counter64: ")
+    delta = int(value_of(after, oid).split(": ")[1]) - int(value_of(before, oid).split(": ")[1])
+    assert abs(delta - s.device("c1-cpe1").rates[1][0] * 4) <= 1
