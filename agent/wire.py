@@ -134,8 +134,14 @@ class AgentStatus(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_
 class InvalidBatch(ValueError):
     """A payload that is not a valid batch; ``reason`` is a short, bounded code for metrics."""
 
+    #: The detail goes into logs and the dead-letter table; a hostile payload (a 1 MB agent
+    #: name) must not make it large.
+    MAX_DETAIL = 300
+
     def __init__(self, reason: str, detail: str) -> None:
         self.reason = reason
+        if len(detail) > self.MAX_DETAIL:
+            detail = detail[: self.MAX_DETAIL] + "…"
         self.detail = detail
         super().__init__(f"{reason}: {detail}")
 
