@@ -1,0 +1,68 @@
+"""``netmon report``: the coverage and availability report for a period, from the store.
+
+The collector's store is opened beside a running collector (SQLite WAL lets both read); the
+engine is built over it only to answer Reader queries: it is never ticked, fed or closed, so
+the report writes nothing into the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from collector.engine import Engine
+from collector.store import SqliteStore, StoreError
+from config.errors import ConfigError
+from config.loader import load_collector_settings, load_inventory
+from exporters.report import PeriodError, build_report, period_from, write_report
+
+
+def cli_main(args: argparse.Namespace) -> int:
+    """Build the report for the chosen period and write it in the chosen formats."""
+    err = Console(stderr=True)
+    try:
+        period = period_from(month=args.month, quarter=args.quarter, start=args.start, end=args.end, tz=args.tz)
+        settings = load_collector_settings(args.config)
+        inventory = load_inventory(settings.inventory)
+        store = SqliteStore.open(
+            settings.store.path,
+            retention_days=settings.store.retention_days,
+            dead_letter_max=settings.store.dead_letter_max,
+        )
+    except (PeriodError, ConfigError, StoreError) as exc:
+        print(f"netmon report: {exc}", file=sys.stderr)
+        return 2
+    try:
+        engine = Engine(inventory, settings, store)
+        with Progress(
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err,
+            transient=True,
+            disable=not err.is_terminal,
+        ) as progress:
+            task = progress.add_task(f"report {period.label}", total=None)
+
+            def advance(done: int, total: int) -> None:
+                progress.update(task, completed=done, total=total)
+
+            model = build_report(
+                engine,
+                period,
+                availability_target=settings.objectives.availability_target,
+                coverage_target=settings.objectives.coverage_target,
+                progress=advance,
+            )
+        formats = ["html", "csv", "xlsx"] if args.format == "all" else [args.format]
+        written = write_report(model, Path(args.output), formats=formats, lang=args.lang)
+    finally:
+        store.close()
+    for path in written:
+        print(path)
+    return 0
