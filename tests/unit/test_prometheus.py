@@ -1,0 +1,257 @@
+"""The Prometheus exposition: families, formats, label rules, promtool's lint, the handler."""
+
+from __future__ import annotations
+
+import gzip
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.openmetrics.exposition import generate_latest as generate_openmetrics
+from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
+from prometheus_client.parser import text_string_to_metric_families as parse_text
+
+from collector.model import STATE_CODE, State
+from config.inventory import Inventory
+from config.loader import load_inventory
+from exporters.prometheus import (
+    CONTENT_TYPE_OPENMETRICS,
+    CONTENT_TYPE_TEXT,
+    METRIC_NAMES,
+    SnapshotCollector,
+    metrics_handler,
+    render,
+    wants_openmetrics,
+)
+from tests.services import require
+from tests.services_exporters import scenario_snapshot
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = 1_790_000_000.0
+
+
+@pytest.fixture(scope="module")
+def inv2021() -> Inventory:
+    return load_inventory(ROOT / "config" / "quang-ngai-2021.yaml")
+
+
+@pytest.fixture(scope="module")
+def inv2025() -> Inventory:
+    return load_inventory(ROOT / "config" / "quang-ngai-2025.yaml")
+
+
+def registry_for(inv: Inventory, **kw: object) -> CollectorRegistry:
+    snap = scenario_snapshot(inv, NOW, **kw)  # type: ignore[arg-type]
+    reg = CollectorRegistry()
+    reg.register(SnapshotCollector(lambda: snap, coverage_target=1.0))
+    return reg
+
+
+def samples_of(text: str, openmetrics: bool = False) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    parse = parse_openmetrics if openmetrics else parse_text
+    return {(s.name, tuple(sorted(s.labels.items()))): s.value for f in parse(text) for s in f.samples}
+
+
+def test_render_parses_like_prometheus_client_in_both_formats(inv2021: Inventory) -> None:
+    reg = registry_for(inv2021, states={"c21010-cpe1": State.DOWN})
+    ours_text = render(reg).decode()
+    ours_om = render(reg, openmetrics=True).decode()
+    theirs_text = generate_latest(reg).decode()
+    theirs_om = generate_openmetrics(reg).decode()
+    assert samples_of(ours_text) == samples_of(theirs_text)
+    assert samples_of(ours_om, True) == samples_of(theirs_om, True)
+    # Types and help survive, too.
+    ours_types = {f.name: (f.type, f.documentation) for f in parse_openmetrics(ours_om)}
+    theirs_types = {f.name: (f.type, f.documentation) for f in parse_openmetrics(theirs_om)}
+    assert ours_types == theirs_types
+    assert ours_om.endswith("# EOF\n")
+
+
+def test_scenario_values_are_exported(inv2021: Inventory) -> None:
+    reg = registry_for(
+        inv2021,
+        states={"c21010-cpe1": State.DOWN, "d522-r1": State.UNREACHABLE},
+        flapping=frozenset({"c21013-cpe1"}),
+        outage_counts={"c21010-cpe1": 3},
+    )
+    s = samples_of(render(reg).decode())
+    dev = lambda d: (("device", d),)  # noqa: E731
+    assert s[("netmon_device_state", dev("c21010-cpe1"))] == STATE_CODE[State.DOWN]
+    assert s[("netmon_device_state", dev("d522-r1"))] == STATE_CODE[State.UNREACHABLE]
+    assert s[("netmon_device_up", dev("c21010-cpe1"))] == 0
+    assert s[("netmon_device_up", dev("c21013-cpe1"))] == 1
+    assert s[("netmon_device_flapping", dev("c21013-cpe1"))] == 1
+    assert s[("netmon_device_outages_total", dev("c21010-cpe1"))] == 3
+    assert s[("netmon_device_rtt_seconds", dev("c21013-cpe1"))] == pytest.approx(0.020)
+    # A device that does not answer has no RTT rather than a NaN or a stale zero.
+    assert ("netmon_device_rtt_seconds", dev("c21010-cpe1")) not in s
+    info = next(k for k in s if k[0] == "netmon_device_info" and ("device", "c21010-cpe1") in k[1])
+    labels = dict(info[1])
+    assert labels == {
+        "device": "c21010-cpe1",
+        "role": "cpe",
+        "province": "51",
+        "district": "522",
+        "commune": "21010",
+        "commune_name": "Phường Lê Hồng Phong",
+        "name": labels["name"],
+    }
+    commune = (("commune", "21010"), ("commune_name", "Phường Lê Hồng Phong"), ("district", "522"), ("province", "51"))
+    assert s[("netmon_commune_connected", commune)] == 0
+    assert s[("netmon_commune_availability_ratio", tuple(sorted((*commune, ("window", "30d")))))] == 0.5
+    province = (("province", "51"), ("province_name", "Tỉnh Quảng Ngãi"))
+    assert s[("netmon_province_communes", province)] == len(inv2021.index.communes)
+    assert s[("netmon_province_communes_connected", province)] == len(inv2021.index.communes) - 1
+    by_state = {dict(k[1])["state"]: v for k, v in s.items() if k[0] == "netmon_province_communes_by_state"}
+    assert by_state == {
+        "up": len(inv2021.index.communes) - 1,
+        "down": 1,
+        "unreachable": 0,
+        "unknown": 0,
+        "maintenance": 0,
+    }
+    assert s[("netmon_collector_invalid_batches_total", (("reason", "json"),))] == 2
+
+
+def test_state_mapping_is_documented_in_help(inv2021: Inventory) -> None:
+    helps = {f.name: f.documentation for f in parse_text(render(registry_for(inv2021)).decode())}
+    for state, code in STATE_CODE.items():
+        assert f"{code}={state.value}" in helps["netmon_device_state"]
+        assert f"{code}={state.value}" in helps["netmon_commune_state"]
+
+
+def test_2025_structure_keeps_the_same_label_names(inv2021: Inventory, inv2025: Inventory) -> None:
+    """Without districts, device and commune series keep a ``district`` label (empty)."""
+
+    def label_names(inv: Inventory) -> dict[str, set[tuple[str, ...]]]:
+        text = render(registry_for(inv)).decode()
+        out: dict[str, set[tuple[str, ...]]] = {}
+        for line in text.splitlines():
+            if line.startswith("#"):
+                continue
+            name, _, rest = line.partition("{")
+            keys = tuple(kv.split("=")[0] for kv in rest.rsplit("}", 1)[0].split('",') if kv) if rest else ()
+            out.setdefault(name.split(" ")[0], set()).add(keys)
+        return out
+
+    a, b = label_names(inv2021), label_names(inv2025)
+    for name in ("netmon_device_info", "netmon_commune_connected", "netmon_commune_availability_ratio"):
+        assert a[name] == b[name], name
+    assert 'district=""' in render(registry_for(inv2025)).decode()
+    assert "netmon_district_communes{" not in render(registry_for(inv2025)).decode()
+
+
+def test_every_exported_name_is_declared(inv2021: Inventory) -> None:
+    names = {s.name for f in parse_text(render(registry_for(inv2021)).decode()) for s in f.samples}
+    assert names <= METRIC_NAMES
+    # The scenario exercises nearly every family; the rest need states it does not have.
+    assert len(names) >= len(METRIC_NAMES) - 1
+
+
+def test_no_timestamps_or_free_text_in_labels(inv2021: Inventory) -> None:
+    snap = scenario_snapshot(inv2021, NOW, states={"c21010-cpe1": State.DOWN})
+    reg = CollectorRegistry()
+    reg.register(SnapshotCollector(lambda: snap))
+    values = {v for f in parse_text(render(reg).decode()) for s in f.samples for v in s.labels.values()}
+    causes = {d.cause for d in snap.devices.values() if d.cause}
+    aliases = {i.alias for d in snap.devices.values() for i in d.interfaces}
+    assert not (values & (causes | aliases))
+    assert not any(v.replace(".", "").isdigit() and len(v) >= 9 for v in values)  # no Unix times
+
+
+def test_promtool_check_metrics_finds_nothing(inv2021: Inventory, inv2025: Inventory) -> None:
+    promtool = require("promtool")
+    for inv in (inv2021, inv2025):
+        out = subprocess.run(
+            [promtool, "check", "metrics"], input=render(registry_for(inv)), capture_output=True, check=False
+        )
+        assert out.returncode == 0, out.stdout.decode() + out.stderr.decode()
+        assert out.stdout.strip() == b"", out.stdout.decode()
+
+
+def test_snapshot_is_read_at_scrape_time(inv2021: Inventory) -> None:
+    snaps = [scenario_snapshot(inv2021, NOW), scenario_snapshot(inv2021, NOW + 60, states={"p51-core": State.DOWN})]
+    calls: list[int] = []
+
+    def current() -> object:
+        calls.append(1)
+        return snaps[len(calls) - 1]
+
+    reg = CollectorRegistry()
+    reg.register(SnapshotCollector(current))  # type: ignore[arg-type]
+    assert calls == []  # registering does not take a snapshot (describe() is static)
+    first = samples_of(render(reg).decode())
+    second = samples_of(render(reg).decode())
+    key = ("netmon_device_state", (("device", "p51-core"),))
+    assert (first[key], second[key]) == (STATE_CODE[State.UP], STATE_CODE[State.DOWN])
+
+
+@pytest.mark.parametrize(
+    ("accept", "om"),
+    [
+        ("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5,*/*;q=0.1", True),
+        ("text/plain;version=0.0.4", False),
+        ("", False),
+        ("application/openmetrics-text;q=0", False),
+        ("*/*", False),
+    ],
+)
+def test_accept_negotiation(accept: str, om: bool) -> None:
+    assert wants_openmetrics(accept) is om
+
+
+async def test_handler_serves_both_formats_and_gzip(inv2021: Inventory) -> None:
+    reg = registry_for(inv2021)
+    app = web.Application()
+    app.router.add_get("/metrics", metrics_handler(reg))
+    async with TestClient(TestServer(app)) as client:
+        r = await client.get("/metrics", headers={"Accept": "application/openmetrics-text; version=1.0.0"})
+        assert r.status == 200
+        assert r.headers["Content-Type"] == CONTENT_TYPE_OPENMETRICS
+        assert (await r.text()).endswith("# EOF\n")
+        r = await client.get(
+            "/metrics", headers={"Accept": "text/plain", "Accept-Encoding": "gzip"}, auto_decompress=False
+        )
+        assert r.headers["Content-Type"] == CONTENT_TYPE_TEXT
+        assert r.headers["Content-Encoding"] == "gzip"
+        body = gzip.decompress(await r.read()).decode()
+        assert samples_of(body) == samples_of(render(reg).decode())
+
+
+label_text = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20)
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=label_text.filter(str.strip), commune_name=label_text.filter(str.strip))
+def test_any_inventory_name_round_trips(name: str, commune_name: str) -> None:
+    inv = Inventory.model_validate(
+        {
+            "province": {"code": "51", "name": "P"},
+            "communes": [
+                {
+                    "code": "21010",
+                    "name": commune_name,
+                    "devices": [{"id": "c21010-cpe1", "role": "cpe", "address": "127.0.0.1", "name": name}],
+                }
+            ],
+        }
+    )
+    text = render(registry_for(inv)).decode()
+    info = next(s for f in parse_text(text) for s in f.samples if s.name == "netmon_device_info")
+    commune = inv.communes[0]
+    assert (info.labels["name"], info.labels["commune_name"]) == (commune.devices[0].name, commune.name)
+    assert samples_of(text) == samples_of(generate_latest(registry_for(inv)).decode())
+
+
+def test_exposition_time_scales(inv2021: Inventory) -> None:
+    """A fast guard on the benchmark: the real province renders in well under 50 ms."""
+    reg = registry_for(inv2021)
+    t0 = time.perf_counter()
+    render(reg)
+    assert time.perf_counter() - t0 < 0.25
