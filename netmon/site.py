@@ -1,0 +1,259 @@
+"""``netmon site QUERY``: a commune's equipment in the terminal, from the collector's API.
+
+The same facts as the web site page: state and why, each device's state, since when, last
+seen, latency/loss/jitter with a small history line, SNMP uptime, interfaces, and recent
+outages. ``--watch`` refreshes; several matches are listed with their codes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+from rich.console import Console, Group, RenderableType
+from rich.table import Table
+from rich.text import Text
+
+from collector.web.i18n import clock, duration, words
+
+#: Seconds to wait for the collector before saying it cannot be reached.
+TIMEOUT_S = 10.0
+_STATE_STYLE = {
+    "up": "bold green",
+    "down": "bold red",
+    "unreachable": "bold dark_orange",
+    "unknown": "dim",
+    "maintenance": "bold blue",
+}
+_BLOCKS = "▁▂▃▄▅▆▇█"
+
+_EXTRA = {
+    "vi": {
+        "unreachable_collector": "Không kết nối được tới bộ thu thập tại {url}: {reason}. Bộ thu thập có đang chạy không? Kiểm tra --url.",
+        "token": "Bộ thu thập yêu cầu mã truy cập: dùng --token hoặc biến NETMON_TOKEN.",
+        "several": "“{query}” khớp với {n} đơn vị; hãy chọn bằng mã:",
+        "none": "Không tìm thấy xã hoặc huyện nào khớp với “{query}”.",
+        "error": "Bộ thu thập trả lời lỗi {status}: {detail}",
+    },
+    "en": {
+        "unreachable_collector": "Cannot reach the collector at {url}: {reason}. Is it running? Check --url.",
+        "token": "The collector requires a token: use --token or NETMON_TOKEN.",
+        "several": "“{query}” matches {n} units; choose one by its code:",
+        "none": "No commune or district matches “{query}”.",
+        "error": "The collector answered {status}: {detail}",
+    },
+}
+
+
+class SiteError(Exception):
+    """Something to tell the user instead of a traceback; ``code`` is the exit status."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+class Api:
+    """A small client of the collector's JSON API."""
+
+    def __init__(self, base_url: str, token: str | None, lang: str) -> None:
+        """Talk to ``base_url`` (``http://host:port``)."""
+        self.base = base_url.rstrip("/")
+        self.token = token
+        self.lang = lang
+
+    def get(self, path: str, **params: str) -> Any:
+        """GET a JSON document; raises SiteError with a useful message on failure."""
+        query = urllib.parse.urlencode({**params, "lang": self.lang})
+        req = urllib.request.Request(f"{self.base}{path}?{query}", headers={"Accept": "application/json"})
+        if self.token:
+            req.add_header("Authorization", f"Bearer {self.token}")
+        x = _EXTRA[self.lang]
+        try:
+            with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
+                return json.loads(resp.read().decode("utf-8"))
+        except urllib.error.HTTPError as exc:
+            if exc.code == 401:
+                raise SiteError(x["token"]) from None
+            try:
+                detail = json.loads(exc.read().decode("utf-8")).get("detail", exc.reason)
+            except (ValueError, AttributeError):
+                detail = exc.reason
+            raise SiteError(x["error"].format(status=exc.code, detail=detail)) from None
+        except (urllib.error.URLError, OSError, TimeoutError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise SiteError(x["unreachable_collector"].format(url=self.base, reason=reason)) from None
+        except ValueError as exc:
+            raise SiteError(x["error"].format(status="?", detail=f"not JSON: {exc}")) from None
+
+
+def resolve(api: Api, query: str) -> tuple[str, str]:
+    """The (kind, code) the query names; SiteError listing the candidates when ambiguous."""
+    x = _EXTRA[api.lang]
+    found = api.get("/api/v1/search", q=query, limit="50")["results"]
+    if not found:
+        raise SiteError(x["none"].format(query=query), code=1)
+    best = [r for r in found if r["rank"] == found[0]["rank"]]
+    if len(best) == 1 or len(found) == 1:
+        return best[0]["kind"], best[0]["code"]
+    lines = [x["several"].format(query=query, n=len(found))]
+    for r in found:
+        where = f" — {r['district_name']}" if r.get("district_name") else ""
+        lines.append(f"  {r['code']}  {r['name']}{where}")
+    raise SiteError("\n".join(lines), code=3)
+
+
+def sparkline(history: list[dict[str, Any]], width: int = 48) -> Text:
+    """Latency as block characters (× for a failed round), newest on the right."""
+    pts = history[-width:]
+    values = [p["rtt_avg_s"] for p in pts if p.get("ok") and p.get("rtt_avg_s") is not None]
+    top = max(values) if values else 1.0
+    out = Text()
+    for p in pts:
+        if not p.get("ok") or p.get("rtt_avg_s") is None:
+            out.append("×", style="red")
+        else:
+            out.append(
+                _BLOCKS[min(len(_BLOCKS) - 1, int(p["rtt_avg_s"] / (top or 1.0) * (len(_BLOCKS) - 1)))], style="cyan"
+            )
+    return out
+
+
+def _state(s: str | None, w: dict[str, str]) -> Text:
+    if s is None:
+        return Text("–")
+    return Text(w.get(f"state.{s}", s), style=_STATE_STYLE.get(s, ""))
+
+
+def _ms(v: float | None) -> str:
+    return "–" if v is None else f"{v * 1000:.1f} ms"
+
+
+def _pct(v: float | None) -> str:
+    return "–" if v is None else f"{v * 100:.1f}%"
+
+
+def render_commune(d: dict[str, Any], lang: str) -> RenderableType:
+    """The site page of a commune as rich renderables (pure)."""
+    w = words(lang)
+    now = d["taken_at"]
+    title = Text(f"{d['name']} ({d['code']})", style="bold")
+    if d.get("district_name"):
+        title.append(f" — {d['district_name']}")
+    head = Text.assemble(_state(d["state"], w), "  ", d["cause_text"])
+    parts: list[RenderableType] = [
+        title,
+        head,
+        Text(f"{w['availability']} 24h: {_pct(d.get('availability_24h'))}"),
+        Text(""),
+    ]
+    for dev in d["devices"]:
+        t = Table(
+            title=f"{dev['name'] or dev['id']} [{dev['id']}, {dev['role']}, {dev['address']}]",
+            title_justify="left",
+            show_header=False,
+            box=None,
+            pad_edge=False,
+        )
+        t.add_column(style="dim")
+        t.add_column()
+        t.add_row(w["state"], Text.assemble(_state(dev["state"], w), f"  {dev['cause_text']}"))
+        t.add_row(w["last_seen"], "–" if dev["last_seen"] is None else clock(dev["last_seen"], now))
+        t.add_row(
+            w["rtt"],
+            f"{_ms(dev['rtt_avg_s'])}   {w['loss']}: {_pct(dev['loss_ratio'])}   {w['jitter']}: {_ms(dev['jitter_s'])}",
+        )
+        t.add_row(w["uptime"], duration(dev["sys_uptime_s"]) if dev["sys_uptime_s"] is not None else "–")
+        if dev.get("history"):
+            t.add_row(w["history"], sparkline(dev["history"]))
+        if dev["interfaces"]:
+            ifs = Text()
+            for i in dev["interfaces"]:
+                up = i["oper_status"] == 1
+                ifs.append(f"{i['name']}", style="green" if up else "red")
+                ifs.append(f" {w['if.up'] if up else w['if.down']}")
+                if i.get("alias"):
+                    ifs.append(f" ({i['alias']})", style="dim")
+                ifs.append("  ")
+            t.add_row(w["interfaces"], ifs)
+        parts += [t, Text("")]
+    parts.append(Text(w["outages"], style="bold"))
+    if d["outages"]:
+        ot = Table(show_header=True, header_style="bold")
+        for col in (w["device"], w["state"], w["start"], w["duration"]):
+            ot.add_column(col)
+        for o in d["outages"]:
+            dur = duration(o["duration_s"]) + (f" ({w['ongoing']})" if o["end"] is None else "")
+            ot.add_row(o["device"], _state(o["state"], w), clock(o["start"], now), dur)
+        parts.append(ot)
+    else:
+        parts.append(Text(w["no_outages"], style="dim"))
+    parts.append(Text(f"{w['updated']}: {clock(now, now)}", style="dim"))
+    return Group(*parts)
+
+
+def render_district(d: dict[str, Any], lang: str) -> RenderableType:
+    """A district: its coverage and each commune's state (pure)."""
+    w = words(lang)
+    c = d["counts"]
+    t = Table(
+        show_header=True,
+        header_style="bold",
+        title=f"{d['name']} ({d['code']}) — {c['connected']}/{c['communes']} {w['connected'].lower()}",
+        title_justify="left",
+    )
+    t.add_column(w["commune"])
+    t.add_column(w["state"])
+    t.add_column(w["cause"])
+    for cm in d["communes"]:
+        t.add_row(f"{cm['code']} {cm['name']}", _state(cm["state"], w), cm["cause_text"])
+    return t
+
+
+def _language(choice: str | None) -> str:
+    if choice in ("vi", "en"):
+        return choice
+    env = os.environ.get("LC_ALL") or os.environ.get("LC_MESSAGES") or os.environ.get("LANG") or ""
+    return "en" if env.lower().startswith("en") else "vi"
+
+
+def fetch(api: Api, query: str) -> tuple[str, dict[str, Any]]:
+    """Resolve the query and fetch its page's JSON."""
+    kind, code = resolve(api, query)
+    path = "/api/v1/communes/" if kind == "commune" else "/api/v1/districts/"
+    return kind, api.get(path + urllib.parse.quote(code, safe=""))
+
+
+def cli_main(args: argparse.Namespace) -> int:
+    """Print (or keep printing, with --watch) a commune's facts."""
+    lang = _language(args.lang)
+    api = Api(args.url, args.token or os.environ.get("NETMON_TOKEN"), lang)
+    console = Console()
+    try:
+        while True:
+            try:
+                kind, data = fetch(api, args.query)
+            except SiteError as exc:
+                print(str(exc), file=sys.stderr)
+                if not args.watch or exc.code in (1, 3):
+                    return exc.code
+                time.sleep(args.watch)
+                continue
+            if args.json:
+                print(json.dumps(data, ensure_ascii=False, indent=2))
+            else:
+                if args.watch:
+                    console.clear()
+                console.print(render_commune(data, lang) if kind == "commune" else render_district(data, lang))
+            if not args.watch:
+                return 0
+            time.sleep(args.watch)
+    except KeyboardInterrupt:
+        return 0
