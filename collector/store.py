@@ -60,7 +60,6 @@ CREATE TABLE IF NOT EXISTS history (
     device TEXT NOT NULL, ts REAL NOT NULL, ok INTEGER NOT NULL, rtt REAL, loss REAL, jitter REAL
 );
 CREATE INDEX IF NOT EXISTS history_device_ts ON history (device, ts);
-CREATE INDEX IF NOT EXISTS history_ts ON history (ts);
 """
 SCHEMA_VERSION = "1"
 
@@ -290,7 +289,10 @@ class SqliteStore:
                     self._dead_count = self.dead_letter_max
                 c.execute("COMMIT")
             except BaseException:
-                c.execute("ROLLBACK")
+                # SQLite has already rolled back after SQLITE_FULL or an I/O error; a second
+                # ROLLBACK would raise and hide the real error (and skip the ledger reload).
+                if c.in_transaction:
+                    c.execute("ROLLBACK")
                 raise
 
     def dead_letters(self, limit: int) -> list[DeadLetter]:
@@ -346,7 +348,10 @@ class SqliteStore:
                     self._record(*commit.ledger)
                 c.execute("COMMIT")
             except BaseException:
-                c.execute("ROLLBACK")
+                # SQLite has already rolled back after SQLITE_FULL or an I/O error; a second
+                # ROLLBACK would raise and hide the real error (and skip the ledger reload).
+                if c.in_transaction:
+                    c.execute("ROLLBACK")
                 # The in-memory ledger may be ahead of the database now: reload it.
                 self._floor.clear()
                 self._above.clear()
@@ -454,7 +459,10 @@ class SqliteStore:
                 c.execute("DELETE FROM history WHERE ts < ?", (now - history_keep_s,))
                 c.execute("COMMIT")
             except BaseException:
-                c.execute("ROLLBACK")
+                # SQLite has already rolled back after SQLITE_FULL or an I/O error; a second
+                # ROLLBACK would raise and hide the real error (and skip the ledger reload).
+                if c.in_transaction:
+                    c.execute("ROLLBACK")
                 raise
 
     def forget_devices(self, keep: Iterable[str]) -> None:
