@@ -34,7 +34,7 @@ from config.logsetup import forget_secrets, setup_logging
 from config.secrets import Secret, SecretRef
 from config.settings import BrokerSettings, HttpSettings, LogSettings, OutboxSettings, PollSettings
 from tests import services
-from tests.people_scenario import NOW, ScenarioReader, events, inventory
+from tests.people_scenario import NOW, engine_at, inventory
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRETS = {
@@ -257,7 +257,7 @@ TOKEN = SECRETS["NETMON_HTTP_TOKEN"]
 
 async def test_web_page_and_api_never_show_the_token_and_are_read_only() -> None:
     inv = inventory()
-    app = build_app(ScenarioReader(inv, events(inv), now=NOW), token=Secret(TOKEN))
+    app = build_app(engine_at(NOW), token=Secret(TOKEN))
     client = TestClient(TestServer(app))
     await client.start_server()
     try:
