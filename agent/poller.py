@@ -82,6 +82,7 @@ def _resolve_secrets(name: str, profile: SnmpProfile, base: Path | None) -> dict
 class _DeviceState:
     counters: DeviceCounters | None = None
     identity: tuple[str | None, str | None, str | None] | None = None
+    last_reason: str = ""
 
 
 class Poller:
@@ -125,7 +126,7 @@ class Poller:
         self._resolved: dict[str, ResolvedProfile] = {}
         self._state: dict[str, _DeviceState] = {}
         self._scheduler: Scheduler | None = None
-        self._malformed_seen = self._snmp.parse_errors()
+        self._malformed_seen = self._snmp.malformed
         self._configure(devices, profiles)
 
     # -- configuration ------------------------------------------------------------------
@@ -246,8 +247,16 @@ class Poller:
         self._note_malformed(dev)
         st = self._state.setdefault(dev.id, _DeviceState())
         if not res.ok:
-            log.debug("snmp poll failed device=%s reason=%s detail=%s", dev.id, res.reason, res.detail)
+            if res.reason != st.last_reason:  # log changes, not every poll of a dead device
+                level = (
+                    logging.WARNING
+                    if res.reason in ("malformed", "bad_response", "auth", "unknown_user")
+                    else logging.INFO
+                )
+                log.log(level, "snmp poll failed device=%s reason=%s detail=%s", dev.id, res.reason, res.detail)
+            st.last_reason = res.reason
             return wire.Sample(device=dev.id, probe="snmp", ts=ts, ok=False, reason=res.reason)
+        st.last_reason = ""
         if res.walk_reason:
             self.stats.errors[("snmp_walk", res.walk_reason)] += 1
         st.counters, interfaces, up = advance(st.counters, ts, res.sys_uptime_cs, res.interfaces)
@@ -271,11 +280,9 @@ class Poller:
         )
 
     def _note_malformed(self, dev: Device) -> None:
-        seen = self._snmp.parse_errors()
+        seen = self._snmp.malformed
         if seen > self._malformed_seen:
-            new = seen - self._malformed_seen
-            self.stats.malformed += new
-            log.warning("malformed SNMP messages received count=%d total=%d while polling device=%s", new, seen, dev.id)
+            self.stats.malformed += seen - self._malformed_seen
             self._malformed_seen = seen
 
     async def poll_all_once(self) -> list[wire.Sample]:

@@ -28,6 +28,7 @@ import asyncio
 import importlib.util
 import logging
 import time
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -102,6 +103,9 @@ _NO_VALUE = (rfc1905.NoSuchObject, rfc1905.NoSuchInstance, rfc1905.EndOfMibView,
 _NULL = univ.Null("")
 
 
+_community_index: dict[tuple[str, int], str] = {}
+
+
 class SnmpConfigError(ValueError):
     """A profile that cannot be used (missing secret, missing crypto library)."""
 
@@ -141,8 +145,13 @@ def resolve_profile(name: str, profile: SnmpProfile, secrets: dict[str, Secret] 
         return sec.reveal()
 
     if profile.version in ("1", "2c"):
-        data = hauth.CommunityData(f"netmon-{name}", need("community"), mpModel=0 if profile.version == "1" else 1)
-        return ResolvedProfile(name, profile, data)
+        community = need("community")
+        mp_model = 0 if profile.version == "1" else 1
+        # pysnmp maps a response's community back to a table entry by the community
+        # string: two entries with the same string make it pick one whose tag may not
+        # match, and it drops the other's responses. One entry per (string, version).
+        index = _community_index.setdefault((community, mp_model), f"netmon-c{len(_community_index)}")
+        return ResolvedProfile(name, profile, hauth.CommunityData(index, community, mpModel=mp_model))
     if profile.priv_protocol is not None and importlib.util.find_spec("cryptography") is None:
         raise SnmpConfigError(
             f"SNMP profile {name!r} uses privacy {profile.priv_protocol.value}, which needs the Python "
@@ -279,14 +288,55 @@ class SnmpClient:
         self._col_oids = [rfc1902.ObjectName(o) for o in IF_COLUMNS.values()]
         self.requests = 0
         self.resyncs = 0
+        self.malformed = 0
+        self.rx_from: Counter[tuple[str, int]] = Counter()
+        self.malformed_from: Counter[tuple[str, int]] = Counter()
+        self._parse_sym: Any = None
+        self._install_tap()
 
     def parse_errors(self) -> int:
         """SNMP messages the engine could not decode so far (snmpInASNParseErrs)."""
-        try:
-            (sym,) = self.engine.get_mib_builder().import_symbols("__SNMPv2-MIB", "snmpInASNParseErrs")
-            return int(sym.syntax)
-        except Exception:
-            return 0
+        sym = self._parse_errs_sym()
+        return int(sym.syntax) if sym is not None else 0
+
+    def _parse_errs_sym(self) -> Any:
+        if self._parse_sym is None:
+            try:
+                (self._parse_sym,) = self.engine.get_mib_builder().import_symbols("__SNMPv2-MIB", "snmpInASNParseErrs")
+            except Exception:  # a renamed MIB symbol must not break polling
+                return None
+        return self._parse_sym
+
+    def _install_tap(self) -> None:
+        """Count received datagrams and undecodable ones per source address.
+
+        pysnmp drops a garbage reply, a truncated one or one with a foreign request id
+        silently, and the request then times out. Counting what arrived from the
+        device's address lets a poll tell "nothing came back" (``timeout``) from "the
+        device answered with junk" (``malformed``, or ``bad_response`` for well-formed
+        messages matching no request).
+        """
+        md = self.engine.message_dispatcher
+        original = md.receive_message
+
+        def tap(engine: Any, domain: Any, address: Any, whole: Any) -> Any:
+            sym = self._parse_errs_sym()
+            before = int(sym.syntax) if sym is not None else 0
+            key = tuple(address)[:2]
+            self.rx_from[key] += 1
+            try:
+                out = original(engine, domain, address, whole)
+            except Exception as exc:  # pyasn1 raises TypeError and the like on some garbage
+                log.debug("undecodable SNMP message from %s: %r", key, exc)
+                out, bad = b"", True
+            else:
+                bad = sym is not None and int(sym.syntax) > before
+            if bad:
+                self.malformed_from[key] += 1
+                self.malformed += 1
+            return out
+
+        md.receive_message = tap
 
     async def _target(self, address: str, resolved: ResolvedProfile) -> _Target:
         p = resolved.profile
@@ -375,6 +425,8 @@ class SnmpClient:
             tgt = await self._target(address, resolved)
         except Exception as exc:
             return SnmpResult(False, "resolve", str(exc)[:200])
+        peer = tuple(tgt.transport.transport_address)[:2]
+        rx0, bad0 = self.rx_from[peer], self.malformed_from[peer]
         t0 = time.perf_counter()
         try:
             resp = await self._request_resync(tgt, "get", self._sys_vbs)
@@ -382,7 +434,13 @@ class SnmpClient:
             return SnmpResult(False, "timeout", "no callback", pdus=1)
         response_s = time.perf_counter() - t0
         if resp.error:
-            return SnmpResult(False, classify(resp.error), str(resp.error)[:200], pdus=1)
+            reason = classify(resp.error)
+            if reason == "timeout" and self.rx_from[peer] > rx0:
+                # Something came back from the device, and none of it was an answer.
+                bad = self.malformed_from[peer] > bad0
+                n = self.rx_from[peer] - rx0
+                return SnmpResult(False, "malformed" if bad else "bad_response", f"{n} unusable replies", pdus=1)
+            return SnmpResult(False, reason, str(resp.error)[:200], pdus=1)
         if resp.status:
             # v1 agents answer a GET naming one unknown OID with noSuchName for the PDU.
             return SnmpResult(False, "error_status", f"error-status {resp.status} at {resp.index}", response_s, pdus=1)

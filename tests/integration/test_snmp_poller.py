@@ -138,3 +138,19 @@ def test_security_policy_refuses_community_and_weak_algorithms() -> None:
             FAST,
             MemorySink(),
         )
+
+
+async def test_profiles_sharing_a_community_both_work(snmpd: services.Service) -> None:
+    """pysnmp maps a response back by community string; two profiles with the same
+    community (different timeouts, say) must not steal each other's responses."""
+    ref = SecretRef(value=services.SNMP_COMMUNITY)
+    profs = {
+        "fast": SnmpProfile(version="2c", community=ref, port=snmpd.port, timeout_s=0.5),
+        "slow": SnmpProfile(version="2c", community=ref, port=snmpd.port, timeout_s=3.0, max_repetitions=5),
+    }
+    poller = Poller([dev("a", "fast"), dev("b", "slow")], profs, FAST, MemorySink())
+    try:
+        samples = await poller.poll_all_once()
+    finally:
+        poller.close()
+    assert [s.ok for s in samples] == [True, True], samples
