@@ -25,46 +25,53 @@ _PRECEDENCE = (State.UP, State.MAINTENANCE, State.DOWN, State.UNREACHABLE, State
 _RANK = {s: i for i, s in enumerate(_PRECEDENCE)}
 
 
+def _ts(p: tuple[float, State]) -> float:
+    return p[0]
+
+
 def state_at(timeline: Timeline, t: float) -> State:
     """The state at ``t`` (UNKNOWN before the first transition)."""
-    i = bisect_right(timeline, t, key=lambda p: p[0])
+    i = bisect_right(timeline, t, key=_ts)
     return timeline[i - 1][1] if i else State.UNKNOWN
 
 
 def seconds_in_states(timeline: Timeline, start: float, end: float) -> dict[State, float]:
     """Seconds spent in each state over ``[start, end)``; they sum to ``end - start``."""
-    out = dict.fromkeys(State, 0.0)
-    if end <= start:
-        return out
-    i = bisect_right(timeline, start, key=lambda p: p[0])
-    cur = timeline[i - 1][1] if i else State.UNKNOWN
-    t = start
-    n = len(timeline)
-    while i < n:
-        ts, st = timeline[i]
-        if ts >= end:
-            break
-        out[cur] += ts - t
-        t, cur = ts, st
-        i += 1
-    out[cur] += end - t
-    return out
+    a = device_availability(timeline, start, end)
+    return {
+        State.UP: a.up_s,
+        State.DOWN: a.down_s,
+        State.UNREACHABLE: a.unreachable_s,
+        State.UNKNOWN: a.unknown_s,
+        State.MAINTENANCE: a.maintenance_s,
+    }
 
 
-def to_availability(seconds: dict[State, float]) -> Availability:
-    """Wrap seconds per state as an :class:`Availability`."""
-    return Availability(
-        up_s=seconds[State.UP],
-        down_s=seconds[State.DOWN],
-        unreachable_s=seconds[State.UNREACHABLE],
-        unknown_s=seconds[State.UNKNOWN],
-        maintenance_s=seconds[State.MAINTENANCE],
-    )
+_SLOT = {State.UP: 0, State.DOWN: 1, State.UNREACHABLE: 2, State.UNKNOWN: 3, State.MAINTENANCE: 4}
 
 
 def device_availability(timeline: Timeline, start: float, end: float) -> Availability:
-    """Availability of one device over ``[start, end)``."""
-    return to_availability(seconds_in_states(timeline, start, end))
+    """Availability of one device (or one commune's timeline) over ``[start, end)``."""
+    acc = [0.0, 0.0, 0.0, 0.0, 0.0]
+    if end > start:
+        n = len(timeline)
+        if n == 0 or timeline[0][0] >= end:
+            acc[3] = end - start
+        elif timeline[-1][0] <= start:
+            acc[_SLOT[timeline[-1][1]]] = end - start  # the common case: no change in the window
+        else:
+            i = bisect_right(timeline, start, key=_ts)
+            cur = _SLOT[timeline[i - 1][1]] if i else 3
+            t = start
+            while i < n:
+                ts, st = timeline[i]
+                if ts >= end:
+                    break
+                acc[cur] += ts - t
+                t, cur = ts, _SLOT[st]
+                i += 1
+            acc[cur] += end - t
+    return Availability(up_s=acc[0], down_s=acc[1], unreachable_s=acc[2], unknown_s=acc[3], maintenance_s=acc[4])
 
 
 def commune_state(states: Iterable[State]) -> State:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from collector.availability import Timeline, seconds_in_states
+from collector.availability import Timeline, device_availability
 from collector.model import Counts, CoveragePoint, State
 from config.inventory import InventoryIndex
 
@@ -52,7 +52,7 @@ def time_weighted(timelines: Mapping[str, Timeline], communes: Sequence[str], st
     for code in communes:
         tl = timelines.get(code)
         if tl:
-            up += seconds_in_states(tl, start, end)[State.UP]
+            up += device_availability(tl, start, end).up_s
     return up / (len(communes) * (end - start))
 
 

@@ -33,6 +33,7 @@ import time
 from array import array
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from operator import attrgetter
 
 import msgspec
 
@@ -83,18 +84,21 @@ MEMORY_S = max(STANDARD_WINDOWS_S) + 86400.0
 #: How often the snapshot's availability figures are recomputed (they are for windows of an hour and more).
 AVAILABILITY_REFRESH_S = 60.0
 #: How often devices' measurements (last seen, open rounds) are saved; states are saved per batch.
-CHECKPOINT_S = 60.0
-#: One latency point per device per this many seconds goes to the store for the charts...
+CHECKPOINT_S = 300.0
+#: One latency point per device per this many seconds goes to the store for the charts
+#: (a province: one a minute); a large inventory is thinned so that the store receives
+#: about this many points per second at most...
 HISTORY_STEP_S = 60.0
-#: ...and is kept this long.
-HISTORY_KEEP_S = 2 * 86400.0
+HISTORY_POINTS_PER_S = 100.0
+#: ...and they are kept this long.
+HISTORY_KEEP_S = 86400.0
 #: A snapshot younger than this is served again even if samples arrived since.
 SNAPSHOT_MAX_AGE_S = 1.0
 #: A device's recent samples kept for re-play, at most (per device).
 REPLAY_LOG_MAX = 512
 
 
-class Live(msgspec.Struct):
+class Live(msgspec.Struct, array_like=True):
     """What the shell tracks of a device beside its core state (saved at checkpoints)."""
 
     agent: str | None = None
@@ -106,19 +110,24 @@ class Live(msgspec.Struct):
     maint_checked: float | None = None
     pre_stale: DeviceState | None = None
     hist_last: float = 0.0
+    sys_uptime_s: float | None = None
+    sys_name: str | None = None
+    sys_descr: str | None = None
+
+
+class Measured(msgspec.Struct):
+    """A device's latest measurements, for display only (not saved: the next round refills them)."""
+
     rtt_min_s: float | None = None
     rtt_avg_s: float | None = None
     rtt_max_s: float | None = None
     jitter_s: float | None = None
     loss_ratio: float | None = None
     response_s: float | None = None
-    sys_uptime_s: float | None = None
-    sys_name: str | None = None
-    sys_descr: str | None = None
     interfaces: list[wire.Interface] | None = None
 
 
-class _Saved(msgspec.Struct):
+class _Saved(msgspec.Struct, array_like=True):
     core: DeviceState
     live: Live
 
@@ -159,7 +168,9 @@ class _Static:
     windows: tuple[MaintenanceWindow, ...]
 
 
-_saved_decoder = msgspec.json.Decoder(_Saved)
+_by_ts = attrgetter("ts")
+_saved_decoder = msgspec.msgpack.Decoder(_Saved)
+_saved_encoder = msgspec.msgpack.Encoder()
 _agent_decoder = msgspec.json.Decoder(AgentView)
 _encoder = msgspec.json.Encoder()
 
@@ -199,6 +210,8 @@ class Engine:
         self._started = now
         self._core: dict[str, DeviceState] = {}
         self._live: dict[str, Live] = {}
+        self._measured: dict[str, Measured] = {}
+        self._stale_intervals = self._sset.stale_after_intervals
         self._watermark: dict[str, float] = {}
         self._replay: dict[str, _ReplayLog] = {}
         self._timelines: dict[str, list[tuple[float, State]]] = {}
@@ -249,6 +262,7 @@ class Engine:
                 windows=windows.get(dev_id, ()),
             )
         self._static = static
+        self._history_step_s = max(HISTORY_STEP_S, len(static) / HISTORY_POINTS_PER_S)
         self._access = cov.access_devices(idx)
         self._district_communes = cov.communes_by_district(idx)
         self._all_communes = tuple(idx.communes)
@@ -306,7 +320,7 @@ class Engine:
         self.batches += 1
         self.samples += len(batch.samples)
         static = self._static
-        samples = sorted(batch.samples, key=lambda s: s.ts)
+        samples = sorted(batch.samples, key=_by_ts)
         for s in samples:
             st = static.get(s.device)
             if st is None:
@@ -326,31 +340,58 @@ class Engine:
         self._finish(commit)
 
     def _sample(self, s: wire.Sample, st: _Static, agent: str, commit: Commit) -> None:
+        # The hot path (50,000 samples/s): local names, and the common case of a good
+        # sample of an UP device decided here without calling the core, which would
+        # return the same state (see ``state.apply``: UP with no failure streak).
         dev_id = s.device
+        ts = s.ts
         live = self._live[dev_id]
         live.agent = agent
         self._dirty_views.add(dev_id)
         wm = self._watermark.get(dev_id)
-        if wm is not None and s.ts < wm:
+        if wm is not None and ts < wm:
             self._late(s, st, live, commit)
             return
-        self._watermark[dev_id] = s.ts
-        stale_after = self._sset.stale_after_intervals * st.interval_s
+        self._watermark[dev_id] = ts
+        last_seen = live.last_seen
+        if live.pre_stale is not None or (
+            last_seen is not None and ts - last_seen > self._stale_intervals * st.interval_s
+        ):
+            self._resume(dev_id, ts, st, live, commit)
+        rs = live.round_start
+        if (
+            s.ok
+            and not st.windows
+            and rs is not None
+            and ts < rs + st.interval_s / 2
+            and (live.round_ok or (self._core[dev_id].base is State.UP and not self._core[dev_id].fail_streak))
+        ):
+            live.round_ok = True  # same round, nothing for the core to decide
+        else:
+            self._step(ts, s.ok, s.reason, dev_id=dev_id, st=st, live=live, commit=commit)
+        rl = self._replay.get(dev_id)
+        if rl is not None and rl.new is not None:
+            self._log_sample(rl, dev_id, ts, s.ok)
+        if last_seen is None or ts > last_seen:
+            live.last_seen = ts
+        if s.ok:
+            live.last_ok = ts
+        self._measure(s, live, commit)
+
+    def _resume(self, dev_id: str, ts: float, st: _Static, live: Live, commit: Commit) -> None:
+        """A sample after a silence: retract an UNKNOWN the transport caused, or record a real gap."""
+        stale_after = self._stale_intervals * st.interval_s
         core = self._core[dev_id]
-        if live.pre_stale is not None and core.base == State.UNKNOWN:
-            if live.last_seen is not None and s.ts - live.last_seen <= stale_after:
+        gap = live.last_seen is not None and ts - live.last_seen > stale_after
+        if live.pre_stale is not None:
+            if core.base == State.UNKNOWN and not gap:
                 # The silence was the transport's, not the network's: what the samples
                 # say replaces the UNKNOWN that the tick or the last will had declared.
                 self._rewrite(dev_id, core.since, live.pre_stale, commit)
             live.pre_stale = None
-        elif live.pre_stale is not None:
-            live.pre_stale = None
-        if live.last_seen is not None and s.ts - live.last_seen > stale_after:
+        if gap and live.last_seen is not None:
             self._close_round(dev_id, st, live, commit)
             self._feed(dev_id, Stale(live.last_seen + st.interval_s, "no data"), commit)
-        self._step(s.ts, s.ok, s.reason, dev_id=dev_id, st=st, live=live, commit=commit)
-        self._log_sample(dev_id, s.ts, s.ok)
-        self._measure(s, live, commit)
 
     def _step(self, ts: float, ok: bool, reason: str, *, dev_id: str, st: _Static, live: Live, commit: Commit) -> None:
         """Maintenance boundaries up to ``ts``, then the sample's part in its round."""
@@ -383,33 +424,32 @@ class Engine:
         self._maybe_checkpoint(dev_id, st, live)
 
     def _measure(self, s: wire.Sample, live: Live, commit: Commit) -> None:
-        if live.last_seen is None or s.ts > live.last_seen:
-            live.last_seen = s.ts
-        if s.ok and (live.last_ok is None or s.ts > live.last_ok):
-            live.last_ok = s.ts
+        m = self._measured.get(s.device)
+        if m is None:
+            m = self._measured[s.device] = Measured()
         if s.probe != "snmp":
-            live.loss_ratio = s.loss if s.loss is not None else (0.0 if s.ok else 1.0)
-            if s.rtt is not None:
-                live.rtt_min_s, live.rtt_avg_s, live.rtt_max_s = s.rtt.min, s.rtt.avg, s.rtt.max
-                live.jitter_s = s.rtt.jitter
+            m.loss_ratio = s.loss if s.loss is not None else (0.0 if s.ok else 1.0)
+            rtt = s.rtt
+            if rtt is not None:
+                m.rtt_min_s, m.rtt_avg_s, m.rtt_max_s, m.jitter_s = rtt.min, rtt.avg, rtt.max, rtt.jitter
             elif not s.ok:
-                live.rtt_min_s = live.rtt_avg_s = live.rtt_max_s = live.jitter_s = None
-            if s.ts - live.hist_last >= HISTORY_STEP_S:
+                m.rtt_min_s = m.rtt_avg_s = m.rtt_max_s = m.jitter_s = None
+            if s.ts - live.hist_last >= self._history_step_s:
                 live.hist_last = s.ts
-                rtt = s.rtt.avg if s.rtt is not None else None
-                jit = s.rtt.jitter if s.rtt is not None else None
-                commit.history.append((s.device, s.ts, s.ok, rtt, live.loss_ratio, jit))
-        else:
-            if s.response_s is not None:
-                live.response_s = s.response_s
-            if s.sys_uptime_s is not None:
-                live.sys_uptime_s = s.sys_uptime_s
-            if s.sys_name is not None:
-                live.sys_name = s.sys_name
-            if s.sys_descr is not None:
-                live.sys_descr = s.sys_descr
-            if s.interfaces is not None:
-                live.interfaces = s.interfaces
+                commit.history.append(
+                    (s.device, s.ts, s.ok, rtt.avg if rtt else None, m.loss_ratio, rtt.jitter if rtt else None)
+                )
+            return
+        if s.response_s is not None:
+            m.response_s = s.response_s
+        if s.sys_uptime_s is not None:
+            live.sys_uptime_s = s.sys_uptime_s
+        if s.sys_name is not None:
+            live.sys_name = s.sys_name
+        if s.sys_descr is not None:
+            live.sys_descr = s.sys_descr
+        if s.interfaces is not None:
+            m.interfaces = s.interfaces
 
     # --- the core, and what follows from a transition ------------------------------------
 
@@ -525,9 +565,8 @@ class Engine:
                 del rl.ts[:cut]
                 del rl.ok[:cut]
 
-    def _log_sample(self, dev_id: str, ts: float, ok: bool) -> None:
-        rl = self._replay.get(dev_id)
-        if rl is None or rl.ts is None or rl.ok is None or rl.new is None:
+    def _log_sample(self, rl: _ReplayLog, dev_id: str, ts: float, ok: bool) -> None:
+        if rl.ts is None or rl.ok is None or rl.new is None:
             return
         rl.ts.append(ts)
         rl.ok.append(1 if ok else 0)
@@ -667,7 +706,7 @@ class Engine:
 
     def _finish(self, commit: Commit) -> None:
         for dev_id in commit.devices:
-            commit.devices[dev_id] = _encoder.encode(_Saved(self._core[dev_id], self._live[dev_id]))
+            commit.devices[dev_id] = _saved_encoder.encode(_Saved(self._core[dev_id], self._live[dev_id]))
         if self._store is not None and (
             commit.transitions
             or commit.devices
@@ -822,6 +861,7 @@ class Engine:
         st = self._static[dev_id]
         core = self._core[dev_id]
         live = self._live[dev_id]
+        m = self._measured.get(dev_id) or _NOTHING_MEASURED
         d = st.device
         return DeviceView(
             id=dev_id,
@@ -839,17 +879,17 @@ class Engine:
             flapping=core.flapping,
             last_seen=live.last_seen,
             last_ok=live.last_ok,
-            rtt_min_s=live.rtt_min_s,
-            rtt_avg_s=live.rtt_avg_s,
-            rtt_max_s=live.rtt_max_s,
-            jitter_s=live.jitter_s,
-            loss_ratio=live.loss_ratio,
-            response_s=live.response_s,
+            rtt_min_s=m.rtt_min_s,
+            rtt_avg_s=m.rtt_avg_s,
+            rtt_max_s=m.rtt_max_s,
+            jitter_s=m.jitter_s,
+            loss_ratio=m.loss_ratio,
+            response_s=m.response_s,
             sys_uptime_s=live.sys_uptime_s,
             sys_name=live.sys_name,
             sys_descr=live.sys_descr,
             is_access=d.is_access,
-            interfaces=tuple(_interface_view(i) for i in live.interfaces or ()),
+            interfaces=tuple(_interface_view(i) for i in m.interfaces or ()),
         )
 
     def _build_snapshot(self, now: float) -> Snapshot:
@@ -927,6 +967,9 @@ class Engine:
             late_samples=max(ic.late_samples, self.late_samples),
             unknown_devices=max(ic.unknown_devices, self.unknown_samples),
         )
+
+
+_NOTHING_MEASURED = Measured()
 
 
 def _interface_view(i: wire.Interface) -> InterfaceView:
