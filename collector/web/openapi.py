@@ -170,6 +170,17 @@ OVERVIEW = _obj(
         },
         "communes": {"type": "array", "items": {"$ref": "#/components/schemas/CommuneBrief"}},
         "down": {"type": "array", "items": {"$ref": "#/components/schemas/CommuneBrief"}},
+        "down_groups": {
+            "type": "array",
+            "items": _obj(
+                {
+                    "root_cause": _NSTR,
+                    "state": _STATE,
+                    "cause_text": _STR,
+                    "communes": {"type": "array", "items": {"$ref": "#/components/schemas/CommuneBrief"}},
+                }
+            ),
+        },
     }
 )
 SEARCH = _obj(

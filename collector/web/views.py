@@ -96,6 +96,8 @@ def cause_text(snap: Snapshot, state: State, since: float, root_cause: str | Non
     w = words(lang)
     now = snap.taken_at
     head = w[f"state.{state.value}"]
+    if state is State.UP:
+        return w["up_since"].format(time=clock(since, now))
     if state is State.UNREACHABLE and root_cause:
         root = snap.devices.get(root_cause)
         t = clock(root.since if root else since, now)
@@ -107,14 +109,13 @@ def cause_text(snap: Snapshot, state: State, since: float, root_cause: str | Non
             text = w["uplink_device"].format(device=(root.name or root.id) if root else root_cause, time=t)
         return f"{head} — {text}"
     key = {
-        State.UP: "up_since",
         State.DOWN: "down_since",
         State.UNREACHABLE: "down_since",
         State.UNKNOWN: "unknown_since",
         State.MAINTENANCE: "maintenance_since",
     }[state]
     text = w[key].format(time=clock(since, now))
-    return f"{head} — {text}" + (f" ({cause})" if cause and state is not State.UP else "")
+    return f"{head} — {text}" + (f" ({cause})" if cause else "")
 
 
 def _commune_brief(snap: Snapshot, c: CommuneView, lang: str) -> Json:
@@ -149,6 +150,18 @@ def overview(reader: Reader, snap: Snapshot, lang: str, coverage_target: float =
     """The province page: coverage per district vs the target, communes by state, what is down."""
     down = [_commune_brief(snap, c, lang) for c in snap.communes.values() if c.provisioned and c.state is not State.UP]
     down.sort(key=lambda d: (d["since"], d["code"]))
+    # Communes cut off by the same failure are one fact for a technician: group them.
+    groups: dict[str, Json] = {}
+    for brief in down:
+        key = brief["root_cause"] or f"commune:{brief['code']}"
+        if key not in groups:
+            groups[key] = {
+                "root_cause": brief["root_cause"],
+                "state": brief["state"],
+                "cause_text": brief["cause_text"],
+                "communes": [],
+            }
+        groups[key]["communes"].append(brief)
     districts = [
         {
             "code": d.code,
@@ -173,6 +186,7 @@ def overview(reader: Reader, snap: Snapshot, lang: str, coverage_target: float =
         "districts": districts,
         "communes": [_commune_brief(snap, c, lang) for c in loose],
         "down": down,
+        "down_groups": list(groups.values()),
     }
 
 

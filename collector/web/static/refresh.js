@@ -10,7 +10,13 @@
         if (!text) return;
         var fresh = new DOMParser().parseFromString(text, "text/html").querySelector("main");
         var old = document.querySelector("main");
-        if (fresh && old) old.replaceWith(fresh);
+        if (!fresh || !old) return;
+        // Groups the reader opened stay open.
+        old.querySelectorAll("details[open][id]").forEach(function (d) {
+          var same = fresh.querySelector("details#" + CSS.escape(d.id));
+          if (same) same.open = true;
+        });
+        old.replaceWith(fresh);
       })
       .catch(function () {});
   }, every * 1000);
