@@ -1,0 +1,221 @@
+"""The collector process: store, engine, ingest, subscriber, web page, API, /metrics, InfluxDB.
+
+One ``AsyncExitStack`` of resources and one ``TaskGroup`` of named tasks. SIGHUP reloads
+the inventory without losing state; SIGTERM and SIGINT stop cleanly (the store is closed
+after the last batch was applied, and the InfluxDB buffer is flushed).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry
+
+from collector.engine import Engine
+from collector.ingest import Ingestor
+from collector.model import IngestCounters
+from collector.store import SqliteStore, StoreError
+from collector.subscriber import run_subscriber
+from collector.web import build_app
+from config.credentials import Credentials
+from config.errors import ConfigError
+from config.inventory import Inventory
+from config.loader import load_collector_settings, load_credentials, load_inventory
+from config.logsetup import setup_logging
+from config.secrets import Secret
+from config.settings import CollectorSettings
+from exporters.prometheus import SnapshotCollector, metrics_handler
+
+log = logging.getLogger("netmon.collector")
+
+#: How often the engine ticks (staleness, maintenance, availability windows).
+TICK_S = 1.0
+
+
+def split_listen(listen: str) -> tuple[str, int]:
+    """``"127.0.0.1:8080"`` → ``("127.0.0.1", 8080)``; ``"[::1]:8080"`` works too."""
+    host, _, port = listen.rpartition(":")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def _load(settings: CollectorSettings) -> tuple[Inventory, Credentials | None]:
+    creds = load_credentials(settings.credentials) if settings.credentials else None
+    return load_inventory(settings.inventory, creds), creds
+
+
+def _broker_password(settings: CollectorSettings, creds: Credentials | None) -> tuple[str | None, Secret | None]:
+    base = Path(settings.inventory).parent
+    if settings.broker.credential is not None and creds is not None:
+        cred = creds.mqtt[settings.broker.credential]
+        return cred.username, cred.password.resolve(base)
+    if settings.broker.password is not None:
+        return settings.broker.username, settings.broker.password.resolve(base)
+    return settings.broker.username, None
+
+
+async def run_collector(
+    settings: CollectorSettings,
+    *,
+    stop: asyncio.Event | None = None,
+    ready: asyncio.Event | None = None,
+    http_listen: str | None = None,
+    on_started: Callable[[str], Awaitable[None] | None] | None = None,
+) -> None:
+    """Run the collector until ``stop`` is set (or forever).
+
+    Args:
+        settings: The collector's settings (paths already resolved by the loader).
+        stop: Set to stop cleanly.
+        ready: Set once the web server listens and the subscriber is connected.
+        http_listen: Override of ``settings.http.listen`` (the demo picks a port).
+        on_started: Called with the base URL once the web server listens.
+
+    Raises:
+        ConfigError: The inventory or credentials have problems.
+        StoreError: The store cannot be opened (corrupt, read-only, full disk).
+    """
+    stop = stop or asyncio.Event()
+    inventory, creds = _load(settings)
+    username, password = _broker_password(settings, creds)
+    broker = settings.broker if username is None else settings.broker.model_copy(update={"username": username})
+    token = settings.http.token.resolve(Path(settings.inventory).parent) if settings.http.token else None
+
+    async with contextlib.AsyncExitStack() as stack:
+        store = SqliteStore.open(
+            settings.store.path,
+            retention_days=settings.store.retention_days,
+            dead_letter_max=settings.store.dead_letter_max,
+        )
+        ingestors: list[Ingestor] = []
+
+        def counters() -> IngestCounters:  # the engine exists before its ingestor
+            return ingestors[0].counters() if ingestors else IngestCounters()
+
+        try:
+            engine = Engine(inventory, settings, store, ingest_counters=counters)
+        except BaseException:
+            store.close()
+            raise
+        stack.callback(engine.close)  # saves every device's state, then closes the store
+        ingestor = Ingestor(engine, store, prefix=settings.broker.topic_prefix)
+        ingestors.append(ingestor)
+
+        influx = None
+        if settings.influx is not None:
+            from exporters.influx import InfluxWriter
+
+            itoken = settings.influx.token.resolve(Path(settings.inventory).parent) if settings.influx.token else None
+            influx = InfluxWriter(settings.influx, inventory, itoken)
+            ingestor.listeners.append(influx.offer)
+
+        registry = CollectorRegistry(auto_describe=False)
+        registry.register(SnapshotCollector(engine.snapshot, coverage_target=settings.objectives.coverage_target))
+        app = build_app(
+            engine,
+            token=token,
+            language=settings.http.language,
+            extra_routes=[web.get("/metrics", metrics_handler(registry))],
+            coverage_target=settings.objectives.coverage_target,
+        )
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        stack.push_async_callback(runner.cleanup)
+        host, port = split_listen(http_listen or settings.http.listen)
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+        base_url = f"http://{host}:{port}"
+        log.info("collector listening", extra={"url": base_url, "collector": settings.collector_id})
+        if on_started is not None:
+            res = on_started(base_url)
+            if res is not None:
+                await res
+
+        loop = asyncio.get_running_loop()
+
+        def reload() -> None:
+            try:
+                new_inventory, _ = _load(settings)
+            except ConfigError as exc:
+                log.error("inventory reload refused, keeping the current one:\n%s", exc)
+                return
+            engine.reload(new_inventory)
+            log.info("inventory reloaded", extra={"devices": len(new_inventory.index.devices)})
+
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(signal.SIGHUP, reload)
+            stack.callback(loop.remove_signal_handler, signal.SIGHUP)
+
+        subscribed = asyncio.Event()
+
+        async def ticker() -> None:
+            while not stop.is_set():
+                engine.tick(time.time())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), TICK_S)
+
+        async def announce_ready() -> None:
+            await subscribed.wait()
+            if ready is not None:
+                ready.set()
+
+        async with asyncio.TaskGroup() as tg:
+            tasks = [
+                tg.create_task(
+                    run_subscriber(
+                        broker,
+                        ingestor,
+                        client_id=settings.collector_id,
+                        share_group=settings.share_group,
+                        password=password,
+                        ready=subscribed,
+                    ),
+                    name="collector.subscriber",
+                ),
+                tg.create_task(ticker(), name="collector.tick"),
+                tg.create_task(announce_ready(), name="collector.ready"),
+            ]
+            if influx is not None:
+                tasks.append(tg.create_task(influx.run(), name="collector.influx"))
+            await stop.wait()
+            for task in tasks:
+                task.cancel()
+        if influx is not None:
+            await influx.flush()
+        engine.tick(time.time())
+        log.info("collector stopped", extra={"collector": settings.collector_id})
+
+
+def cli_main(args: argparse.Namespace) -> int:
+    """``netmon collector -c FILE``."""
+    try:
+        settings = load_collector_settings(args.config)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    setup_logging(settings.log)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        await run_collector(settings, stop=stop)
+
+    try:
+        asyncio.run(main())
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    except StoreError as exc:
+        print(f"netmon collector: {exc}", file=sys.stderr)
+        return 3
+    return 0
