@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from agent import wire
 from agent.poller import Poller, PollerConfigError
 from agent.sink import JsonlSink, MemorySink, read_jsonl
 from config.credentials import AuthProtocol, PrivProtocol, SnmpProfile
@@ -154,3 +155,37 @@ async def test_profiles_sharing_a_community_both_work(snmpd: services.Service) -
     finally:
         poller.close()
     assert [s.ok for s in samples] == [True, True], samples
+
+
+class _CountingSink(MemorySink):
+    def __init__(self, want: int) -> None:
+        super().__init__()
+        self.want = want
+        self.enough = asyncio.Event()
+
+    def submit(self, sample: wire.Sample) -> None:
+        super().submit(sample)
+        if len(self.samples) >= self.want:
+            self.enough.set()
+
+
+async def test_run_polls_on_schedule_and_reload_takes_effect(snmpd: services.Service) -> None:
+    sink = _CountingSink(want=3)
+    settings = PollSettings(interval_s=0.3, timeout_s=0.5, retries=0, icmp_mode="off")
+    poller = Poller([dev("r1", "v2")], profiles(snmpd.port), settings, sink)
+    task = asyncio.create_task(poller.run(), name="poller")
+    try:
+        async with asyncio.timeout(10):
+            await sink.enough.wait()
+            poller.reload([dev("r2", "v3")], profiles(snmpd.port))
+            sink.want, sink.enough = len(sink.samples) + 2, asyncio.Event()
+            await sink.enough.wait()
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        poller.close()
+    assert all(s.ok for s in sink.samples)
+    assert sink.samples[0].device == "r1"
+    assert sink.samples[-1].device == "r2"
+    assert poller.stats.lag.n >= 5
+    assert poller.stats.duration.n >= 5
