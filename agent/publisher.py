@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
+from paho.mqtt.client import MQTT_CLEAN_START_FIRST_ONLY
 from paho.mqtt.reasoncodes import ReasonCode
 
 from agent import wire
@@ -263,6 +264,8 @@ class Publisher:
         self.status_topic = wire.status_topic(agent_id, broker.topic_prefix)
         self.stats = PublisherStats()
         self.connected = asyncio.Event()
+        #: Set after every failed connection attempt (tests and the service's health wait on it).
+        self.connect_failed = asyncio.Event()
 
     def wake(self) -> None:
         """A batch was stored: publish it now (the batcher calls this)."""
@@ -296,7 +299,7 @@ class Publisher:
             will=will,
             # The outbox is our session: nothing to resume at the broker for a publisher.
             clean_session=None if v5 else True,
-            clean_start=True,
+            clean_start=True if v5 else MQTT_CLEAN_START_FIRST_ONLY,
             keepalive=self.broker.keepalive_s,
             timeout=CONNECT_TIMEOUT_S,
             max_inflight_messages=self._inflight,
@@ -322,6 +325,7 @@ class Publisher:
                 self.stats.connect_failures += 1
                 msg = describe_error(exc, self.broker)
                 self.stats.last_error = msg
+                self.connect_failed.set()
                 delay = self._backoff.delay(failures - 1, self._rng())
                 # The cause is logged as an error when it first appears or changes; the
                 # same cause repeating is a warning, so the log shows it without flooding.

@@ -33,6 +33,7 @@ from collections.abc import Sequence
 
 import aiomqtt
 from aiomqtt.exceptions import MqttConnectError
+from paho.mqtt.client import MQTT_CLEAN_START_FIRST_ONLY
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -120,7 +121,8 @@ async def run_subscriber(
             identifier=client_id,
             protocol=aiomqtt.ProtocolVersion.V5 if v5 else aiomqtt.ProtocolVersion.V311,
             clean_session=None if v5 else False,
-            clean_start=False,
+            # paho refuses clean_start with 3.1.1 unless it is its default
+            clean_start=False if v5 else MQTT_CLEAN_START_FIRST_ONLY,
             properties=props,
             keepalive=broker.keepalive_s,
             timeout=CONNECT_TIMEOUT_S,
