@@ -9,6 +9,7 @@ production; tests whose subject is the engine live with it.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from collector.model import (
@@ -25,6 +26,7 @@ from collector.model import (
     State,
 )
 from config.inventory import Inventory, iter_devices
+from tests.services import Service, free_port, http_ok, require
 
 
 def _counts(views: list[CommuneView]) -> Counts:
@@ -219,3 +221,118 @@ def national_inventory(devices: int = 30_000, per_commune: int = 3, communes_per
             "districts": districts,
         }
     )
+
+
+#: The live scenario's poll interval; three failed rounds make a device DOWN.
+LIVE_INTERVAL_S = 60.0
+LIVE_AGENT = "agent-test"
+#: The live scenario: this CPE is down; this district's router is down, so its communes are
+#: unreachable; this CPE answers SNMP with two interfaces.
+LIVE_DOWN_CPE = "c21010-cpe1"
+LIVE_DOWN_ROUTER = "d535-r1"
+LIVE_SNMP_CPE = "c21013-cpe1"
+
+
+def live_batches(inv: Inventory, now: float, rounds: int = 4) -> list[Any]:
+    """Sample batches of the live scenario: ``rounds`` ICMP rounds ending one interval
+    before ``now``; ``LIVE_DOWN_CPE``, ``LIVE_DOWN_ROUTER`` and every device below the router
+    fail every round, the others answer (RTT 20 ms)."""
+    from agent import wire
+
+    index = inv.index
+    failing = {LIVE_DOWN_CPE, LIVE_DOWN_ROUTER}
+    district = index.placement[LIVE_DOWN_ROUTER].district
+    assert district is not None
+    failing |= {d.id for c in district.communes for d in c.devices}
+    batches = []
+    for r in range(rounds):
+        t = now - (rounds - r) * LIVE_INTERVAL_S
+        samples = []
+        for dev_id in index.devices:
+            if dev_id in failing:
+                samples.append(
+                    wire.Sample(device=dev_id, probe="icmp", ts=t, ok=False, reason="timeout", loss=1.0, sent=3)
+                )
+            else:
+                samples.append(
+                    wire.Sample(
+                        device=dev_id,
+                        probe="icmp",
+                        ts=t,
+                        ok=True,
+                        rtt=wire.Rtt(0.015, 0.020, 0.030, 0.002),
+                        loss=0.0,
+                        sent=3,
+                    )
+                )
+        samples.append(
+            wire.Sample(
+                device=LIVE_SNMP_CPE,
+                probe="snmp",
+                ts=t,
+                ok=True,
+                response_s=0.05,
+                sys_uptime_s=100_000.0 + r * LIVE_INTERVAL_S,
+                interfaces=[
+                    wire.Interface(
+                        index=1,
+                        name="wan0",
+                        oper_status=1,
+                        speed_bps=100_000_000,
+                        in_octets=10_000 * (r + 1),
+                        out_octets=5_000 * (r + 1),
+                    ),
+                    wire.Interface(
+                        index=2, name="lan0", oper_status=2, speed_bps=100_000_000, in_octets=0, out_octets=0
+                    ),
+                ],
+            )
+        )
+        batches.append(wire.SampleBatch(v=1, agent=LIVE_AGENT, seq=r + 1, sent_at=t + 0.5, samples=samples))
+    return batches
+
+
+def start_alertmanager(workdir: Path, config_file: Path, port: int | None = None) -> Service:
+    """Prometheus Alertmanager on 127.0.0.1 with the given configuration, clustering off."""
+    exe = require("prometheus-alertmanager")
+    port = port or free_port()
+    workdir.mkdir(parents=True, exist_ok=True)
+    svc = Service(
+        "alertmanager",
+        [
+            exe,
+            f"--config.file={config_file}",
+            f"--storage.path={workdir / f'am-{port}'}",
+            f"--web.listen-address=127.0.0.1:{port}",
+            "--cluster.listen-address=",
+        ],
+        workdir,
+        port,
+    )
+    return svc.start(lambda: http_ok(f"http://127.0.0.1:{port}/-/ready"))
+
+
+_PROMQL_WORDS = frozenset(
+    {"and", "or", "unless", "by", "without", "on", "ignoring", "group_left", "group_right", "bool", "offset"}
+)
+
+
+def promql_metric_names(expr: str) -> set[str]:
+    """The metric names a PromQL expression selects (label names, functions, keywords,
+    strings, durations and numbers left out)."""
+    import re
+
+    expr = re.sub(r'"(?:[^"\\]|\\.)*"', "", expr)  # strings
+    expr = re.sub(r"\{[^}]*\}", "", expr)  # label matchers
+    expr = re.sub(r"\[[^\]]*\]", "", expr)  # ranges
+    expr = re.sub(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)", "", expr)  # label lists
+    names = set()
+    for m in re.finditer(r"[a-zA-Z_:][a-zA-Z0-9_:]*", expr):
+        word = m.group(0)
+        rest = expr[m.end() :].lstrip()
+        if word in _PROMQL_WORDS or rest.startswith("("):
+            continue  # a keyword or a function call
+        if m.start() > 0 and (expr[m.start() - 1].isdigit() or expr[m.start() - 1] == "."):
+            continue  # part of a number (1e3) or duration
+        names.add(word)
+    return names

@@ -1,0 +1,141 @@
+"""Alert rules and Alertmanager configuration: promtool and amtool accept them, the unit
+tests cover every rule firing and not firing, the rules use only exported metrics, and a
+real Alertmanager inhibits a district's commune alerts while its router is down."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from exporters.grafana.dashboards import LANGUAGES, build
+from exporters.prometheus import METRIC_NAMES
+from tests.services import Service, require, wait_until
+from tests.services_exporters import promql_metric_names, start_alertmanager
+
+ALERTS = Path(__file__).resolve().parents[2] / "exporters" / "alerts"
+RULES = ALERTS / "netmon-rules.yml"
+RULE_TESTS = ALERTS / "netmon-rules.test.yml"
+ALERTMANAGER = ALERTS / "alertmanager.yml"
+
+
+def run(*argv: str, cwd: Path | None = None) -> str:
+    out = subprocess.run(argv, capture_output=True, text=True, check=False, cwd=cwd)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return out.stdout + out.stderr
+
+
+def rules() -> list[dict[str, Any]]:
+    doc = yaml.safe_load(RULES.read_text(encoding="utf-8"))
+    return [r for g in doc["groups"] for r in g["rules"]]
+
+
+def test_promtool_check_rules_passes() -> None:
+    out = run(require("promtool"), "check", "rules", str(RULES))
+    assert f"SUCCESS: {len(rules())} rules found" in out
+
+
+def test_promtool_unit_tests_pass() -> None:
+    out = run(require("promtool"), "test", "rules", RULE_TESTS.name, cwd=ALERTS)
+    assert "SUCCESS" in out
+
+
+def test_unit_tests_cover_every_rule_firing_and_not_firing() -> None:
+    doc = yaml.safe_load(RULE_TESTS.read_text(encoding="utf-8"))
+    fired: set[str] = set()
+    quiet: set[str] = set()
+    for case in doc["tests"]:
+        for t in case.get("alert_rule_test", []):
+            (fired if t["exp_alerts"] else quiet).add(t["alertname"])
+    names = {r["alert"] for r in rules()}
+    assert fired == names
+    assert quiet == names
+
+
+def test_rules_reference_only_exported_metrics() -> None:
+    used: set[str] = set()
+    for r in rules():
+        names = promql_metric_names(r["expr"])
+        assert names, r["alert"]
+        used |= names
+    assert used <= METRIC_NAMES, used - METRIC_NAMES
+
+
+def test_dashboards_reference_only_exported_metrics() -> None:
+    for lang in LANGUAGES:
+        for board in build(lang).values():
+            for panel in board["panels"]:
+                for target in panel["targets"]:
+                    names = promql_metric_names(target["expr"])
+                    assert names, target["expr"]
+                    assert names <= METRIC_NAMES, (panel["title"], names - METRIC_NAMES)
+
+
+def test_flapping_devices_never_page() -> None:
+    """Every rule about devices or communes excludes flapping devices."""
+    for r in rules():
+        names = promql_metric_names(r["expr"])
+        if names & {
+            "netmon_commune_state",
+            "netmon_device_state",
+            "netmon_device_loss_ratio",
+            "netmon_device_rtt_seconds",
+        }:
+            assert "netmon_device_flapping" in names, r["alert"]
+
+
+def test_amtool_check_config_passes() -> None:
+    out = run(require("amtool"), "check-config", str(ALERTMANAGER))
+    assert "SUCCESS" in out
+    assert "3 inhibit rules" in out
+
+
+@pytest.fixture
+def alertmanager(tmp_path: Path) -> Iterator[Service]:
+    svc = start_alertmanager(tmp_path / "am", ALERTMANAGER)
+    yield svc
+    svc.stop()
+
+
+def _post(url: str, body: object) -> None:
+    req = urllib.request.Request(url, json.dumps(body).encode(), {"Content-Type": "application/json"}, method="POST")
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.status == 200
+
+
+def _alerts(url: str) -> list[dict[str, Any]]:
+    with urllib.request.urlopen(url + "/api/v2/alerts", timeout=10) as resp:
+        data: list[dict[str, Any]] = json.load(resp)
+        return data
+
+
+def test_district_uplink_down_inhibits_its_communes(alertmanager: Service) -> None:
+    labels = [
+        {
+            "alertname": "NetmonDistrictUplinkDown",
+            "severity": "page",
+            "province": "51",
+            "district": "535",
+            "device": "d535-r1",
+        },
+        {"alertname": "NetmonCommuneDown", "severity": "page", "province": "51", "district": "535", "commune": "21484"},
+        {"alertname": "NetmonCommuneDown", "severity": "page", "province": "51", "district": "522", "commune": "21010"},
+    ]
+    _post(alertmanager.url + "/api/v2/alerts", [{"labels": lb} for lb in labels])
+
+    def settled() -> bool:
+        got = _alerts(alertmanager.url)
+        return len(got) == 3 and any(a["status"]["inhibitedBy"] for a in got)
+
+    wait_until(settled, 20, "alertmanager inhibition", alertmanager.proc, alertmanager.log)
+    state = {(a["labels"]["alertname"], a["labels"].get("commune", "")): a["status"] for a in _alerts(alertmanager.url)}
+    assert state[("NetmonCommuneDown", "21484")]["state"] == "suppressed"
+    assert state[("NetmonCommuneDown", "21484")]["inhibitedBy"]
+    assert state[("NetmonCommuneDown", "21010")]["state"] == "active"  # another district: still pages
+    assert state[("NetmonDistrictUplinkDown", "")]["state"] == "active"
