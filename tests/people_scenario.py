@@ -79,8 +79,8 @@ def ba_to_communes(inv: Inventory) -> int:
     return len(inv.index.districts[BA_TO].communes)
 
 
-#: Poll interval of the engine-fed scenario (5 min keeps the feed fast: 288 rounds a day).
-INTERVAL_S = 300.0
+#: Poll interval of the engine-fed scenario (10 min keeps the feed fast: 144 rounds a day).
+INTERVAL_S = 600.0
 
 
 class Clock:
@@ -94,7 +94,7 @@ class Clock:
 
 
 def engine_settings(store_path: str = ":memory:") -> CollectorSettings:
-    """Collector settings for the scenario: 5-minute rounds, 3 failed rounds make DOWN."""
+    """Collector settings for the scenario: 10-minute rounds, 3 failed rounds make DOWN."""
     return CollectorSettings.model_validate(
         {
             "inventory": str(INVENTORY_PATH),
