@@ -128,6 +128,8 @@ def main() -> int:
         f"127.0.0.1:{free_port()}",
         "--workdir",
         workdir,
+        "--broker",
+        "embedded",  # self-contained: never another test's broker on localhost:1883
     ]
     log = Path(workdir) / "soak.log"
     print(f"soak: {' '.join(cmd)}\nsoak: log {log}", flush=True)
