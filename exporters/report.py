@@ -607,7 +607,8 @@ def render_html(m: ReportModel, lang: str = "vi") -> str:
     charts = {
         "coverage": Markup(
             svg.hbars(  # svg escapes labels and formats numbers itself
-                [(d.name, d.coverage_end) for d in m.districts] or [(m.province.name, m.province.coverage_end)],
+                [(d.name, d.coverage_end) for d in m.districts if d.communes]
+                or [(m.province.name, m.province.coverage_end)],
                 target=m.coverage_target,
                 title=w["chart_coverage"],
                 width=700,

@@ -6,6 +6,7 @@ markup can be embedded as-is in an autoescaped page.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from html import escape
 
@@ -106,16 +107,22 @@ def line(
     start_label: str = "",
     end_label: str = "",
 ) -> str:
-    """A line of ratios (0..1) over time, with 0% and 100% gridlines."""
+    """A line of ratios (0..1) over time. The axis starts below the lowest value (in steps of
+    5%) rather than at 0, so that a dip of a few communes out of hundreds stays visible."""
     pad_l, pad_b, pad_t = 36, 18, 6
     plot_w, plot_h = width - pad_l - 6, height - pad_b - pad_t
+    values = [min(max(v, 0.0), 1.0) for _t, v in points]
+    low = min(values, default=0.0)
+    floor = max(0.0, math.floor((low - 0.02) * 20) / 20) if values else 0.0
+    floor = min(floor, 0.9)
+    scale = (1.0 - floor) or 1.0
     parts = [
         f'<svg class="chart" viewBox="0 0 {width} {height}" width="100%" role="img" aria-label="{escape(title)}" '
         'xmlns="http://www.w3.org/2000/svg">',
         f'<line x1="{pad_l}" y1="{pad_t}" x2="{width - 6}" y2="{pad_t}" stroke="#ddd"/>',
         f'<line x1="{pad_l}" y1="{pad_t + plot_h}" x2="{width - 6}" y2="{pad_t + plot_h}" stroke="#999"/>',
         f'<text x="{pad_l - 3}" y="{pad_t + 8}" font-size="10" text-anchor="end">100%</text>',
-        f'<text x="{pad_l - 3}" y="{pad_t + plot_h}" font-size="10" text-anchor="end">0%</text>',
+        f'<text x="{pad_l - 3}" y="{pad_t + plot_h}" font-size="10" text-anchor="end">{_f(floor * 100)}%</text>',
         f'<text x="{pad_l}" y="{height - 4}" font-size="10">{escape(start_label)}</text>',
         f'<text x="{width - 6}" y="{height - 4}" font-size="10" text-anchor="end">{escape(end_label)}</text>',
     ]
@@ -123,8 +130,8 @@ def line(
         t0, t1 = points[0][0], points[-1][0]
         span = (t1 - t0) or 1.0
         coords = " ".join(
-            f"{_f(pad_l + (t - t0) / span * plot_w)},{_f(pad_t + plot_h - min(max(v, 0.0), 1.0) * plot_h)}"
-            for t, v in points
+            f"{_f(pad_l + (t - t0) / span * plot_w)},{_f(pad_t + plot_h - (v - floor) / scale * plot_h)}"
+            for (t, _raw), v in zip(points, values, strict=True)
         )
         parts.append(f'<polyline fill="none" stroke="#1565c0" stroke-width="1.5" points="{coords}"/>')
     parts.append("</svg>")
