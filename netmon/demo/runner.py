@@ -420,7 +420,7 @@ async def _summary(demo: Demo, stop: asyncio.Event, out: TextIO, every: float) -
 
 def summary_line(overview: Mapping[str, Any], demo: Demo, now: float) -> str:
     """The live one-line summary from the API's overview document."""
-    prov = overview["province"]
+    prov = overview["province"]["counts"]
     by = prov["by_state"]
     connected, total = demo.truth.coverage(now)
     return (
@@ -514,11 +514,14 @@ async def _run(
 
 async def _serve(demo: Demo, stop: asyncio.Event, ready: asyncio.Event | None) -> int:
     opts = demo.opts
+    # The official processes when this build has them; else the same parts composed here.
     run_collector = _find("netmon.collectord:run_collector")
     run_agent = _find("agent.service:run_agent")
     if run_collector is None or run_agent is None:
-        missing = [n for n, f in (("netmon.collectord", run_collector), ("agent.service", run_agent)) if f is None]
-        raise DemoError(f"this build lacks {', '.join(missing)}; the demo needs the collector and the agent service")
+        from netmon.demo import stack
+
+        run_collector = run_collector or stack.run_collector
+        run_agent = run_agent or stack.run_agent
 
     embedded: EmbeddedBroker | None = None
     if opts.broker and opts.broker != "embedded":
@@ -565,7 +568,11 @@ async def _run_parts(
         inventory=str(inv_path),
         broker=broker,
         store=StoreSettings(path=str(demo.workdir / "netmon.sqlite")),
-        state=StateSettings(default_interval_s=interval, reorder_window_s=max(600.0, 60 * interval)),
+        # Demo intervals are seconds, not minutes: a failed poll's timeouts and the batch
+        # delay are a larger share of them, so allow five silent intervals, not three.
+        state=StateSettings(
+            default_interval_s=interval, stale_after_intervals=5.0, reorder_window_s=max(600.0, 60 * interval)
+        ),
         maintenance=tuple(demo.plan.maintenance),
         http=HttpSettings(listen=opts.http, language="en"),
         credentials=str(cred_path),
@@ -613,6 +620,8 @@ async def _run_parts(
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(max(0.0, deadline - time.time())):
                     await stop.wait()
+        # Devices fall silent first, so no answer arrives at a poller that is closing.
+        demo.sim.close()
         inner_stop.set()
 
     async def announce() -> None:
@@ -670,7 +679,11 @@ def _size(inv: Inventory) -> str:
 
 def cli_main(args: argparse.Namespace) -> int:
     """``netmon demo``: parse options, run, map errors to exit codes."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    # The demo narrates on stdout; the parts' own logs show warnings and errors only.
+    logging.getLogger("netmon.demo").setLevel(logging.INFO)
+    for name in ("amqtt", "transitions"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     opts = DemoOptions.from_args(args)
     try:
         return asyncio.run(run_demo(opts))

@@ -30,8 +30,9 @@ from netmon.demo.recording import Dyn, Recording
 log = logging.getLogger("netmon.demo.simulator")
 
 LOOPBACK = ipaddress.ip_network("127.0.0.0/8")
-#: Responses are cut at this size (GETBULK may be truncated, RFC 3416 4.2.3).
-MAX_RESPONSE_BYTES = 8192
+#: GETBULK responses are cut at this size (RFC 3416 4.2.3 allows it), as net-snmp's
+#: snmpd cuts them for UDP: a real device answers a wide bulk request with a partial one.
+MAX_RESPONSE_BYTES = 1472
 _U32 = 1 << 32
 _U64 = 1 << 64
 

@@ -1,0 +1,129 @@
+"""`netmon demo` end to end: a short scripted scenario, checked against its ground truth.
+
+The demo runs as the user runs it (a subprocess of the ``netmon`` command) on a part of
+the real Quảng Ngãi inventory (three districts, so that two-second polling stays cheap on
+a two-core machine), with the ``e2e-short`` scenario at half speed: the Ba Tơ uplink is
+cut, one CPE is down for twelve seconds, another until the end, a third is in a
+maintenance window. The
+checks go through the collector's JSON API and ``/metrics``, and compare with the truth
+file the demo wrote.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from config import geography
+from netmon.demo import scenario, truth
+from tests import services
+
+INTERVAL = 2.0
+SCALE = 2.0  # the scenario's seconds, doubled: every outage spans several polls
+DURATION = 36.0
+SCENARIO = Path(scenario.__file__).parent / "scenarios" / "e2e-short.yaml"
+CUT_ROUTER = "d535-r1"  # Ba Tơ's district router
+
+
+def subset_inventory(path: Path) -> None:
+    """Three districts of the real inventory: the city, Ba Tơ (cut) and Lý Sơn."""
+    doc = yaml.safe_load((Path(geography.__file__).parent / "quang-ngai-2021.yaml").read_text(encoding="utf-8"))
+    doc["districts"] = [d for d in doc["districts"] if d["code"] in ("522", "535", "527")]
+    path.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+
+
+def get(base: str, path: str) -> Any:
+    with urllib.request.urlopen(base + path, timeout=5) as resp:
+        body = resp.read()
+    return body.decode() if path == "/metrics" else json.loads(body)
+
+
+def metric(text: str, name: str, **labels: str) -> float:
+    for line in text.splitlines():
+        if not line.startswith(name + "{"):
+            continue
+        if all(f'{k}="{v}"' in line for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    raise AssertionError(f"{name}{labels} not exported")
+
+
+def test_demo_scenario_matches_ground_truth(tmp_path: Path) -> None:
+    inv = tmp_path / "inventory.yaml"
+    subset_inventory(inv)
+    port = services.free_port()
+    base = f"http://127.0.0.1:{port}"
+    truth_path = tmp_path / "truth.json"
+    log_path = tmp_path / "demo.log"
+    cmd = [
+        sys.executable, "-m", "netmon", "demo",
+        "--inventory", str(inv), "--scenario", str(SCENARIO),
+        "--interval", str(INTERVAL), "--duration", str(DURATION), "--time-scale", str(SCALE),
+        "--workdir", str(tmp_path / "work"), "--truth", str(truth_path),
+        "--http", f"127.0.0.1:{port}", "--broker", "embedded",
+        "--snmp-port", str(services.free_port(__import__("socket").SOCK_DGRAM)),
+    ]  # fmt: skip
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        services.wait_until(lambda: "ready in" in log_path.read_text(), 30, "netmon demo", proc, log_path)
+        gt = truth.Truth.read(truth_path)
+        behind = [d for d, p in gt.parents.items() if p == CUT_ROUTER]
+        assert len(behind) >= 10
+
+        def settled() -> bool:
+            states = {d: get(base, f"/api/v1/devices/{d}")["state"] for d in (CUT_ROUTER, "c21013-cpe1", "c21010-cpe1")}
+            return states == {CUT_ROUTER: "down", "c21013-cpe1": "down", "c21010-cpe1": "up"} and all(
+                get(base, f"/api/v1/devices/{d}")["state"] == "unreachable" for d in behind
+            )
+
+        # Everything the scenario does has happened 20 s in; wait for the collector to see it.
+        services.wait_until(settled, 25, "the collector to see the scenario", proc, log_path)
+        now = time.time()
+        assert now < gt.start + DURATION
+
+        for d in behind:
+            dev = get(base, f"/api/v1/devices/{d}")
+            assert (dev["state"], dev["root_cause"]) == ("unreachable", CUT_ROUTER)
+            period = gt.state_at(d, now)
+            assert period is not None
+            assert period.root_cause == CUT_ROUTER
+        assert get(base, "/api/v1/devices/c21016-cpe1")["state"] == "maintenance"
+
+        # Coverage now equals the truth now (nothing changes after 20 s into the scenario).
+        overview = get(base, "/api/v1/overview")
+        counts = overview["province"]["counts"]
+        connected, total = gt.coverage(now)
+        assert (counts["connected"], counts["communes"]) == (connected, total)
+        assert counts["by_state"]["unreachable"] == len(behind)
+
+        metrics = get(base, "/metrics")
+        assert metric(metrics, "netmon_province_communes_connected") == connected
+        assert metric(metrics, "netmon_device_state", device="c21013-cpe1") == 2  # down
+        assert metric(metrics, "netmon_device_state", device=behind[0]) == 3  # unreachable
+
+        # Availability of each outage within one poll interval of the truth.
+        for dev, kind in (("c21010-cpe1", "down_s"), ("c21013-cpe1", "down_s"), (behind[0], "unreachable_s")):
+            api = get(base, f"/api/v1/availability?scope=device&id={dev}&from={gt.start}&to={now}")["availability"]
+            expected = gt.availability(dev, gt.start, now)
+            assert abs(api[kind] - getattr(expected, kind)) <= INTERVAL + 0.5, (dev, api, expected)
+
+        proc.wait(timeout=DURATION + 30)
+        assert proc.returncode == 0, log_path.read_text()[-3000:]
+        final = truth.Truth.read(truth_path)
+        assert final.end is not None
+        text = log_path.read_text()
+        assert "reachability comes from SNMP" in text
+        assert "embedded amqtt" in text
+        assert "Traceback" not in text, text[-3000:]
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(timeout=30)
