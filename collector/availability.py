@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_right
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from collector.model import Availability, State
 
@@ -95,7 +95,7 @@ def commune_timeline(timelines: Sequence[Timeline]) -> list[tuple[float, State]]
         return list(timelines[0])
     current = [State.UNKNOWN] * len(timelines)
     out: list[tuple[float, State]] = []
-    merged = heapq.merge(*(((ts, k, st) for ts, st in tl) for k, tl in enumerate(timelines)))
+    merged = heapq.merge(*(_tagged(k, tl) for k, tl in enumerate(timelines)))
     for ts, k, st in merged:
         current[k] = st
         cs = commune_state(current)
@@ -106,6 +106,12 @@ def commune_timeline(timelines: Sequence[Timeline]) -> list[tuple[float, State]]
         elif not out or out[-1][1] != cs:
             out.append((ts, cs))
     return out
+
+
+def _tagged(k: int, tl: Timeline) -> Iterator[tuple[float, int, State]]:
+    # A function, not a nested generator expression: each needs its own ``k``.
+    for ts, st in tl:
+        yield ts, k, st
 
 
 def add(a: Availability, b: Availability) -> Availability:

@@ -352,6 +352,13 @@ class Engine:
         if wm is not None and ts < wm:
             self._late(s, st, live, commit)
             return
+        if wm is None and live.last_seen is None and self._sset.reorder_window_s > 0:
+            # The first sample ever: nothing applied before it, so the initial state is a
+            # checkpoint for samples up to a reorder window older.
+            cp = _Checkpoint(
+                ts - self._sset.reorder_window_s, self._core[dev_id], None, False, None, live.maint_checked
+            )
+            self._replay[dev_id] = _ReplayLog(new=cp, ts=array("d"), ok=bytearray())
         self._watermark[dev_id] = ts
         last_seen = live.last_seen
         if live.pre_stale is not None or (
@@ -405,7 +412,7 @@ class Engine:
                 self._feed(dev_id, Maintenance(t, on, why), commit)
             live.maint_checked = ts
         if live.round_start is not None and ts >= live.round_start + st.interval_s / 2:
-            self._close_round(dev_id, st, live, commit)
+            self._close_round(dev_id, st, live, commit, boundary=ts)
         if live.round_start is None:
             live.round_start, live.round_ok, live.round_reason = ts, False, ""
         if ok:
@@ -415,13 +422,18 @@ class Engine:
         elif not live.round_reason:
             live.round_reason = reason
 
-    def _close_round(self, dev_id: str, st: _Static, live: Live, commit: Commit) -> None:
+    def _close_round(
+        self, dev_id: str, st: _Static, live: Live, commit: Commit, *, boundary: float | None = None
+    ) -> None:
+        """Decide the open round; ``boundary`` is the time of the sample that opens the next
+        one (everything before it is applied: a moment to checkpoint)."""
         if live.round_start is None:
             return
         if not live.round_ok:
             self._feed(dev_id, Round(live.round_start, False, live.round_reason), commit)
         live.round_start, live.round_ok, live.round_reason = None, False, ""
-        self._maybe_checkpoint(dev_id, st, live)
+        if boundary is not None:
+            self._maybe_checkpoint(dev_id, live, boundary)
 
     def _measure(self, s: wire.Sample, live: Live, commit: Commit) -> None:
         m = self._measured.get(s.device)
@@ -539,13 +551,11 @@ class Engine:
 
     # --- late samples ----------------------------------------------------------------
 
-    def _maybe_checkpoint(self, dev_id: str, st: _Static, live: Live) -> None:
-        """Remember a settled moment (no streak under way, no round open) to re-play from."""
+    def _maybe_checkpoint(self, dev_id: str, live: Live, boundary: float) -> None:
+        """Remember a settled moment (no streak under way, no round open) to re-play from:
+        the state with every sample before ``boundary`` applied, none from it on."""
         core = self._core[dev_id]
         if core.fail_streak or (core.ok_streak and core.base != State.UP) or live.round_start is not None:
-            return
-        wm = self._watermark.get(dev_id)
-        if wm is None:
             return
         rl = self._replay.get(dev_id)
         if rl is None:
@@ -553,13 +563,13 @@ class Engine:
         window = self._sset.reorder_window_s
         if window <= 0:
             return
-        if rl.new is not None and wm - rl.new.ts < window:
+        if rl.new is not None and boundary - rl.new.ts < window:
             return
-        cp = _Checkpoint(wm, core, None, False, live.last_seen, live.maint_checked)
+        cp = _Checkpoint(boundary, core, None, False, live.last_seen, live.maint_checked)
         rl.old, rl.new = rl.new, cp
         if rl.old is not None and rl.ts is not None and rl.ok is not None:
             cut = 0
-            while cut < len(rl.ts) and rl.ts[cut] <= rl.old.ts:
+            while cut < len(rl.ts) and rl.ts[cut] < rl.old.ts:
                 cut += 1
             if cut:
                 del rl.ts[:cut]
@@ -574,7 +584,7 @@ class Engine:
             # Too long unsettled: give up the older checkpoint and what only it needed.
             rl.old = None
             cut = 0
-            while cut < len(rl.ts) and rl.ts[cut] <= rl.new.ts:
+            while cut < len(rl.ts) and rl.ts[cut] < rl.new.ts:
                 cut += 1
             del rl.ts[:cut]
             del rl.ok[:cut]
@@ -613,7 +623,7 @@ class Engine:
         replay_log, self._replay[dev_id] = rl, _ReplayLog()
         try:
             for ts, ok in zip(list(rl.ts), list(rl.ok), strict=True):
-                if ts <= cp.ts:
+                if ts < cp.ts:
                     continue
                 if live.last_seen is not None and ts - live.last_seen > stale_after:
                     self._close_round(dev_id, st, live, commit)
@@ -622,6 +632,9 @@ class Engine:
                 live.last_seen = ts if live.last_seen is None else max(live.last_seen, ts)
         finally:
             self._replay[dev_id] = replay_log
+        if cp is rl.old:
+            # The newer checkpoint did not know the late sample: the older one takes its place.
+            rl.new, rl.old = cp, None
         self._watermark[dev_id] = max(wm, live.last_seen or wm)
 
     # --- status, tick ------------------------------------------------------------------
