@@ -123,7 +123,13 @@ def _lang(request: web.Request) -> str:
 
 def _index(request: web.Request, snap: Snapshot) -> SearchIndex:
     state = request.app[_STATE_KEY]
-    key = (snap.province_code, len(snap.communes), len(snap.districts), next(iter(snap.communes), None))
+    # Names and codes only change on an inventory reload; hashing them is cheap next to re-folding.
+    key = hash(
+        (
+            tuple((c.code, c.name, c.district) for c in snap.communes.values()),
+            tuple((d.code, d.name) for d in snap.districts.values()),
+        )
+    )
     if state.get("index_key") != key:
         state["index"] = SearchIndex.from_snapshot(snap)
         state["index_key"] = key
@@ -417,11 +423,6 @@ async def api_openapi(request: web.Request) -> web.StreamResponse:
     return _json(openapi.document())
 
 
-async def api_not_found(request: web.Request) -> web.StreamResponse:
-    """Anything else under /api/: a JSON 404."""
-    raise views.NotFound(f"no such endpoint: {request.path}")
-
-
 def build_app(
     reader: Reader,
     *,
@@ -464,5 +465,4 @@ def build_app(
     app.router.add_get("/api/v1/coverage", api_coverage)
     app.router.add_get("/api/v1/openapi.json", api_openapi)
     app.add_routes(list(extra_routes))
-    app.router.add_route("*", "/api/{tail:.*}", api_not_found)
     return app

@@ -161,3 +161,46 @@ async def test_pages_are_small_and_compressed(client: TestClient) -> None:
     assert len(raw) < 60_000
     assert "no-store" in resp.headers["Cache-Control"]
     assert "script-src 'self'" in resp.headers["Content-Security-Policy"]
+
+
+async def test_unknown_pages_and_methods(client: TestClient) -> None:
+    resp = await client.get("/commune/99999")
+    assert resp.status == 404
+    assert "Không tìm thấy" in await resp.text()
+    post = await client.post("/api/v1/overview", data=b"x")
+    assert post.status == 405
+    assert (await post.json())["error"]
+    assert (await client.get("/api/v1/districts/%3Cscript%3E")).status == 404
+
+
+async def test_search_index_follows_an_inventory_reload() -> None:
+    from dataclasses import replace
+
+    from collector.model import Snapshot
+
+    snap = engine_at(NOW).snapshot()
+
+    class Renamed:
+        """A reader whose snapshot renames one commune (as after an inventory reload)."""
+
+        def __init__(self, s: Snapshot) -> None:
+            self.s = s
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(engine_at(NOW), name)
+
+        def snapshot(self) -> Snapshot:
+            return self.s
+
+    reader = Renamed(snap)
+    c = await _client(reader)  # type: ignore[arg-type]
+    try:
+        first = await (await c.get("/api/v1/search", params={"q": "tinh khe"})).json()
+        assert first["results"][0]["code"] == TINH_KHE
+        communes = dict(snap.communes)
+        communes[TINH_KHE] = replace(communes[TINH_KHE], name="Phường Tịnh Khê Mới")
+        reader.s = replace(snap, communes=communes)
+        again = await (await c.get("/api/v1/search", params={"q": "tinh khe moi"})).json()
+        assert again["results"][0]["name"] == "Phường Tịnh Khê Mới"
+    finally:
+        await c.close()
