@@ -180,7 +180,12 @@ def _middlewares(token: Secret | None) -> list[Any]:
         )
         if not request.path.startswith("/static/"):
             resp.headers.setdefault("Cache-Control", "no-store")
-        if isinstance(resp, web.Response) and (resp.body is not None and len(resp.body) > 1024):  # type: ignore[arg-type]
+        if (
+            isinstance(resp, web.Response)
+            and "Content-Encoding" not in resp.headers  # e.g. /metrics compressing on its own
+            and resp.body is not None
+            and len(resp.body) > 1024  # type: ignore[arg-type]
+        ):
             resp.enable_compression()
         return resp
 

@@ -204,3 +204,23 @@ async def test_search_index_follows_an_inventory_reload() -> None:
         assert again["results"][0]["name"] == "Phường Tịnh Khê Mới"
     finally:
         await c.close()
+
+
+async def test_extra_routes_serve_metrics_beside_the_page() -> None:
+    from aiohttp import web
+    from prometheus_client import CollectorRegistry
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from exporters.prometheus import SnapshotCollector, metrics_handler
+
+    engine = engine_at(NOW)
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(SnapshotCollector(engine.snapshot))
+    c = await _client(engine, extra_routes=[web.get("/metrics", metrics_handler(registry))])
+    try:
+        resp = await c.get("/metrics", headers={"Accept-Encoding": "gzip"})
+        assert resp.status == 200
+        names = {f.name for f in text_string_to_metric_families(await resp.text())}
+        assert "netmon_province_communes_connected" in names
+    finally:
+        await c.close()
