@@ -98,10 +98,6 @@ CHILD = textwrap.dedent(
         out["applied_before"] = ingest.counters().batches
         out["failed_is_duplicate"] = store.is_duplicate("d522", failed_at)
         out["log"] = log.getvalue()
-        try:
-            engine.apply_batch(batch(failed_at), now)
-        except Exception as exc:
-            out["direct_error"] = f"{type(exc).__name__}: {exc}"
         # the operator frees space; the broker redelivers the batch that was not applied
         os.remove(filler)
         ingest.handle(wire.samples_topic("d522"), wire.encode(batch(failed_at)))
@@ -113,6 +109,16 @@ CHILD = textwrap.dedent(
         reopened = SqliteStore.open(path)
         out["ledger_survives"] = all(reopened.is_duplicate("d522", s) for s in range(failed_at + 1))
         reopened.close()
+        # the same batches into a store that never filled: the recovered store must agree
+        ref_store = SqliteStore.open(os.path.join(sys.argv[4], "ref.sqlite"))
+        ref = Engine(inv, CollectorSettings(inventory="x"), ref_store, clock=lambda: now)
+        for s in range(failed_at + 1):
+            ref.apply_batch(batch(s), now)
+        recovered = SqliteStore.open(path)
+        out["transitions_equal"] = all(
+            recovered.transitions(d, 0, 2e9) == ref_store.transitions(d, 0, 2e9) for d in devices)
+        out["transitions_counts"] = [
+            sum(len(st.transitions(d, 0, 2e9)) for d in devices) for st in (recovered, ref_store)]
     print(json.dumps(out))
     """
 )
@@ -149,7 +155,8 @@ def test_store_on_a_read_only_disk_does_not_open_and_says_why(tmp_path: Path) ->
 @pytest.fixture(scope="module")
 def full_disk(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """The full-disk scenario, run once for the tests below."""
-    return run_child(tmp_path_factory.mktemp("full"), "full", str(ROOT / "config" / "quang-ngai-2021.yaml"))
+    work = tmp_path_factory.mktemp("full")
+    return run_child(work, "full", str(ROOT / "config" / "quang-ngai-2021.yaml"), str(work))
 
 
 def test_full_disk_fails_loudly_and_does_not_record_the_batch(full_disk: dict[str, Any]) -> None:
@@ -168,4 +175,16 @@ def test_after_space_is_freed_the_redelivered_batch_is_applied_once(full_disk: d
 
 
 def test_full_disk_error_itself_names_the_full_disk(full_disk: dict[str, Any]) -> None:
-    assert "full" in full_disk["direct_error"]
+    last_error = next(line for line in full_disk["log"].splitlines() if line.startswith("sqlite3."))
+    assert "database or disk is full" in last_error
+    assert "cannot rollback" not in full_disk["log"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="collector.engine: a batch whose commit failed has already advanced the engine's in-memory "
+    "device states, so its redelivery writes fewer transitions (122 of 184 here): the engine must "
+    "roll its memory back (or rebuild from the store) when Store.commit raises",
+)
+def test_recovered_store_agrees_with_one_that_never_filled(full_disk: dict[str, Any]) -> None:
+    assert full_disk["transitions_equal"] is True, full_disk["transitions_counts"]
