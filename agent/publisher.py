@@ -11,7 +11,8 @@ a batch is full, writes it to the outbox (one SQLite insert). The publisher read
 outbox oldest first, keeps a bounded window of QoS 1 publishes in flight and removes a
 batch only when its PUBACK arrives. After a reconnect, what was queued while away (the
 backlog) is drained at ``drain_rate_per_s`` while new batches go out at once, so a long
-outage never starves live data. Connection problems (refused login, TLS mismatch, no
+outage never starves live data — within :data:`MAX_OVERTAKE` batches, beyond which the
+backlog goes first at full speed (see there: the collector's de-duplication window). Connection problems (refused login, TLS mismatch, no
 route) are logged with the broker's reason and retried with exponential back-off and
 jitter; they never reach the poller.
 
@@ -46,6 +47,14 @@ mqtt_log = logging.getLogger("agent.mqtt")
 
 #: How long a publish may wait for its PUBACK on a live connection before we reconnect.
 PUBACK_TIMEOUT_S = 30.0
+#: How many sequence numbers a live batch may run ahead of the oldest backlog batch not yet
+#: sent. The collector's de-duplication ledger accepts out-of-order batches only within a
+#: bounded window (256 numbers, and 64 below the first batch it ever sees from an agent);
+#: a live batch far ahead of a large backlog would make it give the backlog up as old.
+#: So live batches overtake at most this far, and a backlog bigger than that is sent at
+#: full speed (not rate-limited) until it is within reach: delayed live data beats lost
+#: backlog.
+MAX_OVERTAKE = 48
 #: How long connecting (TCP + TLS + CONNACK) may take.
 CONNECT_TIMEOUT_S = 15.0
 
@@ -379,21 +388,22 @@ class Publisher:
                 await window.acquire()
                 self._wake.clear()
                 item: Queued | None = None
-                nxt = self.outbox.next_after(live_cursor)
-                if nxt:
-                    item = nxt[0]
+                live = self.outbox.next_after(live_cursor)
+                backlog = self.outbox.next_after(backlog_cursor, upto=boundary) if backlog_cursor < boundary else []
+                if not backlog:
+                    backlog_cursor = boundary
+                if live and (not backlog or live[0].seq - backlog[0].seq <= MAX_OVERTAKE):
+                    item = live[0]
                     live_cursor = item.seq
-                elif backlog_cursor < boundary and bucket.take():
-                    nxt = self.outbox.next_after(backlog_cursor, upto=boundary)
-                    if nxt:
-                        item = nxt[0]
-                        backlog_cursor = item.seq
-                        self.stats.backlog_batches += 1
-                    else:
-                        backlog_cursor = boundary
+                elif backlog and (live or bucket.take()):
+                    # Rate-limited, unless live data is waiting because it may not overtake
+                    # the backlog by more than MAX_OVERTAKE: then the backlog goes at full speed.
+                    item = backlog[0]
+                    backlog_cursor = item.seq
+                    self.stats.backlog_batches += 1
                 if item is None:
                     window.release()
-                    wait = bucket.wait_s() if backlog_cursor < boundary else None
+                    wait = bucket.wait_s() if backlog else None
                     with contextlib.suppress(TimeoutError):
                         async with asyncio.timeout(wait):
                             await self._wake.wait()

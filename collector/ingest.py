@@ -85,7 +85,7 @@ class Ingestor:
         self._dead_letters = 0
         self._invalid: dict[str, int] = {}
         self._statuses = 0
-        # Without a store, remember the highest seq per agent (in memory, this process only).
+        # Without a store, remember the applied seqs per agent (in memory, this process only).
         self._seen: dict[str, set[int]] = {}
 
     def handle(self, topic: str, payload: bytes) -> None:
@@ -158,4 +158,7 @@ class Ingestor:
             duplicates=self._duplicates,
             invalid=dict(self._invalid),
             dead_letters=self._dead_letters,
+            # The engine knows which samples were late or named no inventory device.
+            late_samples=int(getattr(self._engine, "late_samples", 0)),
+            unknown_devices=int(getattr(self._engine, "unknown_samples", 0)),
         )

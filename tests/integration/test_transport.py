@@ -426,8 +426,73 @@ async def test_backlog_drains_rate_limited_while_live_batches_go_first(
         t0 = time.monotonic()
         await col.wait_for(lambda: len(col.batches) >= 61, 10, "backlog")
         elapsed = time.monotonic() - t0
+        assert await pub.drain(5)
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
     assert elapsed > (61 - position - 10) / 20 * 0.8  # the backlog went at ~20 batches/s, not at once
     assert ob.stats().depth == 0
+
+
+async def test_long_backlog_with_live_data_is_not_lost_to_the_real_dedup_ledger(
+    mosquitto: services.Service, tmp_path: Path
+) -> None:
+    """The real store's ledger accepts out-of-order batches only within a window; live data
+    overtaking a 400-batch backlog must not make it give the backlog up as duplicates."""
+    from collector.engine import Engine
+    from collector.store import SqliteStore
+    from config.inventory import Inventory, ProvinceRef
+    from config.settings import CollectorSettings
+
+    broker = broker_of(mosquitto)
+    aid, path = uid("a"), tmp_path / "o.sqlite"
+    store = SqliteStore.open(tmp_path / "netmon.sqlite")
+    engine = Engine(Inventory(province=ProvinceRef(code="51", name="x")), CollectorSettings(inventory="-"), store)
+    ingestor = Ingestor(engine, store)
+    got = asyncio.Event()
+    ingestor.listeners.append(lambda _: got.set())
+
+    async def applied(n: int) -> None:
+        async with asyncio.timeout(30):
+            while ingestor.counters().batches < n:
+                got.clear()
+                await got.wait()
+
+    ob_settings = OutboxSettings(path=str(path), drain_rate_per_s=50, inflight=10)
+    ob = Outbox(path, ob_settings, aid)
+    ready = asyncio.Event()
+    sub = asyncio.create_task(run_subscriber(broker, ingestor, client_id=uid("col"), ready=ready))
+    try:
+        await ready.wait()
+        for i in range(5):  # the collector knows this agent
+            ob.append([sample(i)])
+        pub = Publisher(broker, aid, ob, ob_settings)
+        task = asyncio.create_task(pub.run())
+        await applied(5)
+        assert await pub.drain(5)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        for i in range(5, 405):  # a long outage
+            ob.append([sample(i)])
+        pub = Publisher(broker, aid, ob, ob_settings)
+        task = asyncio.create_task(pub.run())
+        await pub.connected.wait()
+        for i in range(405, 425):  # live data during the drain
+            ob.append([sample(i)])
+            pub.wake()
+            await asyncio.sleep(0.02)  # pacing of the live stream
+        await applied(425)
+        assert await pub.drain(5)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    finally:
+        sub.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sub
+    c = ingestor.counters()
+    assert (c.batches, c.samples, c.duplicates) == (425, 425, 0)
+    assert ob.stats().depth == 0
+    engine.close()
+    store.close()

@@ -1,0 +1,186 @@
+"""The real ``netmon agent`` process polling real devices, through a real Mosquitto, into the
+real collector engine and store: states arrive, SIGHUP reloads, SIGTERM says offline and the
+agent's devices become UNKNOWN (not DOWN)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+import uuid
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+from agent import wire
+from collector.engine import Engine
+from collector.ingest import Ingestor
+from collector.model import State
+from collector.store import SqliteStore
+from collector.subscriber import run_subscriber
+from config.loader import load_collector_settings, load_inventory
+from config.settings import BrokerSettings
+from tests import services
+
+ROOT = Path(__file__).resolve().parents[2]
+
+INVENTORY = """
+province: {{code: "51", name: "Quảng Ngãi"}}
+districts:
+  - code: "522"
+    name: "Bình Sơn"
+    devices:
+      - {{id: d522-r1, role: district_router, address: 127.0.0.1, snmp: lab, probes: [snmp]}}
+    communes:
+      - code: "20101"
+        name: "Bình Thạnh"
+        devices:
+          - {{id: c20101-cpe1, role: cpe, address: 127.0.0.1, probes: [tcp], tcp_port: {open_port}, parent: d522-r1}}
+  - code: "523"
+    name: "Trà Bồng"
+    devices:
+      - {{id: d523-r1, role: district_router, address: 127.0.0.1, probes: [tcp], tcp_port: {open_port}}}
+"""
+
+CREDENTIALS = """
+snmp:
+  lab: {{version: 2c, community: {{value: {community}}}, port: {snmp_port}, timeout_s: 1, retries: 0}}
+"""
+
+AGENT = """
+agent_id: {agent_id}
+inventory: inventory.yaml
+credentials: credentials.yaml
+scope: {{districts: ["522"]}}
+broker: {{url: "mqtt://127.0.0.1:{mqtt_port}", reconnect_min_s: 0.1, reconnect_max_s: 1}}
+poll: {{interval_s: 1, timeout_s: 1, batch_max_delay_s: 0.2, icmp_mode: "off"}}
+outbox: {{path: outbox.sqlite}}
+log: {{level: INFO}}
+"""
+
+COLLECTOR = """
+inventory: inventory.yaml
+store: {{path: netmon.sqlite}}
+broker: {{url: "mqtt://127.0.0.1:{mqtt_port}"}}
+"""
+
+
+@contextlib.asynccontextmanager
+async def tcp_listener() -> AsyncIterator[int]:
+    async def accept(_: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
+        w.close()
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    try:
+        yield server.sockets[0].getsockname()[1]
+    finally:
+        server.close()
+
+
+async def wait_until(cond: Callable[[], bool], event: asyncio.Event, limit_s: float, what: str) -> None:
+    try:
+        async with asyncio.timeout(limit_s):
+            while not cond():
+                event.clear()
+                await event.wait()
+    except TimeoutError:
+        raise AssertionError(f"timed out waiting for {what}") from None
+
+
+async def test_netmon_agent_process_to_engine_reload_and_offline(
+    mosquitto: services.Service, snmpd: services.Service, tmp_path: Path
+) -> None:
+    agent_id = f"agent-{uuid.uuid4().hex[:8]}"
+    async with tcp_listener() as open_port:
+        (tmp_path / "inventory.yaml").write_text(INVENTORY.format(open_port=open_port))
+        (tmp_path / "credentials.yaml").write_text(
+            CREDENTIALS.format(community=services.SNMP_COMMUNITY, snmp_port=snmpd.port)
+        )
+        (tmp_path / "agent.yaml").write_text(AGENT.format(agent_id=agent_id, mqtt_port=mosquitto.port))
+        (tmp_path / "collector.yaml").write_text(COLLECTOR.format(mqtt_port=mosquitto.port))
+        settings = load_collector_settings(tmp_path / "collector.yaml")
+        store = SqliteStore.open(settings.store.path)
+        engine = Engine(load_inventory(settings.inventory), settings, store)
+        changed, ready = asyncio.Event(), asyncio.Event()
+        statuses: list[str] = []
+
+        class Watching:
+            def apply_batch(self, batch: wire.SampleBatch, received_at: float) -> None:
+                engine.apply_batch(batch, received_at)
+
+            def agent_status(self, status: wire.AgentStatus, received_at: float) -> None:
+                engine.agent_status(status, received_at)
+                statuses.append(status.state)
+                changed.set()
+
+        ingestor = Ingestor(Watching(), store)
+        ingestor.listeners.append(lambda _: changed.set())
+        sub = asyncio.create_task(
+            run_subscriber(
+                BrokerSettings(url=f"mqtt://127.0.0.1:{mosquitto.port}"), ingestor, client_id="c1", ready=ready
+            )
+        )
+        await ready.wait()
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "netmon",
+            "agent",
+            "-c",
+            str(tmp_path / "agent.yaml"),
+            cwd=tmp_path,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+
+            def states() -> dict[str, State]:
+                return {d: v.state for d, v in engine.snapshot().devices.items()}
+
+            def both_up() -> bool:
+                s = states()
+                return s["d522-r1"] == State.UP and s["c20101-cpe1"] == State.UP
+
+            await wait_until(both_up, changed, 20, "the agent's devices UP")
+            assert "online" in statuses
+            assert states()["d523-r1"] != State.UP  # outside the agent's scope: never polled
+
+            # SIGHUP: the scope's inventory grows by one device, picked up without a restart
+            text = (tmp_path / "inventory.yaml").read_text()
+            (tmp_path / "inventory.yaml").write_text(
+                text.replace(
+                    "    communes:\n",
+                    f"      - {{id: d522-sw1, role: switch, address: 127.0.0.1, probes: [tcp], tcp_port: {open_port}}}\n"
+                    "    communes:\n",
+                    1,
+                )
+            )
+            proc.send_signal(signal.SIGHUP)
+            seen: set[str] = set()
+
+            def saw_new(batch: wire.SampleBatch) -> None:
+                seen.update(s.device for s in batch.samples)
+
+            ingestor.listeners.append(saw_new)
+            await wait_until(lambda: "d522-sw1" in seen, changed, 20, "the reloaded device's samples")
+
+            proc.send_signal(signal.SIGTERM)
+            async with asyncio.timeout(20):
+                rc = await proc.wait()
+            assert rc == 0
+            await wait_until(lambda: statuses[-1] == "offline", changed, 10, "offline status")
+            for dev in ("d522-r1", "c20101-cpe1"):  # a silent agent's devices: unknown, not down
+                last = engine.transitions(dev, 0, float("inf"))[-1]
+                assert (last.old, last.new) == (State.UP, State.UNKNOWN)
+                assert "offline" in last.cause
+            assert ingestor.counters().invalid == {}
+        finally:
+            if proc.returncode is None:
+                proc.kill()
+                await proc.wait()
+            sub.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sub
+            engine.close()
+            store.close()
