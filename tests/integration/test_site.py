@@ -110,3 +110,10 @@ def test_watch_refreshes(url: str) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_a_district_query_lists_its_communes(url: str) -> None:
+    r = _site("huyen ba to", "--url", url, "--lang", "en")
+    assert r.returncode == 0, r.stderr
+    assert "Huyện Ba Tơ (535)" in r.stdout
+    assert "21484 Thị trấn Ba Tơ" in r.stdout
