@@ -174,9 +174,13 @@ def credentials_doc(port: int) -> dict[str, Any]:
     }
 
 
+#: libyaml's dumper when present: the national inventory takes 17 s in pure Python, 1 s in C.
+_DUMPER: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+
 def _dump(path: Path, doc: dict[str, Any], header: str) -> None:
     path.write_text(
-        f"# {header}\n" + yaml.dump(doc, allow_unicode=True, sort_keys=False, width=120, Dumper=yaml.SafeDumper),
+        f"# {header}\n" + yaml.dump(doc, allow_unicode=True, sort_keys=False, width=120, Dumper=_DUMPER),
         encoding="utf-8",
     )
 
