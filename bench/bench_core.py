@@ -157,11 +157,10 @@ def main() -> int:
         f"30-day time-weighted coverage ({cov:.4f}) + 30-day availability of all {len(per_district)} districts: {took:.3f} s"
     )
     t = time.perf_counter()
-    engine._avail_at = float("-inf")  # force the refresh
-    engine.tick(end)
+    engine.refresh_availability(end)
     print(f"availability refresh, 4 standard windows x all devices/communes/districts: {time.perf_counter() - t:.3f} s")
     t = time.perf_counter()
-    engine._snapshot_dirty = True
+    engine.apply_batch(batches[0], end)  # a change, so that the snapshot is rebuilt
     snap = engine.snapshot()
     print(
         f"snapshot build: {time.perf_counter() - t:.3f} s; connected {snap.province.connected}/{snap.province.communes}"

@@ -184,6 +184,10 @@ class Engine:
         store: Where effects are persisted; None keeps everything in memory only.
         clock: The time source (tests and the demo inject a simulated clock).
         ingest_counters: The ingestor's counters, shown in the snapshot.
+        history_step_s: One latency point per device per this many seconds for the charts
+            (default: a minute, thinned for large inventories; ``math.inf``: none).
+        checkpoint_s: How often every device's measurements are saved (states are saved
+            with every batch that changes them).
     """
 
     def __init__(
@@ -194,10 +198,15 @@ class Engine:
         *,
         clock: Callable[[], float] = time.time,
         ingest_counters: Callable[[], IngestCounters] | None = None,
+        history_step_s: float | None = None,
+        checkpoint_s: float = CHECKPOINT_S,
     ) -> None:
         self._settings = settings
+        self._history_step_override = history_step_s
+        self._checkpoint_s = checkpoint_s
         self._sset = settings.state
-        self._store = store
+        # Without a store, an in-memory SQLite one: one code path, outages queryable all the same.
+        self._store: SqliteStore | Store = store if store is not None else SqliteStore.open(":memory:")
         self._clock = clock
         self._ingest_counters = ingest_counters
         self.late_samples = 0
@@ -225,6 +234,7 @@ class Engine:
         self._snapshot_dirty = True
         self._availability: dict[tuple[str, str, int], Availability] = {}
         self._avail_at = float("-inf")
+        self._snapshot_read = False
         self._checkpoint_at = now
         self._pruned_at = float("-inf")
         self._mem_since = now - MEMORY_S
@@ -262,7 +272,7 @@ class Engine:
                 windows=windows.get(dev_id, ()),
             )
         self._static = static
-        self._history_step_s = max(HISTORY_STEP_S, len(static) / HISTORY_POINTS_PER_S)
+        self._history_step_s = self._history_step_override or max(HISTORY_STEP_S, len(static) / HISTORY_POINTS_PER_S)
         self._access = cov.access_devices(idx)
         self._district_communes = cov.communes_by_district(idx)
         self._all_communes = tuple(idx.communes)
@@ -290,7 +300,7 @@ class Engine:
         self._avail_at = float("-inf")
 
     def _load(self, now: float) -> None:
-        saved: dict[str, bytes] = self._store.load_devices() if self._store is not None else {}
+        saved: dict[str, bytes] = self._store.load_devices()
         for dev_id in self._static:
             raw = saved.get(dev_id)
             if raw is not None:
@@ -302,18 +312,17 @@ class Engine:
             else:
                 self._core[dev_id] = initial(now)
                 self._live[dev_id] = Live()
-        if self._store is not None:
-            self._timelines = self._store.timelines(self._mem_since)
-            self._outage_counts = self._store.outage_counts()
-            for agent_id, raw in self._store.load_agents().items():
-                self._agents[agent_id] = _agent_decoder.decode(raw)
+        self._timelines = self._store.timelines(self._mem_since)
+        self._outage_counts = self._store.outage_counts()
+        for agent_id, raw in self._store.load_agents().items():
+            self._agents[agent_id] = _agent_decoder.decode(raw)
         self._dirty_views.update(self._static)
 
     # --- the write path ----------------------------------------------------------------
 
     def apply_batch(self, batch: wire.SampleBatch, received_at: float) -> None:
         """Apply an agent's batch and persist its effects with ``(agent, seq)`` atomically."""
-        if self._store is not None and self._store.is_duplicate(batch.agent, batch.seq):
+        if self._store.is_duplicate(batch.agent, batch.seq):
             self.duplicates += 1
             return
         commit = Commit(ledger=(batch.agent, batch.seq))
@@ -554,17 +563,15 @@ class Engine:
     def _maybe_checkpoint(self, dev_id: str, live: Live, boundary: float) -> None:
         """Remember a settled moment (no streak under way, no round open) to re-play from:
         the state with every sample before ``boundary`` applied, none from it on."""
+        window = self._sset.reorder_window_s
+        rl = self._replay.get(dev_id)
+        if window <= 0 or (rl is not None and rl.new is not None and boundary - rl.new.ts < window):
+            return  # the common case: the newer checkpoint is recent enough
         core = self._core[dev_id]
         if core.fail_streak or (core.ok_streak and core.base != State.UP) or live.round_start is not None:
             return
-        rl = self._replay.get(dev_id)
         if rl is None:
             rl = self._replay[dev_id] = _ReplayLog(ts=array("d"), ok=bytearray())
-        window = self._sset.reorder_window_s
-        if window <= 0:
-            return
-        if rl.new is not None and boundary - rl.new.ts < window:
-            return
         cp = _Checkpoint(boundary, core, None, False, live.last_seen, live.maint_checked)
         rl.old, rl.new = rl.new, cp
         if rl.old is not None and rl.ts is not None and rl.ok is not None:
@@ -692,19 +699,25 @@ class Engine:
                 for t, on, why in mnt.changes(st.windows, t0, now):
                     self._feed(dev_id, Maintenance(t, on, why), commit)
                 live.maint_checked = max(now, t0)
-        if now - self._checkpoint_at >= CHECKPOINT_S:
+        if now - self._checkpoint_at >= self._checkpoint_s:
             self._checkpoint_at = now
             for dev_id in self._static:
                 commit.devices[dev_id] = b""
-        if self._store is not None and now - self._pruned_at >= 3600.0:
+        if now - self._pruned_at >= 3600.0:
             self._pruned_at = now
             self._store.prune(now, history_keep_s=HISTORY_KEEP_S)
             self._trim_memory(now)
         self._finish(commit)
-        if now - self._avail_at >= AVAILABILITY_REFRESH_S:
-            self._avail_at = now
-            self._availability = self._standard_availability(now)
-            self._snapshot_dirty = True
+        # Only when someone reads snapshots: a simulation that never looks costs nothing.
+        if self._snapshot_read and now - self._avail_at >= AVAILABILITY_REFRESH_S:
+            self.refresh_availability(now)
+
+    def refresh_availability(self, now: float) -> None:
+        """Recompute the snapshot's availability over the standard windows ending at ``now``."""
+        self._snapshot_read = False
+        self._avail_at = now
+        self._availability = self._standard_availability(now)
+        self._snapshot_dirty = True
 
     def _trim_memory(self, now: float) -> None:
         since = now - MEMORY_S
@@ -720,7 +733,7 @@ class Engine:
     def _finish(self, commit: Commit) -> None:
         for dev_id in commit.devices:
             commit.devices[dev_id] = _saved_encoder.encode(_Saved(self._core[dev_id], self._live[dev_id]))
-        if self._store is not None and (
+        if (
             commit.transitions
             or commit.devices
             or commit.ledger is not None
@@ -738,8 +751,7 @@ class Engine:
         for dev_id in self._static:
             commit.devices[dev_id] = b""
         self._finish(commit)
-        if self._store is not None:
-            self._store.close()
+        self._store.close()
 
     # --- the read model ----------------------------------------------------------------
 
@@ -755,7 +767,7 @@ class Engine:
         self, start: float
     ) -> tuple[dict[str, list[tuple[float, State]]], dict[str, list[tuple[float, State]]]]:
         """Device and commune timelines covering ``start`` on (from memory, else the store)."""
-        if start >= self._mem_since or self._store is None:
+        if start >= self._mem_since:
             return self._timelines, self._commune_timelines()
         dev_tl = self._store.timelines(start)
         com_tl = {c: av.commune_timeline([dev_tl.get(d, []) for d in devs]) for c, devs in self._access.items()}
@@ -796,47 +808,14 @@ class Engine:
         limit: int | None = None,
     ) -> list[Outage]:
         """Outages overlapping ``[start, end)``, newest first."""
-        if self._store is not None:
-            return self._store.outages(start, end, device=device, commune=commune, district=district, limit=limit)
-        return self._memory_outages(start, end, device=device, commune=commune, district=district, limit=limit)
-
-    def _memory_outages(
-        self,
-        start: float,
-        end: float,
-        *,
-        device: str | None,
-        commune: str | None,
-        district: str | None,
-        limit: int | None,
-    ) -> list[Outage]:
-        out: list[Outage] = []
-        for dev_id, tl in self._timelines.items():
-            st = self._static.get(dev_id)
-            if st is None or (device is not None and dev_id != device):
-                continue
-            if (commune is not None and st.commune != commune) or (district is not None and st.district != district):
-                continue
-            for i, (ts, s) in enumerate(tl):
-                if s not in IMPAIRED:
-                    continue
-                stop = tl[i + 1][0] if i + 1 < len(tl) else None
-                if ts < end and (stop is None or stop > start):
-                    root = self._core[dev_id].root_cause if stop is None else None
-                    out.append(Outage(dev_id, st.commune, st.district, s, ts, stop, "", root))
-        out.sort(key=lambda o: o.start, reverse=True)
-        return out[:limit] if limit is not None else out
+        return self._store.outages(start, end, device=device, commune=commune, district=district, limit=limit)
 
     def history(self, device: str, since: float) -> list[HistoryPoint]:
         """Recent latency points of a device, oldest first."""
-        if self._store is None:
-            return []
         return self._store.history(device, since)
 
     def transitions(self, device: str, start: float, end: float) -> list[Transition]:
         """A device's stored transitions in ``[start, end)`` (for explanations)."""
-        if self._store is None:
-            return []
         return self._store.transitions(device, start, end)
 
     def device_state(self, device: str) -> DeviceState | None:
@@ -862,6 +841,12 @@ class Engine:
     def snapshot(self) -> Snapshot:
         """The current state, immutable; rebuilt at most once a second when samples arrive."""
         now = self._clock()
+        self._snapshot_read = True
+        if self._avail_at == float("-inf"):
+            # The first read before any tick: compute the standard windows once, now.
+            self._avail_at = now
+            self._availability = self._standard_availability(now)
+            self._snapshot_dirty = True
         snap = self._snapshot
         if snap is not None and (not self._snapshot_dirty or now - snap.taken_at < SNAPSHOT_MAX_AGE_S):
             return snap

@@ -61,17 +61,21 @@ class Schedule:
     _by_device: dict[str, list[Failure]] = field(default_factory=dict, init=False, repr=False, compare=False)
 
 
-def failed_at(schedule: Schedule, inv: Inventory, device: str, t: float) -> str | None:
-    """The device whose failure makes ``device`` unreachable at ``t`` (itself first, then ancestors)."""
+def failed_at(
+    schedule: Schedule, inv: Inventory, device: str, t: float, path: Sequence[str] | None = None
+) -> str | None:
+    """The device whose failure makes ``device`` unreachable at ``t`` (the one nearest the
+    root of its path, as an operator would name the cause), or None."""
     by_dev = schedule._by_device
     if not by_dev and schedule.failures:
         for f in schedule.failures:
             by_dev.setdefault(f.device, []).append(f)
-    for d in (device, *inv.index.ancestors(device)):
+    found = None
+    for d in path if path is not None else (device, *inv.index.ancestors(device)):
         for f in by_dev.get(d, ()):
             if f.start <= t < f.end:
-                return d
-    return None
+                found = d
+    return found
 
 
 def rounds(schedule: Schedule, inv: Inventory, agent: str = "agent-1") -> Iterator[wire.SampleBatch]:
@@ -79,6 +83,7 @@ def rounds(schedule: Schedule, inv: Inventory, agent: str = "agent-1") -> Iterat
     rng = random.Random(schedule.seed)
     devices = list(inv.index.devices)
     offsets = {d: rng.uniform(0, schedule.interval_s * 0.4) for d in devices}
+    paths = {d: (d, *inv.index.ancestors(d)) for d in devices}
     seq = 0
     t = schedule.start
     while t < schedule.end:
@@ -88,7 +93,7 @@ def rounds(schedule: Schedule, inv: Inventory, agent: str = "agent-1") -> Iterat
         samples: list[wire.Sample] = []
         for d in devices:
             ts = t + offsets[d]
-            dead = failed_at(schedule, inv, d, ts) is not None
+            dead = failed_at(schedule, inv, d, ts, paths[d]) is not None
             if dead:
                 samples.append(
                     wire.Sample(

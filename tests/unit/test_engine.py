@@ -396,7 +396,7 @@ def test_property_late_samples_within_the_window_give_the_same_result(rounds, rn
             eng.apply_batch(wire.SampleBatch(v=1, agent="ag", seq=i, sent_at=clock[0], samples=chunk), clock[0])
         logs = sorted(
             (o.device, o.start, o.end or -1.0, o.state)
-            for o in eng._memory_outages(0, 1e11, device=None, commune=None, district=None, limit=None)
+            for o in eng.outages(0, 1e11)
         )
         return logs, [eng.device_state(d).state for d in DEVICES]  # type: ignore[union-attr]
 
