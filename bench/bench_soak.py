@@ -1,7 +1,8 @@
 """Soak: the demo at national scale for a long time, with memory and file descriptors flat.
 
 Starts ``netmon demo --scale national`` (every commune of the country: simulated devices,
-the agents, the broker, the collector) as a process tree, and every ``--every`` seconds
+the agents, the collector; with a Mosquitto broker started here by default) as a process
+tree, and every ``--every`` seconds
 sums the resident memory (RSS) and counts the open file descriptors of every process in
 the tree, read from ``/proc``. After a warm-up, a least-squares line through the samples
 gives the growth per hour; memory is "flat" when it grows less than ``--max-rss-growth``
@@ -18,8 +19,10 @@ Exit status 0 when both are flat, 1 when either grows, 2 when the demo died.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -92,11 +95,34 @@ def slope(xs: list[float], ys: list[float]) -> float:
     return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / den if den else 0.0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A port free on 127.0.0.1 right now."""
+    with socket.socket(socket.AF_INET, kind) as s:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def start_mosquitto(workdir: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """A Mosquitto broker on a free loopback port for the demo; (process, url)."""
+    exe = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    port = free_port()
+    conf = workdir / "mosquitto.conf"
+    # `user`: started as root, Mosquitto would otherwise switch to the `mosquitto` user
+    conf.write_text(
+        f"user {getpass.getuser()}\nlistener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n"
+    )
+    with (workdir / "mosquitto.log").open("wb") as log:
+        proc = subprocess.Popen([exe, "-c", str(conf)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return proc, f"mqtt://127.0.0.1:{port}"
+        except OSError:
+            time.sleep(0.1)  # polling a process we do not control
+    proc.kill()
+    raise SystemExit(f"mosquitto did not start on port {port}")
 
 
 def main() -> int:
@@ -108,11 +134,21 @@ def main() -> int:
     p.add_argument("--interval", type=float, default=60.0, help="the demo's poll interval in seconds")
     p.add_argument("--max-rss-growth", type=float, default=0.05, help="flat: RSS grows less than this fraction/hour")
     p.add_argument("--max-fd-growth", type=float, default=10.0, help="flat: descriptors grow less than this/hour")
+    p.add_argument(
+        "--broker",
+        choices=["mosquitto", "embedded"],
+        default="mosquitto",
+        help="MQTT broker of the demo: a Mosquitto started here (measured too), or the demo's embedded one",
+    )
     p.add_argument("--json", help="also write every measurement and the verdict to this file")
     p.add_argument("command", nargs="*", help="run this instead of the demo (after --)")
     args = p.parse_args()
 
     workdir = tempfile.mkdtemp(prefix="netmon-soak-")
+    broker: subprocess.Popen[bytes] | None = None
+    broker_url = "embedded"
+    if args.broker == "mosquitto" and not args.command:
+        broker, broker_url = start_mosquitto(Path(workdir))
     cmd = args.command or [
         sys.executable,
         "-m",
@@ -128,8 +164,10 @@ def main() -> int:
         f"127.0.0.1:{free_port()}",
         "--workdir",
         workdir,
+        "--snmp-port",
+        str(free_port(socket.SOCK_DGRAM)),  # beside any other demo on this machine
         "--broker",
-        "embedded",  # self-contained: never another test's broker on localhost:1883
+        broker_url,  # self-contained: never another test's broker on localhost:1883
     ]
     log = Path(workdir) / "soak.log"
     print(f"soak: {' '.join(cmd)}\nsoak: log {log}", flush=True)
@@ -144,6 +182,11 @@ def main() -> int:
                 died = True
                 break
             pt = measure(proc.pid, t0)
+            if broker is not None:
+                bp = measure(broker.pid, t0)
+                pt = Point(
+                    pt.t, pt.rss_bytes + bp.rss_bytes, pt.fds + bp.fds, pt.procs + bp.procs, pt.threads + bp.threads
+                )
             points.append(pt)
             print(
                 f"{pt.t:7.0f}s rss={pt.rss_bytes / 2**20:8.1f} MiB fds={pt.fds:5d} procs={pt.procs} threads={pt.threads}",
@@ -151,13 +194,14 @@ def main() -> int:
             )
             time.sleep(args.every)  # a sampling period, not a synchronisation
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGTERM)
-            try:
-                proc.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait()
+        for p_ in (proc, broker):
+            if p_ is not None and p_.poll() is None:
+                os.killpg(p_.pid, signal.SIGTERM)
+                try:
+                    p_.wait(30)
+                except subprocess.TimeoutExpired:
+                    os.killpg(p_.pid, signal.SIGKILL)
+                    p_.wait()
 
     steady = [pt for pt in points if pt.t >= args.warmup]
     hours = [pt.t / 3600 for pt in steady]
