@@ -28,10 +28,11 @@ the device's newest applied sample is *late*:
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from array import array
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from operator import attrgetter
 
@@ -168,6 +169,11 @@ class _Static:
     windows: tuple[MaintenanceWindow, ...]
 
 
+#: What :meth:`Engine._touch` journals of a device: core, live copy, watermark, timeline
+#: list, its length and last point, outage count.
+_Undo = tuple[
+    DeviceState, "Live", float | None, list[tuple[float, State]] | None, int, tuple[float, State] | None, int | None
+]
 _by_ts = attrgetter("ts")
 _saved_decoder = msgspec.msgpack.Decoder(_Saved)
 _saved_encoder = msgspec.msgpack.Encoder()
@@ -235,6 +241,7 @@ class Engine:
         self._availability: dict[tuple[str, str, int], Availability] = {}
         self._avail_at = float("-inf")
         self._snapshot_read = False
+        self._undo: dict[str, _Undo] | None = None
         self._checkpoint_at = now
         self._pruned_at = float("-inf")
         self._mem_since = now - MEMORY_S
@@ -321,10 +328,77 @@ class Engine:
     # --- the write path ----------------------------------------------------------------
 
     def apply_batch(self, batch: wire.SampleBatch, received_at: float) -> None:
-        """Apply an agent's batch and persist its effects with ``(agent, seq)`` atomically."""
+        """Apply an agent's batch and persist its effects with ``(agent, seq)`` atomically.
+
+        If the store fails (disk full, I/O error), the error propagates and the engine's
+        memory is rolled back to before the batch, so that its redelivery is applied as if
+        for the first time.
+        """
         if self._store.is_duplicate(batch.agent, batch.seq):
             self.duplicates += 1
             return
+        with self._transaction():
+            self._apply_batch(batch, received_at)
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[None]:
+        """Journal what the enclosed work changes; undo it if the work (its commit) fails."""
+        self._undo = {}
+        agents = dict(self._agents)
+        counters = (self.batches, self.samples)
+        try:
+            yield
+        except BaseException:
+            self._rollback(self._undo, agents, counters)
+            raise
+        finally:
+            self._undo = None
+
+    def _touch(self, dev_id: str) -> None:
+        """Journal a device's state before its first change in the current transaction."""
+        undo = self._undo
+        if undo is not None and dev_id not in undo:
+            tl = self._timelines.get(dev_id)
+            undo[dev_id] = (
+                self._core[dev_id],
+                msgspec.structs.replace(self._live[dev_id]),
+                self._watermark.get(dev_id),
+                tl,
+                len(tl) if tl else 0,
+                tl[-1] if tl else None,
+                self._outage_counts.get(dev_id),
+            )
+
+    def _rollback(self, undo: dict[str, _Undo], agents: dict[str, AgentView], counters: tuple[int, int]) -> None:
+        for dev_id, (core, live, wm, tl, n, last, outages) in undo.items():
+            self._core[dev_id] = core
+            self._live[dev_id] = live
+            if wm is None:
+                self._watermark.pop(dev_id, None)
+            else:
+                self._watermark[dev_id] = wm
+            if tl is None:
+                self._timelines.pop(dev_id, None)
+            else:
+                del tl[n:]
+                if n and last is not None:
+                    tl[n - 1] = last
+                self._timelines[dev_id] = tl
+            if outages is None:
+                self._outage_counts.pop(dev_id, None)
+            else:
+                self._outage_counts[dev_id] = outages
+            # Re-play logs are not journaled: give them up (late samples wait for the next checkpoint).
+            self._replay.pop(dev_id, None)
+            c = self._commune_of_access.get(dev_id)
+            if c is not None:
+                self._commune_dirty.add(c)
+            self._dirty_views.add(dev_id)
+        self._agents = agents
+        self.batches, self.samples = counters
+        self._snapshot_dirty = True
+
+    def _apply_batch(self, batch: wire.SampleBatch, received_at: float) -> None:
         commit = Commit(ledger=(batch.agent, batch.seq))
         self.batches += 1
         self.samples += len(batch.samples)
@@ -354,6 +428,7 @@ class Engine:
         # return the same state (see ``state.apply``: UP with no failure streak).
         dev_id = s.device
         ts = s.ts
+        self._touch(dev_id)
         live = self._live[dev_id]
         live.agent = agent
         self._dirty_views.add(dev_id)
@@ -436,6 +511,7 @@ class Engine:
     ) -> None:
         """Decide the open round; ``boundary`` is the time of the sample that opens the next
         one (everything before it is applied: a moment to checkpoint)."""
+        self._touch(dev_id)
         if live.round_start is None:
             return
         if not live.round_ok:
@@ -490,6 +566,7 @@ class Engine:
         return Context(suspect=suspect)
 
     def _feed(self, dev_id: str, event: Event, commit: Commit) -> None:
+        self._touch(dev_id)
         st = self._static[dev_id]
         old = self._core[dev_id]
         ctx = self._context(st) if st.ancestors and not (isinstance(event, Round) and event.ok) else Context()
@@ -648,6 +725,10 @@ class Engine:
 
     def agent_status(self, status: wire.AgentStatus, received_at: float) -> None:
         """An agent's birth message or last will; offline makes its devices UNKNOWN at once."""
+        with self._transaction():
+            self._agent_status(status, received_at)
+
+    def _agent_status(self, status: wire.AgentStatus, received_at: float) -> None:
         prev = self._agents.get(status.agent)
         online = status.state == "online"
         self._agents[status.agent] = AgentView(
@@ -681,6 +762,13 @@ class Engine:
     def tick(self, now: float) -> None:
         """Periodic work: close rounds that nobody answered, staleness to UNKNOWN,
         maintenance boundaries, refreshing availability, checkpoints and retention."""
+        with self._transaction():
+            self._tick(now)
+        # Only when someone reads snapshots: a simulation that never looks costs nothing.
+        if self._snapshot_read and now - self._avail_at >= AVAILABILITY_REFRESH_S:
+            self.refresh_availability(now)
+
+    def _tick(self, now: float) -> None:
         commit = Commit()
         for dev_id, st in self._static.items():
             live = self._live[dev_id]
@@ -698,7 +786,8 @@ class Engine:
                         self._feed(dev_id, Maintenance(t0, True, w.reason or "maintenance"), commit)
                 for t, on, why in mnt.changes(st.windows, t0, now):
                     self._feed(dev_id, Maintenance(t, on, why), commit)
-                live.maint_checked = max(now, t0)
+                self._touch(dev_id)
+                self._live[dev_id].maint_checked = max(now, t0)
         if now - self._checkpoint_at >= self._checkpoint_s:
             self._checkpoint_at = now
             for dev_id in self._static:
@@ -708,9 +797,6 @@ class Engine:
             self._store.prune(now, history_keep_s=HISTORY_KEEP_S)
             self._trim_memory(now)
         self._finish(commit)
-        # Only when someone reads snapshots: a simulation that never looks costs nothing.
-        if self._snapshot_read and now - self._avail_at >= AVAILABILITY_REFRESH_S:
-            self.refresh_availability(now)
 
     def refresh_availability(self, now: float) -> None:
         """Recompute the snapshot's availability over the standard windows ending at ``now``."""

@@ -394,10 +394,7 @@ def test_property_late_samples_within_the_window_give_the_same_result(rounds, rn
             chunk = order[i : i + 7]
             clock[0] = max(s.ts for s in chunk)
             eng.apply_batch(wire.SampleBatch(v=1, agent="ag", seq=i, sent_at=clock[0], samples=chunk), clock[0])
-        logs = sorted(
-            (o.device, o.start, o.end or -1.0, o.state)
-            for o in eng.outages(0, 1e11)
-        )
+        logs = sorted((o.device, o.start, o.end or -1.0, o.state) for o in eng.outages(0, 1e11))
         return logs, [eng.device_state(d).state for d in DEVICES]  # type: ignore[union-attr]
 
     in_order = [s for r in rounds for s in r]
@@ -407,3 +404,39 @@ def test_property_late_samples_within_the_window_give_the_same_result(rounds, rn
         rnd.shuffle(block)
         shuffled.extend(block)
     assert run(shuffled) == run(in_order)
+
+
+class FailingStore(SqliteStore):
+    """A store whose next commit fails, as on a full disk."""
+
+    fail_next = False
+
+    def commit(self, commit) -> None:  # type: ignore[no-untyped-def]
+        if self.fail_next:
+            self.fail_next = False
+            raise OSError("database or disk is full")
+        super().commit(commit)
+
+
+def test_a_failed_commit_leaves_the_engine_as_before(tmp_path: Path) -> None:
+    inv = small_inventory()
+    store = SqliteStore.open(tmp_path / "f.sqlite")
+    store.__class__ = FailingStore
+    assert isinstance(store, FailingStore)
+    clock = [T0]
+    eng = Engine(inv, collector_settings(), store, clock=lambda: clock[0])
+    ref = Engine(inv, collector_settings(), SqliteStore.open(tmp_path / "r.sqlite"), clock=lambda: clock[0])
+    sims = [Sim(eng, clock), Sim(ref, clock)]
+    for k in range(12):
+        down = {"d1", "a", "b", "b2"} if 3 <= k < 8 else set()
+        if k in (4, 9):
+            store.fail_next = True
+            with pytest.raises(OSError, match="disk is full"):
+                sims[0].round(k, down=down, tick=False)
+            sims[0].seq -= 1  # the broker redelivers the same batch
+            assert not store.is_duplicate("ag", sims[0].seq)
+        for sim in sims:
+            sim.round(k, down=down)
+    assert transition_log(eng) == transition_log(ref)
+    assert outage_log(eng) == outage_log(ref)
+    assert eng.snapshot().ingest.batches == ref.snapshot().ingest.batches == 12
