@@ -311,15 +311,18 @@ def _ber_len(n: int) -> bytes:
     return bytes((0x80 | len(body),)) + body
 
 
-def _ber(tag: int, body: bytes) -> bytes:
+def ber_tlv(tag: int, body: bytes) -> bytes:
+    """Tag, definite length, body."""
     return bytes((tag,)) + _ber_len(len(body)) + body
 
 
-def _ber_int(v: int) -> bytes:
-    return _ber(0x02, v.to_bytes(v.bit_length() // 8 + 1, "big", signed=True))
+def ber_int(v: int) -> bytes:
+    """A BER INTEGER."""
+    return ber_tlv(0x02, v.to_bytes(v.bit_length() // 8 + 1, "big", signed=True))
 
 
-def _ber_oid(oid: Oid) -> bytes:
+def ber_oid(oid: Oid) -> bytes:
+    """A BER OBJECT IDENTIFIER."""
     if len(oid) < 2:
         raise ValueError(f"OID {oid} has fewer than two arcs")
     out = bytearray()
@@ -330,7 +333,7 @@ def _ber_oid(oid: Oid) -> bytes:
             chunk.append(0x80 | (rest & 0x7F))
             rest >>= 7
         out.extend(reversed(chunk))
-    return _ber(0x06, bytes(out))
+    return ber_tlv(0x06, bytes(out))
 
 
 _vb_cache: dict[Oid, bytes] = {}
@@ -343,7 +346,7 @@ def _varbind(oid: Oid) -> bytes:
     if vb is None:
         if len(_vb_cache) > _CACHE_MAX:
             _vb_cache.clear()
-        vb = _vb_cache[oid] = _ber(0x30, _ber_oid(oid) + b"\x05\x00")
+        vb = _vb_cache[oid] = ber_tlv(0x30, ber_oid(oid) + b"\x05\x00")
     return vb
 
 
@@ -352,11 +355,11 @@ def encode_request(
 ) -> bytes:
     """An SNMPv1/v2c request message (GET, GETNEXT, or GETBULK with non-repeaters 0)."""
     a, b = (0, max_rep) if pdu == PDU_BULK else (0, 0)
-    body = _ber_int(request_id) + _ber_int(a) + _ber_int(b) + _ber(0x30, b"".join(map(_varbind, oids)))
-    return _ber(0x30, _ber_int(version) + _ber(0x04, community) + _ber(pdu, body))
+    body = ber_int(request_id) + ber_int(a) + ber_int(b) + ber_tlv(0x30, b"".join(map(_varbind, oids)))
+    return ber_tlv(0x30, ber_int(version) + ber_tlv(0x04, community) + ber_tlv(pdu, body))
 
 
-def _tlv(buf: bytes, pos: int, end: int) -> tuple[int, int, int]:
+def read_tlv(buf: bytes, pos: int, end: int) -> tuple[int, int, int]:
     """(tag, start, stop) of the TLV at ``pos``; definite lengths only, as SNMP requires."""
     if pos + 2 > end:
         raise BerError("truncated header")
@@ -397,7 +400,7 @@ def _decode_oid(raw: bytes) -> Oid:
 
 
 def _int_at(buf: bytes, pos: int, end: int) -> tuple[int, int]:
-    tag, s, e = _tlv(buf, pos, end)
+    tag, s, e = read_tlv(buf, pos, end)
     if tag != 0x02 or s == e:
         raise BerError("expected INTEGER")
     return int.from_bytes(buf[s:e], "big", signed=True), e
@@ -410,32 +413,32 @@ def decode_response(buf: bytes) -> tuple[int, int, int, int, list[tuple[Oid, Val
         BerError: Anything that is not a well-formed SNMPv1/v2c GetResponse.
     """
     try:
-        tag, s, end = _tlv(buf, 0, len(buf))
+        tag, s, end = read_tlv(buf, 0, len(buf))
         if tag != 0x30:
             raise BerError("not a SEQUENCE")
         version, pos = _int_at(buf, s, end)
-        tag, _s, pos = _tlv(buf, pos, end)
+        tag, _s, pos = read_tlv(buf, pos, end)
         if tag != 0x04:
             raise BerError("no community")
-        tag, pos, pdu_end = _tlv(buf, pos, end)
+        tag, pos, pdu_end = read_tlv(buf, pos, end)
         if tag != PDU_RESPONSE:
             raise BerError(f"PDU type {tag:#x} is not a response")
         request_id, pos = _int_at(buf, pos, pdu_end)
         status, pos = _int_at(buf, pos, pdu_end)
         index, pos = _int_at(buf, pos, pdu_end)
-        tag, pos, vbl_end = _tlv(buf, pos, pdu_end)
+        tag, pos, vbl_end = read_tlv(buf, pos, pdu_end)
         if tag != 0x30:
             raise BerError("no var-bind list")
         varbinds: list[tuple[Oid, Value]] = []
         while pos < vbl_end:
-            tag, vs, pos = _tlv(buf, pos, vbl_end)
+            tag, vs, pos = read_tlv(buf, pos, vbl_end)
             if tag != 0x30:
                 raise BerError("bad var-bind")
-            tag, os_, oe = _tlv(buf, vs, pos)
+            tag, os_, oe = read_tlv(buf, vs, pos)
             if tag != 0x06:
                 raise BerError("var-bind without OID")
             oid = _decode_oid(buf[os_:oe])
-            tag, s, e = _tlv(buf, oe, pos)
+            tag, s, e = read_tlv(buf, oe, pos)
             value: Value
             if tag in _UNSIGNED_TAGS:
                 value = int.from_bytes(buf[s:e], "big")
