@@ -370,10 +370,19 @@ class SnapshotCollector(Collector):
     def __init__(self, snapshot: Callable[[], Snapshot], *, coverage_target: float = 1.0) -> None:
         self._snapshot = snapshot
         self._coverage_target = coverage_target
+        # The families of the last snapshot: the engine hands out the same immutable object
+        # until something changes, so a second Prometheus (an HA pair) costs nothing.
+        self._last: tuple[Snapshot, list[Metric]] | None = None
 
     def collect(self) -> Iterable[Metric]:
         """The families of the snapshot current at scrape time."""
-        return build_families(self._snapshot(), self._coverage_target)
+        snap = self._snapshot()
+        last = self._last
+        if last is not None and last[0] is snap:
+            return last[1]
+        families = build_families(snap, self._coverage_target)
+        self._last = (snap, families)
+        return families
 
     def describe(self) -> Iterable[Metric]:
         """The families without samples: lets the registry detect name clashes on register

@@ -255,3 +255,12 @@ def test_exposition_time_scales(inv2021: Inventory) -> None:
     t0 = time.perf_counter()
     render(reg)
     assert time.perf_counter() - t0 < 0.25
+
+
+def test_same_snapshot_object_reuses_the_families(inv2021: Inventory) -> None:
+    snap = scenario_snapshot(inv2021, NOW)
+    collector = SnapshotCollector(lambda: snap)
+    first = collector.collect()
+    assert collector.collect() is first
+    other = SnapshotCollector(lambda: scenario_snapshot(inv2021, NOW))
+    assert other.collect() is not other.collect()  # a new snapshot object: families built anew
