@@ -77,7 +77,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -373,10 +373,21 @@ class SnapshotCollector(Collector):
         # The families of the last snapshot: the engine hands out the same immutable object
         # until something changes, so a second Prometheus (an HA pair) costs nothing.
         self._last: tuple[Snapshot, list[Metric]] | None = None
+        self._prepared: Snapshot | None = None
+
+    def prepare(self) -> None:
+        """Take the snapshot now, for the following :meth:`collect` calls.
+
+        For a ``snapshot`` callable that must run on the thread owning the state (the
+        engine's event loop): the handler calls this there, then renders in a worker thread.
+        """
+        self._prepared = self._snapshot()
 
     def collect(self) -> Iterable[Metric]:
-        """The families of the snapshot current at scrape time."""
-        snap = self._snapshot()
+        """The families of the snapshot current at scrape time (or the prepared one)."""
+        # Once prepared, always the prepared one: a concurrent scrape must not call the
+        # snapshot callable from a worker thread.
+        snap = self._prepared if self._prepared is not None else self._snapshot()
         last = self._last
         if last is not None and last[0] is snap:
             return last[1]
@@ -458,20 +469,31 @@ def wants_openmetrics(accept: str) -> bool:
     return False
 
 
-Handler = Callable[[web.Request], Any]
-
-
-def metrics_handler(registry: CollectorRegistry) -> Callable[[web.Request], Any]:
+def metrics_handler(
+    registry: CollectorRegistry, *, prepare: Sequence[SnapshotCollector] = ()
+) -> Callable[[web.Request], Any]:
     """An aiohttp handler serving the registry as text or OpenMetrics by the Accept header.
 
-    Rendering runs in a worker thread so a national-scale scrape (hundreds of
-    milliseconds) does not stall the event loop; the snapshot is immutable, so that is
-    safe. aiohttp compresses the body when the client accepts gzip.
+    Args:
+        registry: What to expose.
+        prepare: The registry's snapshot collectors. When given, the handler takes their
+            snapshots on the event loop (where the engine's state is consistent) and renders
+            in a worker thread, so a national-scale scrape (hundreds of milliseconds) does
+            not stall the loop. Without it the handler renders on the loop: always safe,
+            fine at province scale (a few milliseconds). Every other collector in the
+            registry must then be safe to call from a worker thread.
+
+    aiohttp compresses the body when the client accepts gzip.
     """
 
     async def handle(request: web.Request) -> web.StreamResponse:
         om = wants_openmetrics(",".join(request.headers.getall("Accept", [])))
-        body = await asyncio.to_thread(render, registry, openmetrics=om)
+        if prepare:
+            for collector in prepare:
+                collector.prepare()
+            body = await asyncio.to_thread(render, registry, openmetrics=om)
+        else:
+            body = render(registry, openmetrics=om)
         resp = web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_OPENMETRICS if om else CONTENT_TYPE_TEXT})
         resp.enable_compression()
         return resp

@@ -156,9 +156,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     assert (counters.batches, counters.duplicates, counters.invalid) == (len(batches), 1, {"json": 1}), counters
 
     registry = CollectorRegistry()
-    registry.register(SnapshotCollector(engine.snapshot, coverage_target=1.0))
+    collector = SnapshotCollector(engine.snapshot, coverage_target=1.0)
+    registry.register(collector)
     app = web.Application()
-    app.router.add_get("/metrics", metrics_handler(registry))
+    app.router.add_get("/metrics", metrics_handler(registry, prepare=[collector]))
     port = free_port()
     server = _Server(app, port)
     server.start()

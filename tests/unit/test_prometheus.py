@@ -17,7 +17,7 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
-from collector.model import STATE_CODE, State
+from collector.model import STATE_CODE, Snapshot, State
 from config.inventory import Inventory
 from config.loader import load_inventory
 from exporters.prometheus import (
@@ -264,3 +264,26 @@ def test_same_snapshot_object_reuses_the_families(inv2021: Inventory) -> None:
     assert collector.collect() is first
     other = SnapshotCollector(lambda: scenario_snapshot(inv2021, NOW))
     assert other.collect() is not other.collect()  # a new snapshot object: families built anew
+
+
+async def test_prepared_handler_takes_the_snapshot_on_the_loop_thread(inv2021: Inventory) -> None:
+    import threading
+
+    snap = scenario_snapshot(inv2021, NOW)
+    threads: list[str] = []
+
+    def current() -> Snapshot:
+        threads.append(threading.current_thread().name)
+        return snap
+
+    reg = CollectorRegistry()
+    collector = SnapshotCollector(current)
+    reg.register(collector)
+    app = web.Application()
+    app.router.add_get("/metrics", metrics_handler(reg, prepare=[collector]))
+    async with TestClient(TestServer(app)) as client:
+        for _ in range(3):
+            r = await client.get("/metrics")
+            assert r.status == 200
+            assert "netmon_device_state" in await r.text()
+    assert threads == [threading.current_thread().name] * 3
