@@ -1,10 +1,13 @@
-"""A real Prometheus scrapes a running collector fed by a scenario: the exposition, every
-dashboard query and the alert rules are checked against what it stores.
+"""The issue's end-to-end check: a collector fed by a scenario, a real Prometheus scraping it,
+a real VictoriaMetrics receiving its InfluxDB points; the exposition, every dashboard query,
+the alert rules and the points are verified.
 
-The collector is the real engine (collector.engine.Engine with its SQLite store) fed with
-sample batches of the live scenario (tests.services_exporters: c21010-cpe1 down, district
-router d535-r1 down so Ba Tơ's communes are unreachable, everything else up), served by
-:func:`exporters.prometheus.metrics_handler` from an aiohttp app in a thread.
+The collector is the real engine (collector.engine.Engine with its SQLite store) behind the
+real ingest (collector.ingest.Ingestor), fed with the live scenario's sample batches
+(tests.services_exporters: c21010-cpe1 down, district router d535-r1 down so Ba Tơ's
+communes are unreachable, everything else up), served by
+:func:`exporters.prometheus.metrics_handler` from an aiohttp app in a thread; the InfluxDB
+writer listens on the ingest as in the collector process.
 """
 
 from __future__ import annotations
@@ -32,10 +35,11 @@ from collector.model import STATE_CODE, IngestCounters, Snapshot, State
 from collector.store import SqliteStore
 from config.inventory import Inventory
 from config.loader import load_inventory
-from config.settings import CollectorSettings
+from config.settings import CollectorSettings, InfluxSettings
 from exporters.grafana.dashboards import LANGUAGES, build
+from exporters.influx import InfluxWriter
 from exporters.prometheus import SnapshotCollector, metrics_handler, render
-from tests.services import Service, free_port, start_prometheus, wait_until
+from tests.services import Service, free_port, start_prometheus, start_victoriametrics, wait_until
 from tests.services_exporters import (
     LIVE_AGENT,
     LIVE_DOWN_CPE,
@@ -65,6 +69,9 @@ class Live:
     engine: Engine
     prometheus: Service
     metrics_url: str
+    victoriametrics: Service
+    writer: InfluxWriter
+    batches: list[wire.SampleBatch]
 
     def query(self, expr: str) -> list[dict[str, Any]]:
         url = f"{self.prometheus.url}/api/v1/query?" + urllib.parse.urlencode({"query": expr})
@@ -137,6 +144,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         inv, settings, store, clock=clock, ingest_counters=lambda: ingestor.counters() if ingestor else IngestCounters()
     )
     ingestor = Ingestor(engine, store, clock=clock)
+    # The InfluxDB writer hooks on the ingest, as in the collector process.
+    vm = start_victoriametrics(tmp_path_factory.mktemp("vm"))
+    writer = InfluxWriter(InfluxSettings(url=vm.url), inv, None)
+    ingestor.listeners.append(writer.offer)
     now = time.time()
     batches = live_batches(inv, now)
     for batch in batches:
@@ -152,6 +163,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
     )
     ingestor.handle(wire.status_topic(LIVE_AGENT), wire.encode(status))
     engine.tick(time.time())
+    asyncio.run(writer.flush())
     counters = ingestor.counters()
     assert (counters.batches, counters.duplicates, counters.invalid) == (len(batches), 1, {"json": 1}), counters
 
@@ -172,7 +184,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         "scrape_configs:\n  - job_name: netmon\n"
         f"    static_configs:\n      - targets: ['127.0.0.1:{port}']\n",
     )
-    lv = Live(inv, engine, prom, f"http://127.0.0.1:{port}/metrics")
+    lv = Live(inv, engine, prom, f"http://127.0.0.1:{port}/metrics", vm, writer, batches)
     try:
         # Enough scrapes for rate() over 10 s windows, and one rule evaluation after them.
         wait_until(
@@ -189,6 +201,7 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         yield lv
     finally:
         prom.stop()
+        vm.stop()
         server.stop()
         engine.close()
 
@@ -404,3 +417,20 @@ def test_exposition_matches_render_of_the_same_snapshot(live: Live) -> None:
     registry.register(SnapshotCollector(lambda: snap))
     local = {s.name for f in text_string_to_metric_families(render(registry).decode()) for s in f.samples}
     assert local == set(exposition(live))
+
+
+def test_influx_points_of_the_same_scenario(live: Live) -> None:
+    """The accepted batches (not the duplicate, not the broken payload) reached the InfluxDB
+    API with their measurement times."""
+    vm = live.victoriametrics
+    assert live.writer.stats.written_points == live.writer.stats.offered_points > 0
+    with urllib.request.urlopen(f"{vm.url}/internal/force_flush", timeout=10):
+        pass
+    url = f"{vm.url}/api/v1/export?" + urllib.parse.urlencode({"match[]": '{__name__="netmon_probe_up"}'})
+    with urllib.request.urlopen(url, timeout=10) as resp:
+        series = [json.loads(line) for line in resp.read().decode().splitlines() if line]
+    fed = [s for b in live.batches for s in b.samples]
+    assert sum(len(s["values"]) for s in series) == len(fed)
+    down = next(s for s in series if s["metric"]["device"] == LIVE_DOWN_CPE)
+    assert down["values"] == [0] * len(live.batches)
+    assert down["timestamps"] == [round(s.ts * 1000) for s in fed if s.device == LIVE_DOWN_CPE]
