@@ -234,8 +234,9 @@ LIVE_SNMP_CPE = "c21013-cpe1"
 
 
 def live_batches(inv: Inventory, now: float, rounds: int = 4) -> list[Any]:
-    """Sample batches of the live scenario: ``rounds`` ICMP rounds ending one interval
-    before ``now``; ``LIVE_DOWN_CPE``, ``LIVE_DOWN_ROUTER`` and every device below the router
+    """Sample batches of the live scenario: ``rounds`` ICMP rounds ending a little over one
+    interval before ``now`` (so a tick at ``now`` refreshes the engine's availability, which
+    it does at most once a minute); ``LIVE_DOWN_CPE``, ``LIVE_DOWN_ROUTER`` and every device below the router
     fail every round, the others answer (RTT 20 ms)."""
     from agent import wire
 
@@ -246,7 +247,7 @@ def live_batches(inv: Inventory, now: float, rounds: int = 4) -> list[Any]:
     failing |= {d.id for c in district.communes for d in c.devices}
     batches = []
     for r in range(rounds):
-        t = now - (rounds - r) * LIVE_INTERVAL_S
+        t = now - (rounds - r) * LIVE_INTERVAL_S - 2.0
         samples = []
         for dev_id in index.devices:
             if dev_id in failing:
