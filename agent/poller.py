@@ -29,7 +29,7 @@ from pathlib import Path
 
 from agent import wire
 from agent.counters import DeviceCounters, advance
-from agent.icmp import DEFAULT_TCP_PORT, IcmpMode, choose_mode, icmp_round, tcp_probe
+from agent.icmp import DEFAULT_TCP_PORT, IcmpMode, Pinger, choose_mode, icmp_round, tcp_probe
 from agent.scheduler import Scheduler
 from agent.selfmetrics import PollStats
 from agent.sink import SampleSink
@@ -122,6 +122,7 @@ class Poller:
         self.stats = PollStats()
         self._snmp = snmp or SnmpClient()
         self._mode: IcmpMode | None = None
+        self._pinger: Pinger | None = None
         self._devices: dict[str, Device] = {}
         self._resolved: dict[str, ResolvedProfile] = {}
         self._state: dict[str, _DeviceState] = {}
@@ -231,6 +232,11 @@ class Poller:
                 dev.id, dev.address, dev.tcp_port or DEFAULT_TCP_PORT, timeout_s=p.timeout_s, ts=ts, refused_is_up=True
             )
         assert mode in ("unprivileged", "privileged")
+        if self._pinger is None:
+            try:
+                self._pinger = Pinger(privileged=mode == "privileged")
+            except OSError as exc:
+                log.error("cannot open the shared ICMP socket mode=%s: %s; using one socket per round", mode, exc)
         return await icmp_round(
             dev.id,
             dev.address,
@@ -239,6 +245,7 @@ class Poller:
             interval_s=p.icmp_interval_s,
             timeout_s=p.timeout_s,
             ts=ts,
+            pinger=self._pinger,
         )
 
     async def _snmp_probe(self, dev: Device, ts: float) -> wire.Sample:
@@ -313,5 +320,8 @@ class Poller:
             self._scheduler = None
 
     def close(self) -> None:
-        """Release the SNMP engine's sockets."""
+        """Release the SNMP and ICMP sockets."""
         self._snmp.close()
+        if self._pinger is not None:
+            self._pinger.close()
+            self._pinger = None

@@ -16,7 +16,7 @@ import msgspec
 import pytest
 
 from agent import wire
-from agent.icmp import choose_mode, icmp_round, jitter, round_sample
+from agent.icmp import Pinger, choose_mode, icmp_round, jitter, round_sample
 from tests.services import require
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,11 +51,12 @@ def in_netns(code: str, *, setup: str = NETNS_SETUP, user: int | None = None) ->
 
 PROBE = """
 import asyncio, json, logging, time, msgspec
-from agent.icmp import choose_mode, icmp_round, tcp_probe
+from agent.icmp import Pinger, choose_mode, icmp_round, tcp_probe
 logging.basicConfig(level=logging.INFO)
 
 async def main():
     mode = choose_mode("auto")
+    pinger = Pinger(privileged=False) if mode == "unprivileged" else None
     t0 = time.perf_counter()
     done = {}
     async def timed(name, coro):
@@ -69,10 +70,11 @@ async def main():
         )
     else:
         up, dead = await asyncio.gather(
-            timed("up", icmp_round("up", "127.0.0.1", mode=mode, count=4, interval_s=0.05, timeout_s=1.0, ts=1.8e9)),
-            timed("dead", icmp_round("dead", "192.0.2.5", mode=mode, count=3, interval_s=0.05, timeout_s=1.0, ts=1.8e9)),
+            timed("up", icmp_round("up", "127.0.0.1", mode=mode, count=4, interval_s=0.05, timeout_s=1.0, ts=1.8e9, pinger=pinger)),
+            timed("dead", icmp_round("dead", "192.0.2.5", mode=mode, count=3, interval_s=0.05, timeout_s=1.0, ts=1.8e9, pinger=pinger)),
         )
-    print(json.dumps({"mode": mode, "up": msgspec.to_builtins(up), "dead": msgspec.to_builtins(dead), "done": done}))
+    replies = pinger.replies if pinger else 0
+    print(json.dumps({"mode": mode, "up": msgspec.to_builtins(up), "dead": msgspec.to_builtins(dead), "done": done, "replies": replies}))
 
 asyncio.run(main())
 """
@@ -81,6 +83,7 @@ asyncio.run(main())
 def test_unprivileged_icmp_in_a_namespace_and_a_dead_host_delays_no_one() -> None:
     r = in_netns(PROBE)
     assert r["mode"] == "unprivileged"
+    assert r["replies"] == 4  # through the shared datagram socket
     assert "mode=unprivileged" in str(r["stderr"])  # the one line saying which mode
     up = msgspec.convert(r["up"], wire.Sample)
     dead = msgspec.convert(r["dead"], wire.Sample)
@@ -110,14 +113,23 @@ def test_without_icmp_rights_falls_back_to_tcp_connect() -> None:
 
 
 async def test_privileged_icmp_many_concurrent_rounds_lose_nothing() -> None:
-    """Every raw socket sees every reply; distinct identifiers keep rounds apart (needs
-    root, as the namespace tests do)."""
+    """Raw sockets see every reply; one shared socket demultiplexes 200 rounds in flight
+    without loss (icmplib's socket per round lost most of them). Needs root, as the
+    namespace tests do."""
     assert choose_mode("privileged") == "privileged"
-    hosts = [f"127.0.0.{i}" for i in range(1, 41)]
-    samples = await asyncio.gather(
-        *(icmp_round(h, h, mode="privileged", count=3, interval_s=0.02, timeout_s=1.0, ts=1.8e9) for h in hosts)
-    )
+    pinger = Pinger(privileged=True)
+    hosts = [f"127.0.{i // 250}.{i % 250 + 1}" for i in range(200)]
+    try:
+        samples = await asyncio.gather(
+            *(
+                icmp_round(h, h, mode="privileged", count=3, interval_s=0.02, timeout_s=1.0, ts=1.8e9, pinger=pinger)
+                for h in hosts
+            )
+        )
+    finally:
+        pinger.close()
     assert [s.loss for s in samples] == [0.0] * len(hosts)
+    assert pinger.replies == 600
 
 
 def test_round_sample_statistics() -> None:
