@@ -11,6 +11,7 @@ import pytest
 from agent import wire
 from agent.poller import Poller, PollerConfigError
 from agent.sink import JsonlSink, MemorySink, read_jsonl
+from agent.snmp import SnmpClient
 from config.credentials import AuthProtocol, PrivProtocol, SnmpProfile
 from config.inventory import Device, Probe, Role
 from config.secrets import SecretRef
@@ -49,7 +50,8 @@ def dev(
     return Device(id=id_, role=Role.CPE, address="127.0.0.1", snmp=profile, probes=probes, tcp_port=tcp_port)
 
 
-async def test_poll_all_once_v1_v2c_v3_tcp_and_dead(snmpd: services.Service, tmp_path: Path) -> None:
+@pytest.mark.parametrize("fast", [True, False], ids=["ber-codec", "pysnmp"])
+async def test_poll_all_once_v1_v2c_v3_tcp_and_dead(snmpd: services.Service, tmp_path: Path, fast: bool) -> None:
     server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
     tcp_port = server.sockets[0].getsockname()[1]
     closed_port = services.free_port()
@@ -62,7 +64,7 @@ async def test_poll_all_once_v1_v2c_v3_tcp_and_dead(snmpd: services.Service, tmp
         dev("srv-tcp", None, (Probe.TCP,), tcp_port),
         dev("srv-closed", None, (Probe.TCP,), closed_port),
     ]
-    poller = Poller(devices, profiles(snmpd.port), FAST, sink)
+    poller = Poller(devices, profiles(snmpd.port), FAST, sink, snmp=SnmpClient(fast=fast))
     try:
         returned = await poller.poll_all_once()
     finally:
