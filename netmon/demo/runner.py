@@ -647,7 +647,7 @@ async def _run_parts(
     installed = []
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, inner_stop.set)
+            loop.add_signal_handler(sig, stop.set)
             installed.append(sig)
     every = demo.opts.summary_every_s or max(2.0, min(interval, 10.0))
     try:

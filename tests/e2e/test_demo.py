@@ -101,7 +101,12 @@ def test_demo_scenario_matches_ground_truth(tmp_path: Path) -> None:
         overview = get(base, "/api/v1/overview")
         counts = overview["province"]["counts"]
         connected, total = gt.coverage(now)
-        assert (counts["connected"], counts["communes"]) == (connected, total)
+        differ = {
+            c: get(base, f"/api/v1/communes/{c}")["state"]
+            for c in gt.communes
+            if get(base, f"/api/v1/communes/{c}")["connected"] != gt.connected(c, now)
+        }
+        assert (counts["connected"], counts["communes"]) == (connected, total), differ
         assert counts["by_state"]["unreachable"] == len(behind)
 
         metrics = get(base, "/metrics")
@@ -127,3 +132,44 @@ def test_demo_scenario_matches_ground_truth(tmp_path: Path) -> None:
         if proc.poll() is None:
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def test_sigterm_stops_the_demo_cleanly(tmp_path: Path) -> None:
+    """Without --duration the demo runs until SIGTERM (or Ctrl-C), then stops everything
+    and writes the final ground truth."""
+    doc = yaml.safe_load((Path(geography.__file__).parent / "quang-ngai-2021.yaml").read_text(encoding="utf-8"))
+    doc["districts"] = [d for d in doc["districts"] if d["code"] == "527"]
+    communes = len(doc["districts"][0]["communes"])
+    quiet = tmp_path / "quiet.yaml"
+    quiet.write_text("name: quiet\nevents: []\n", encoding="utf-8")
+    inv = tmp_path / "inventory.yaml"
+    inv.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+    port = services.free_port()
+    log_path = tmp_path / "demo.log"
+    cmd = [
+        sys.executable, "-m", "netmon", "demo", "--inventory", str(inv), "--interval", "1", "--scenario", str(quiet),
+        "--workdir", str(tmp_path / "work"), "--truth", str(tmp_path / "truth.json"),
+        "--http", f"127.0.0.1:{port}", "--broker", "embedded",
+        "--snmp-port", str(services.free_port(__import__("socket").SOCK_DGRAM)),
+    ]  # fmt: skip
+    with log_path.open("w") as log:
+        proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        services.wait_until(
+            lambda: "Ctrl-C stops everything" in log_path.read_text(), 30, "netmon demo", proc, log_path
+        )
+        services.wait_until(
+            lambda: get(f"http://127.0.0.1:{port}", "/api/v1/overview")["province"]["counts"]["connected"] == communes,
+            20,
+            "every commune connected",
+            proc,
+            log_path,
+        )
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0, log_path.read_text()[-3000:]
+        assert truth.Truth.read(tmp_path / "truth.json").end is not None
+        assert "stopped after" in log_path.read_text()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
