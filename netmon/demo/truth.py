@@ -13,6 +13,7 @@ benchmarks, which compare it with the collector's states, availability and cover
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -81,6 +82,29 @@ class Truth:
     def connected(self, commune: str, t: float) -> bool:
         """Whether at least one access device of the commune is UP at ``t``."""
         return any(self.state_at(d, t) is None for d in self.communes.get(commune, ()))
+
+    def commune_availability(self, commune: str, start: float, end: float) -> Availability:
+        """A commune's seconds over [start, end): up while connected; otherwise in the
+        best state among its access devices (maintenance, then unreachable, then down)."""
+        devices = self.communes.get(commune, ())
+        cuts = sorted({start, end, *(t for t in self.changes() if start < t < end)})
+        secs = dict.fromkeys(State, 0.0)
+        rank = (State.MAINTENANCE, State.UNREACHABLE, State.DOWN)
+        for a, b in itertools.pairwise(cuts):
+            periods = [self.state_at(d, a) for d in devices]
+            if not devices:
+                secs[State.DOWN] += b - a
+            elif any(p is None for p in periods):
+                secs[State.UP] += b - a
+            else:
+                states = {p.state for p in periods if p is not None}
+                secs[next(s for s in rank if s in states)] += b - a
+        return Availability(
+            up_s=secs[State.UP],
+            down_s=secs[State.DOWN],
+            unreachable_s=secs[State.UNREACHABLE],
+            maintenance_s=secs[State.MAINTENANCE],
+        )
 
     def coverage(self, t: float) -> tuple[int, int]:
         """(connected communes, communes) at ``t``; a commune with no device is not connected."""

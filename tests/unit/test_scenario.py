@@ -79,6 +79,10 @@ def test_e2e_scenario_truth(inv: Inventory) -> None:
         assert (period.state, period.root_cause) == (State.UNREACHABLE, "d535-r1")
     assert gt.state_at("c21010-cpe1", t) is None  # came back at 10 s
     assert gt.availability("c21010-cpe1", START, START + 30).down_s == pytest.approx(6.0)
+    commune = gt.commune_availability("21010", START, START + 30)
+    assert (commune.up_s, commune.down_s) == (pytest.approx(24.0), pytest.approx(6.0))
+    cut = gt.commune_availability(inv.index.districts["535"].communes[0].code, START, START + 30)
+    assert cut.unreachable_s == pytest.approx(26.0)
     assert gt.state_at("c21013-cpe1", t).state == State.DOWN  # type: ignore[union-attr]
     assert gt.state_at("c21016-cpe1", t).state == State.MAINTENANCE  # type: ignore[union-attr]
     connected, total = gt.coverage(t)
