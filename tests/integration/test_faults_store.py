@@ -12,9 +12,11 @@ Defined behaviour:
   disk is full), the batch is NOT recorded as applied, so when the broker redelivers it
   after space was freed it is applied once; nothing the store committed before is lost.
 
-(Before this test, the store's ROLLBACK after SQLITE_FULL raised "cannot rollback - no
+(Before these tests, the store's ROLLBACK after SQLITE_FULL raised "cannot rollback - no
 transaction is active": that hid the real error and skipped reloading the in-memory ledger,
-so the failed batch counted as applied and its redelivery was dropped as a duplicate.)
+so the failed batch counted as applied and its redelivery was dropped as a duplicate; and
+the engine's memory had advanced with the failed batch, so the redelivery wrote fewer
+transitions than a store that never filled. Both fixed.)
 """
 
 from __future__ import annotations
@@ -180,11 +182,5 @@ def test_full_disk_error_itself_names_the_full_disk(full_disk: dict[str, Any]) -
     assert "cannot rollback" not in full_disk["log"]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="collector.engine: a batch whose commit failed has already advanced the engine's in-memory "
-    "device states, so its redelivery writes fewer transitions (122 of 184 here): the engine must "
-    "roll its memory back (or rebuild from the store) when Store.commit raises",
-)
 def test_recovered_store_agrees_with_one_that_never_filled(full_disk: dict[str, Any]) -> None:
     assert full_disk["transitions_equal"] is True, full_disk["transitions_counts"]
