@@ -107,10 +107,12 @@ class Outbox:
             self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES ('next_seq', ?)", (int(clock() * 1000),))
             for key in ("dropped_batches", "dropped_samples"):
                 self._db.execute("INSERT OR IGNORE INTO meta(key, value) VALUES (?, 0)", (key,))
-            row = self._db.execute("SELECT COALESCE(SUM(size), 0) FROM batches").fetchone()
+            row = self._db.execute("SELECT COALESCE(SUM(size), 0), COUNT(*) FROM batches").fetchone()
         except (sqlite3.Error, OSError) as exc:
             raise OutboxError(f"cannot open outbox {path}: {exc}") from None
+        # Kept in memory so the hot paths (append, ack, drain) never scan the table.
         self._bytes = int(row[0])
+        self._depth = int(row[1])
 
     def close(self) -> None:
         """Close the file (everything committed is already durable)."""
@@ -149,6 +151,7 @@ class Outbox:
         except sqlite3.Error as exc:
             raise OutboxError(f"cannot write to the outbox: {exc}") from None
         self._bytes += len(payload)
+        self._depth += 1
         self.enforce_bounds(now)
         return Queued(seq, payload, now)
 
@@ -160,6 +163,10 @@ class Outbox:
         """
         now = self._clock() if now is None else now
         cutoff = now - self.settings.max_age_s
+        if self._bytes <= self.settings.max_bytes:
+            oldest = self._db.execute("SELECT created FROM batches ORDER BY seq LIMIT 1").fetchone()
+            if oldest is None or oldest[0] >= cutoff:
+                return 0  # the common case: one indexed lookup
         drop: list[tuple[int, int, int]] = self._db.execute(
             "SELECT seq, samples, size FROM batches WHERE created < ? ORDER BY seq", (cutoff,)
         ).fetchall()
@@ -187,6 +194,7 @@ class Outbox:
             self._db.execute("ROLLBACK")
             raise
         self._bytes -= sum(r[2] for r in drop)
+        self._depth -= len(drop)
         return len(drop)
 
     def next_after(self, seq: int, *, upto: int | None = None, limit: int = 1) -> list[Queued]:
@@ -203,17 +211,24 @@ class Outbox:
         row = self._db.execute("SELECT MAX(seq) FROM batches").fetchone()
         return -1 if row[0] is None else int(row[0])
 
+    @property
+    def depth(self) -> int:
+        """Batches waiting for a PUBACK (no query)."""
+        return self._depth
+
     def ack(self, seq: int) -> None:
         """The broker acknowledged batch ``seq``: forget it (a no-op if already dropped)."""
         row = self._db.execute("DELETE FROM batches WHERE seq = ? RETURNING size", (seq,)).fetchone()
         if row is not None:
             self._bytes -= int(row[0])
+            self._depth -= 1
 
     def stats(self) -> OutboxStats:
         """Depth, size, age and drop totals."""
-        depth, oldest = self._db.execute("SELECT COUNT(*), MIN(created) FROM batches").fetchone()
+        row = self._db.execute("SELECT created FROM batches ORDER BY seq LIMIT 1").fetchone()
+        oldest = row[0] if row is not None else None
         return OutboxStats(
-            depth=int(depth),
+            depth=self._depth,
             bytes=self._bytes,
             oldest_age_s=max(0.0, self._clock() - oldest) if oldest is not None else 0.0,
             dropped_batches=self._meta("dropped_batches"),

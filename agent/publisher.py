@@ -423,11 +423,11 @@ class Publisher:
         """Wait until the outbox is empty (True) or ``timeout_s`` passed (False)."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(timeout_s):
-                while self.outbox.stats().depth > 0:
+                while self.outbox.depth > 0:
                     self._acked.clear()
                     await self._acked.wait()
                 return True
-        return self.outbox.stats().depth == 0
+        return self.outbox.depth == 0
 
     async def say_offline(self) -> None:
         """Publish the retained ``offline`` status now (a clean stop sends no last will)."""
