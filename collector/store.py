@@ -320,19 +320,26 @@ class SqliteStore:
                         "INSERT INTO transitions (device, ts, old, new, cause, root_cause) VALUES (?, ?, ?, ?, ?, ?)",
                         [(t.device, t.ts, t.old.value, t.new.value, t.cause, t.root_cause) for t in commit.transitions],
                     )
-                    # Every transition ends the device's open outage; an outage is one stretch of one state.
-                    c.executemany(
-                        "UPDATE outages SET end_ts = ? WHERE device = ? AND end_ts IS NULL",
-                        [(t.ts, t.device) for t in commit.transitions],
-                    )
-                    # (The opened ones are inserted after the closes, so a transition never closes its own.)
-                if commit.opened:
+                # In order: every transition ends the device's open outage (an outage is one
+                # stretch of one state), then one into DOWN/UNREACHABLE opens the next. A batch
+                # may hold both the start and the end of an outage.
+                opening = {(o.device, o.start): o for o in commit.opened}
+                for t in commit.transitions:
+                    c.execute("UPDATE outages SET end_ts = ? WHERE device = ? AND end_ts IS NULL", (t.ts, t.device))
+                    o = opening.pop((t.device, t.ts), None)
+                    if o is not None:
+                        c.execute(
+                            "INSERT INTO outages (device, commune, district, state, start, end_ts, cause, root_cause) "
+                            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                            (o.device, o.commune, o.district, o.state.value, o.start, o.end, o.cause, o.root_cause),
+                        )
+                if opening:  # outages without their transition in this commit (not made by the engine)
                     c.executemany(
                         "INSERT INTO outages (device, commune, district, state, start, end_ts, cause, root_cause) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         [
                             (o.device, o.commune, o.district, o.state.value, o.start, o.end, o.cause, o.root_cause)
-                            for o in commit.opened
+                            for o in opening.values()
                         ],
                     )
                 if commit.devices:
