@@ -184,3 +184,56 @@ async def test_netmon_agent_process_to_engine_reload_and_offline(
                 await sub
             engine.close()
             store.close()
+
+
+async def test_netmon_agent_once_delivers_and_jsonl_prints(
+    mosquitto: services.Service, snmpd: services.Service, tmp_path: Path
+) -> None:
+    agent_id = f"agent-{uuid.uuid4().hex[:8]}"
+    async with tcp_listener() as open_port:
+        (tmp_path / "inventory.yaml").write_text(INVENTORY.format(open_port=open_port))
+        (tmp_path / "credentials.yaml").write_text(
+            CREDENTIALS.format(community=services.SNMP_COMMUNITY, snmp_port=snmpd.port)
+        )
+        (tmp_path / "agent.yaml").write_text(AGENT.format(agent_id=agent_id, mqtt_port=mosquitto.port))
+        batches: list[wire.SampleBatch] = []
+        got, ready = asyncio.Event(), asyncio.Event()
+
+        class Recording:
+            def apply_batch(self, batch: wire.SampleBatch, received_at: float) -> None:
+                batches.append(batch)
+                got.set()
+
+            def agent_status(self, status: wire.AgentStatus, received_at: float) -> None:
+                pass
+
+        ingestor = Ingestor(Recording(), None)
+        broker = BrokerSettings(url=f"mqtt://127.0.0.1:{mosquitto.port}")
+        sub = asyncio.create_task(run_subscriber(broker, ingestor, client_id=f"c-{agent_id}", ready=ready))
+        await ready.wait()
+        env = {**os.environ, "PYTHONPATH": str(ROOT)}
+        argv = [sys.executable, "-m", "netmon", "agent", "-c", str(tmp_path / "agent.yaml")]
+        try:
+            once = await asyncio.create_subprocess_exec(*argv, "--once", cwd=tmp_path, env=env)
+            async with asyncio.timeout(30):
+                assert await once.wait() == 0  # 0: the round was delivered (PUBACK) before exit
+            await wait_until(lambda: bool(batches), got, 10, "the --once batch")
+            assert {s.device for b in batches for s in b.samples} == {"d522-r1", "c20101-cpe1"}
+            jl = await asyncio.create_subprocess_exec(
+                *argv, "--once", "--jsonl", "-", cwd=tmp_path, env=env, stdout=asyncio.subprocess.PIPE
+            )
+            out, _ = await jl.communicate()
+            assert jl.returncode == 0
+            lines = [wire_sample(line) for line in out.decode().splitlines() if line.strip()]
+            assert {s.device for s in lines} == {"d522-r1", "c20101-cpe1"}
+            assert all(s.ok for s in lines)
+        finally:
+            sub.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sub
+
+
+def wire_sample(line: str) -> wire.Sample:
+    import msgspec
+
+    return msgspec.json.decode(line, type=wire.Sample)
