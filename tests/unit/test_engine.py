@@ -440,3 +440,28 @@ def test_a_failed_commit_leaves_the_engine_as_before(tmp_path: Path) -> None:
     assert transition_log(eng) == transition_log(ref)
     assert outage_log(eng) == outage_log(ref)
     assert eng.snapshot().ingest.batches == ref.snapshot().ingest.batches == 12
+
+
+def test_outbox_replay_of_a_cut_uplink_keeps_the_attribution(tmp_path: Path) -> None:
+    eng, sim, clock = make(tmp_path)
+    for k in range(3):
+        sim.round(k)
+    eng.agent_status(wire.AgentStatus(v=1, agent="ag", state="offline", ts=T0 + 3 * IV), T0 + 3 * IV)
+    assert eng.snapshot().devices["a"].state == State.UNKNOWN
+    # Reconnected: the outbox delivers what was measured while the broker was away.
+    eng.agent_status(wire.AgentStatus(v=1, agent="ag", state="online", ts=T0 + 20 * IV), T0 + 20 * IV)
+    for k in range(3, 20):
+        sim.round(k, down={"d1", "a", "b", "b2"} if 6 <= k < 12 else set(), tick=False)
+    eng.tick(clock[0])
+    outs = eng.outages(T0, T0 + 3600)
+    assert {(o.device, o.state, o.root_cause) for o in outs} == {
+        ("d1", State.DOWN, None),
+        ("a", State.UNREACHABLE, "d1"),
+        ("b", State.UNREACHABLE, "d1"),
+        ("b2", State.UNREACHABLE, "d1"),
+    }
+    assert all(o.end is not None for o in outs)
+    a = eng.availability("district", "001", T0 + 5, T0 + 19 * IV)
+    # Only the commune without devices is unknown: the agent's offline spell was retracted.
+    assert a.unknown_s == pytest.approx(19 * IV - 5)
+    assert eng.snapshot().province.connected == 2
