@@ -356,6 +356,9 @@ class Publisher:
                 msg = describe_error(eg.exceptions[0], self.broker)
                 self.stats.last_error = msg
                 log.warning("agent=%s %s; reconnecting", self.agent_id, msg)
+            except* Exception as eg:  # e.g. the outbox file failed: log it whole, back off, go on
+                self.stats.last_error = f"{type(eg.exceptions[0]).__name__}: {eg.exceptions[0]}"
+                log.error("agent=%s publisher failed; reconnecting", self.agent_id, exc_info=eg.exceptions[0])
             finally:
                 self._client = None
                 self.stats.connected = False

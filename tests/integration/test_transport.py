@@ -496,3 +496,23 @@ async def test_long_backlog_with_live_data_is_not_lost_to_the_real_dedup_ledger(
     assert ob.stats().depth == 0
     engine.close()
     store.close()
+
+
+async def test_collector_partitioned_by_agent_gets_only_its_agents(mosquitto: services.Service, tmp_path: Path) -> None:
+    broker = broker_of(mosquitto)
+    mine, other = uid("a"), uid("a")
+    col = Collected()
+    async with (
+        collector(broker, col, uid("col"), agents=[mine]),
+        agent(broker, mine, tmp_path / "m.sqlite") as (bm, pm),
+        agent(broker, other, tmp_path / "o.sqlite") as (bo, po),
+    ):
+        for i in range(50):
+            bm.submit(sample(i))
+            bo.submit(sample(1000 + i))
+        await col.wait_for(lambda: len(col.sample_ids()) >= 50, 10, "my agent's samples")
+        assert await po.drain(10)  # the other agent's batches reached the broker too
+        assert await pm.drain(10)
+    assert_exactly_once(col, 50)
+    assert {b.agent for b in col.batches} == {mine}
+    assert {s.agent for s in col.statuses} == {mine}

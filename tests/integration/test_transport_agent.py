@@ -9,6 +9,7 @@ import contextlib
 import os
 import signal
 import sys
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -57,6 +58,7 @@ broker: {{url: "mqtt://127.0.0.1:{mqtt_port}", reconnect_min_s: 0.1, reconnect_m
 poll: {{interval_s: 1, timeout_s: 1, batch_max_delay_s: 0.2, icmp_mode: "off"}}
 outbox: {{path: outbox.sqlite}}
 log: {{level: INFO}}
+metrics_listen: "127.0.0.1:{metrics_port}"
 """
 
 COLLECTOR = """
@@ -91,13 +93,15 @@ async def wait_until(cond: Callable[[], bool], event: asyncio.Event, limit_s: fl
 async def test_netmon_agent_process_to_engine_reload_and_offline(
     mosquitto: services.Service, snmpd: services.Service, tmp_path: Path
 ) -> None:
-    agent_id = f"agent-{uuid.uuid4().hex[:8]}"
+    agent_id, metrics_port = f"agent-{uuid.uuid4().hex[:8]}", services.free_port()
     async with tcp_listener() as open_port:
         (tmp_path / "inventory.yaml").write_text(INVENTORY.format(open_port=open_port))
         (tmp_path / "credentials.yaml").write_text(
             CREDENTIALS.format(community=services.SNMP_COMMUNITY, snmp_port=snmpd.port)
         )
-        (tmp_path / "agent.yaml").write_text(AGENT.format(agent_id=agent_id, mqtt_port=mosquitto.port))
+        (tmp_path / "agent.yaml").write_text(
+            AGENT.format(agent_id=agent_id, mqtt_port=mosquitto.port, metrics_port=metrics_port)
+        )
         (tmp_path / "collector.yaml").write_text(COLLECTOR.format(mqtt_port=mosquitto.port))
         settings = load_collector_settings(tmp_path / "collector.yaml")
         store = SqliteStore.open(settings.store.path)
@@ -145,6 +149,10 @@ async def test_netmon_agent_process_to_engine_reload_and_offline(
             await wait_until(both_up, changed, 20, "the agent's devices UP")
             assert "online" in statuses
             assert states()["d523-r1"] != State.UP  # outside the agent's scope: never polled
+            metrics = await asyncio.to_thread(fetch, f"http://127.0.0.1:{metrics_port}/metrics")
+            assert f'netmon_agent_broker_connected{{agent="{agent_id}"}} 1.0' in metrics
+            assert "netmon_agent_outbox_dropped_batches_total" in metrics
+            assert "netmon_agent_published_batches_total" in metrics
 
             # SIGHUP: the scope's inventory grows by one device, picked up without a restart
             text = (tmp_path / "inventory.yaml").read_text()
@@ -189,13 +197,15 @@ async def test_netmon_agent_process_to_engine_reload_and_offline(
 async def test_netmon_agent_once_delivers_and_jsonl_prints(
     mosquitto: services.Service, snmpd: services.Service, tmp_path: Path
 ) -> None:
-    agent_id = f"agent-{uuid.uuid4().hex[:8]}"
+    agent_id, metrics_port = f"agent-{uuid.uuid4().hex[:8]}", services.free_port()
     async with tcp_listener() as open_port:
         (tmp_path / "inventory.yaml").write_text(INVENTORY.format(open_port=open_port))
         (tmp_path / "credentials.yaml").write_text(
             CREDENTIALS.format(community=services.SNMP_COMMUNITY, snmp_port=snmpd.port)
         )
-        (tmp_path / "agent.yaml").write_text(AGENT.format(agent_id=agent_id, mqtt_port=mosquitto.port))
+        (tmp_path / "agent.yaml").write_text(
+            AGENT.format(agent_id=agent_id, mqtt_port=mosquitto.port, metrics_port=metrics_port)
+        )
         batches: list[wire.SampleBatch] = []
         got, ready = asyncio.Event(), asyncio.Event()
 
@@ -231,6 +241,11 @@ async def test_netmon_agent_once_delivers_and_jsonl_prints(
             sub.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await sub
+
+
+def fetch(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as resp:
+        return str(resp.read().decode())
 
 
 def wire_sample(line: str) -> wire.Sample:
