@@ -18,12 +18,12 @@ REF = SecretRef(value="unused")  # the secrets are passed resolved below
 
 # (user, snmpd auth, our auth, snmpd priv, our priv); Debian's net-snmp has no 3DES.
 MATRIX = [
-    ("u-md5-des", "MD5", AuthProtocol.MD5, "DES", PrivProtocol.DES),
     ("u-sha-aes", "SHA", AuthProtocol.SHA, "AES", PrivProtocol.AES128),
     ("u-sha224-aes", "SHA-224", AuthProtocol.SHA224, "AES", PrivProtocol.AES128),
     ("u-sha256-aes192", "SHA-256", AuthProtocol.SHA256, "AES-192", PrivProtocol.AES192),
     ("u-sha384-aes256", "SHA-384", AuthProtocol.SHA384, "AES-256", PrivProtocol.AES256),
     ("u-sha512-aes", "SHA-512", AuthProtocol.SHA512, "AES", PrivProtocol.AES128),
+    ("u-md5-des", "MD5", AuthProtocol.MD5, "DES", PrivProtocol.DES),  # last: DES is pysnmp's
 ]
 AUTH, PRIV = "auth-secret-1", "priv-secret-1"
 
@@ -54,19 +54,23 @@ def matrix_snmpd(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-u
     svc.stop()
 
 
-async def test_usm_matrix_auth_and_priv_algorithms(matrix_snmpd: services.Service) -> None:
-    client = SnmpClient()
+@pytest.mark.parametrize("fast", [True, False], ids=["own-usm", "pysnmp"])
+async def test_usm_matrix_auth_and_priv_algorithms(matrix_snmpd: services.Service, fast: bool) -> None:
+    """Every algorithm pair against snmpd; with ``fast`` only DES goes through pysnmp."""
+    client = SnmpClient(fast=fast)
     try:
         for user, _sa, auth, _sp, priv in MATRIX:
             res = await client.poll("127.0.0.1", v3(user, matrix_snmpd.port, auth, priv))
             assert res.ok, (user, res.reason, res.detail)
             assert res.interfaces, user
+            assert client.uses_pysnmp is (not fast or priv == PrivProtocol.DES), user  # DES comes last
     finally:
         client.close()
 
 
-async def test_wrong_keys_and_unknown_user_are_data(matrix_snmpd: services.Service) -> None:
-    client = SnmpClient()
+@pytest.mark.parametrize("fast", [True, False], ids=["own-usm", "pysnmp"])
+async def test_wrong_keys_and_unknown_user_are_data(matrix_snmpd: services.Service, fast: bool) -> None:
+    client = SnmpClient(fast=fast)
     port = matrix_snmpd.port
     try:
         bad_auth = await client.poll(
@@ -81,11 +85,12 @@ async def test_wrong_keys_and_unknown_user_are_data(matrix_snmpd: services.Servi
     assert (wrong_algo.ok, wrong_algo.reason) == (False, "auth")
 
 
-async def test_recovers_after_restart_with_new_boots(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fast", [True, False], ids=["own-usm", "pysnmp"])
+async def test_recovers_after_restart_with_new_boots(tmp_path: Path, fast: bool) -> None:
     """A restart keeps the engine ID and raises engineBoots: the next poll must succeed."""
     port = services.free_port(socket.SOCK_DGRAM)
     svc = start_snmpd_persistent(tmp_path, port)
-    client = SnmpClient()
+    client = SnmpClient(fast=fast)
     prof = v3(
         services.SNMP_V3_USER,
         port,
@@ -111,12 +116,13 @@ async def test_recovers_after_restart_with_new_boots(tmp_path: Path) -> None:
         svc.stop()
 
 
-async def test_recovers_when_engine_id_changes(tmp_path: Path) -> None:
+@pytest.mark.parametrize("fast", [True, False], ids=["own-usm", "pysnmp"])
+async def test_recovers_when_engine_id_changes(tmp_path: Path, fast: bool) -> None:
     """A re-installed agent comes back with a new engine ID (``-C``: nothing persisted);
     pysnmp would drop its reports for 300 s, the client rediscovers at once."""
     port = services.free_port(socket.SOCK_DGRAM)
     svc = services.start_snmpd(tmp_path, port)
-    client = SnmpClient()
+    client = SnmpClient(fast=fast)
     prof = v3(
         services.SNMP_V3_USER,
         port,
@@ -132,6 +138,7 @@ async def test_recovers_when_engine_id_changes(tmp_path: Path) -> None:
         after = await client.poll("127.0.0.1", prof, interfaces=False)
         assert after.ok, (after.reason, after.detail)
         assert client.resyncs == 1
+        assert client.uses_pysnmp is not fast
     finally:
         client.close()
         svc.stop()

@@ -5,6 +5,7 @@ decodes or raises BerError, never anything else."""
 from __future__ import annotations
 
 import contextlib
+import time
 from typing import Any
 
 from hypothesis import given, settings
@@ -20,9 +21,16 @@ from agent.snmp import (
     PDU_GET,
     PDU_NEXT,
     BerError,
+    _Engine,
     decode_response,
+    decode_v3,
     encode_request,
+    encode_v3,
+    localized_key,
+    read_tlv,
+    v3_msg_id,
 )
+from config.credentials import AuthProtocol, PrivProtocol
 
 V1 = api.PROTOCOL_MODULES[api.SNMP_VERSION_1]
 V2 = api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]
@@ -140,3 +148,68 @@ def test_requests_are_not_responses() -> None:
         assert "not a response" in str(exc)
     else:
         raise AssertionError("a GetRequest was accepted as a response")
+
+
+def _engine(auth: AuthProtocol | None, priv: PrivProtocol | None) -> _Engine:
+    eng = _Engine(engine_id=b"\x80\x00\x1f\x88\x04netmon-test", boots=7, time=1234, at=time.monotonic())
+    if auth is not None:
+        eng.auth_key = localized_key(b"auth-secret-1", auth, eng.engine_id)
+        if priv is not None:
+            eng.priv_key = localized_key(
+                b"priv-secret-1", auth, eng.engine_id, {"AES-128": 16, "AES-192": 24}.get(priv.value, 32)
+            )
+    return eng
+
+
+levels = st.sampled_from(
+    [(None, None), (AuthProtocol.MD5, None), (AuthProtocol.SHA, PrivProtocol.AES128)]
+    + [
+        (a, PrivProtocol.AES256)
+        for a in (AuthProtocol.SHA224, AuthProtocol.SHA256, AuthProtocol.SHA384, AuthProtocol.SHA512)
+    ]
+    + [(AuthProtocol.SHA256, PrivProtocol.AES192)]
+)
+
+
+@settings(max_examples=60)
+@given(
+    level=levels,
+    vbs=st.lists(st.tuples(oids, values), max_size=20),
+    flip=st.integers(0, 10_000),
+    salt=st.integers(0, 2**64 - 1),
+)
+def test_v3_messages_open_with_the_right_keys_and_not_when_tampered(
+    level: tuple[AuthProtocol | None, PrivProtocol | None], vbs: list[tuple[Any, Any]], flip: int, salt: int
+) -> None:
+    auth, priv = level
+    eng = _engine(auth, priv)
+    pdu_raw = response(99, [(o, v[0]) for o, v in vbs])
+    # The response PDU inside a v2c message, re-wrapped as SNMPv3.
+    _t, s, end = read_tlv(pdu_raw, 0, len(pdu_raw))
+    _t, _s, pos = read_tlv(pdu_raw, s, end)
+    _t, _s, pos = read_tlv(pdu_raw, pos, end)
+    msg = encode_v3(
+        msg_id=5, engine=eng, user=b"netmon", auth=auth, priv=priv, context=b"", pdu=pdu_raw[pos:end], salt=salt
+    )
+    assert v3_msg_id(msg) == 5
+    reply = decode_v3(msg, eng, auth, priv)
+    assert (reply.pdu, reply.request_id, reply.boots, reply.engine_id) == (0xA2, 99, 7, eng.engine_id)
+    assert reply.varbinds == [(o, v[1]) for o, v in vbs]
+    tampered = bytearray(msg)
+    tampered[flip % len(msg)] ^= 0x01
+    try:
+        decode_v3(bytes(tampered), eng, auth, priv)
+    except BerError:
+        pass
+    else:
+        # Only an unauthenticated message may be altered unnoticed.
+        assert auth is None
+
+
+@settings(max_examples=300)
+@given(junk=st.binary(max_size=400), level=levels)
+def test_v3_garbage_raises_only_ber_error(junk: bytes, level: tuple[AuthProtocol | None, PrivProtocol | None]) -> None:
+    with contextlib.suppress(BerError):
+        decode_v3(b"\x30\x82\x01\x00\x02\x01\x03" + junk, _engine(*level), *level)
+    with contextlib.suppress(BerError):
+        decode_v3(junk, _engine(*level), *level)
