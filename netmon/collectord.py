@@ -118,12 +118,18 @@ async def run_collector(
             ingestor.listeners.append(influx.offer)
 
         registry = CollectorRegistry(auto_describe=False)
-        registry.register(SnapshotCollector(engine.snapshot, coverage_target=settings.objectives.coverage_target))
+        snap_collector = SnapshotCollector(engine.snapshot, coverage_target=settings.objectives.coverage_target)
+        registry.register(snap_collector)
+        if influx is not None:
+            from exporters.influx import WriterCollector
+
+            registry.register(WriterCollector(influx))
         app = build_app(
             engine,
             token=token,
             language=settings.http.language,
-            extra_routes=[web.get("/metrics", metrics_handler(registry))],
+            # the snapshot is taken on the loop (the engine is not thread-safe), rendered in a thread
+            extra_routes=[web.get("/metrics", metrics_handler(registry, prepare=[snap_collector]))],
             coverage_target=settings.objectives.coverage_target,
         )
         runner = web.AppRunner(app, access_log=None)

@@ -28,6 +28,15 @@ def test_wheel_builds_and_carries_inventories_and_geography(tmp_path: Path) -> N
         "netmon/cli.py",
         "agent/wire.py",
         "collector/model.py",
+        "exporters/alerts/netmon-rules.yml",
+        "exporters/alerts/alertmanager.yml",
+        "exporters/grafana/dashboards/vi/netmon-province.json",
+        "exporters/grafana/dashboards/en/netmon-province.json",
+        "exporters/templates/report.html.j2",
+        "collector/web/templates/base.html.j2",
+        "collector/web/static/netmon.css",
+        "netmon/demo/scenarios/default.yaml",
+        "config/deploy/Containerfile",
     ):
         assert needed in names, needed
     assert not any(n.startswith("tests/") for n in names)
