@@ -55,7 +55,7 @@ def _batch(agent: str, seq: int, samples: list[wire.Sample]) -> bytes:
 class Collector:
     """A `netmon collector` subprocess with its settings in a temporary directory."""
 
-    def __init__(self, tmp: Path, broker_port: int) -> None:
+    def __init__(self, tmp: Path, broker_port: int, influx_url: str | None = None) -> None:
         self.tmp = tmp
         self.http_port = services.free_port()
         self.base = f"http://127.0.0.1:{self.http_port}"
@@ -73,6 +73,7 @@ class Collector:
                     "http": {"listen": f"127.0.0.1:{self.http_port}"},
                     "state": {"default_interval_s": 60, "down_after": 2},
                     "log": {"format": "json"},
+                    **({"influx": {"url": influx_url, "flush_interval_s": 0.2}} if influx_url else {}),
                 }
             )
         )
@@ -98,8 +99,16 @@ class Collector:
 
 
 @pytest.fixture
-def collector(tmp_path: Path, mosquitto: services.Service) -> Iterator[Collector]:
-    col = Collector(tmp_path, mosquitto.port)
+def victoria(tmp_path: Path) -> Iterator[services.Service]:
+    (tmp_path / "vm").mkdir()
+    svc = services.start_victoriametrics(tmp_path / "vm")
+    yield svc
+    svc.stop()
+
+
+@pytest.fixture
+def collector(tmp_path: Path, mosquitto: services.Service, victoria: services.Service) -> Iterator[Collector]:
+    col = Collector(tmp_path, mosquitto.port, influx_url=victoria.url)
     col.start()
     yield col
     if col.proc is not None and col.proc.poll() is None:
@@ -112,7 +121,7 @@ def _state(col: Collector, device: str) -> str:
 
 
 def test_collector_process_ingests_serves_reloads_and_stops_cleanly(
-    collector: Collector, mosquitto: services.Service
+    collector: Collector, mosquitto: services.Service, victoria: services.Service
 ) -> None:
     agent = "agent-522"
     now = time.time()
@@ -150,6 +159,14 @@ def test_collector_process_ingests_serves_reloads_and_stops_cleanly(
     up_lines = [x for x in metrics.splitlines() if x.startswith("netmon_device_up{") and 'device="c21010-cpe1"' in x]
     assert len(up_lines) == 1, up_lines
     assert up_lines[0].endswith(" 1") or up_lines[0].endswith(" 1.0")
+
+    # the InfluxDB writer delivered the samples at their measurement time
+    def exported() -> bool:
+        _get(victoria.url + "/internal/force_flush")
+        body = _get(victoria.url + '/api/v1/export?match[]={__name__=~"netmon_probe.*",device="d522-r1"}')[1]
+        return b"netmon_probe_response_s" in body and str(int(now * 1000)).encode() in body
+
+    services.wait_until(exported, 20, "points in VictoriaMetrics", collector.proc, collector.log)
 
     page_status, page = _get(collector.base + "/")
     assert page_status == 200
