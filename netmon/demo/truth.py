@@ -246,6 +246,8 @@ def compute(plan: Plan, inv: Inventory, *, interval_s: float, end: float | None 
                 if end is not None and t >= end:
                     break
                 nxt: float | None = bounds[i + 1] if i + 1 < len(bounds) else end
+                if nxt is not None and end is not None:
+                    nxt = min(nxt, end)
                 state, cause, root = _state(dev, chain, t, down_at, maint)
                 if state is None:
                     continue
