@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import socket
 from pathlib import Path
 
@@ -191,3 +192,18 @@ async def test_run_polls_on_schedule_and_reload_takes_effect(snmpd: services.Ser
     assert sink.samples[-1].device == "r2"
     assert poller.stats.lag.n >= 5
     assert poller.stats.duration.n >= 5
+
+
+def test_privacy_without_cryptography_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    """pysnmp does not declare cryptography; without it v3 privacy would fail at every
+    poll with "Ciphering services not available". The poller refuses at build time."""
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "cryptography" else real(name, *a)
+    )
+    with pytest.raises(PollerConfigError, match=r"device 'a1'.*'v3'.*cryptography"):
+        Poller([dev("a1", "v3")], profiles(161), FAST, MemorySink())
+    no_priv = {
+        "np": SnmpProfile(version="3", user="u", auth_protocol=AuthProtocol.SHA, auth_key=SecretRef(value="k" * 8))
+    }
+    Poller([dev("a2", "np")], no_priv, FAST, MemorySink()).close()  # authNoPriv needs no cipher
