@@ -335,7 +335,7 @@ def main() -> None:
     sub = p.add_subparsers(dest="what", required=True)
     s = sub.add_parser("startup")
     s.add_argument("--runs", type=int, default=3)
-    s.add_argument("--interval", type=float, default=10.0)
+    s.add_argument("--interval", type=float, default=5.0)
     m = sub.add_parser("simulator")
     m.add_argument("--devices", type=int, default=10_000)
     m.add_argument("--seconds", type=float, default=10.0)

@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: one answering on localhost:1883, else embedded)",
     )
     d.add_argument("--http", default="127.0.0.1:8080", help="listen address of the web page, API and /metrics")
-    d.add_argument("--interval", type=float, default=10.0, help="poll interval in seconds")
+    d.add_argument("--interval", type=float, default=5.0, help="poll interval in seconds (default 5)")
     d.add_argument("--duration", type=float, help="stop after this many seconds (for scripted runs)")
     d.add_argument("--workdir", help="where the store, outboxes and ground truth go (default: a temporary directory)")
     d.add_argument("--truth", help="write the scenario's ground truth (JSON) to this file")

@@ -72,7 +72,7 @@ class DemoOptions:
     seed: int = 1
     broker: str | None = None
     http: str = "127.0.0.1:8080"
-    interval_s: float = 10.0
+    interval_s: float = 5.0
     duration_s: float | None = None
     workdir: str | None = None
     truth: str | None = None
