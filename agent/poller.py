@@ -217,7 +217,16 @@ class Poller:
                     refused_is_up=False,
                 )
             )
-        samples = list(await asyncio.gather(*coros))
+        results = await asyncio.gather(*coros, return_exceptions=True)
+        samples: list[wire.Sample] = []
+        for res in results:
+            if isinstance(res, wire.Sample):
+                samples.append(res)
+            elif isinstance(res, asyncio.CancelledError):
+                raise res
+            else:  # a bug in a probe: counted and logged, the other probes' samples still go out
+                self.stats.internal_errors += 1
+                log.error("probe failed device=%s", dev.id, exc_info=res)
         self.stats.duration.observe(time.perf_counter() - t0)
         for s in samples:
             self.stats.record(s.probe, s.ok, s.reason)

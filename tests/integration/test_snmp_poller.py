@@ -6,6 +6,7 @@ import asyncio
 import importlib.util
 import socket
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -207,3 +208,21 @@ def test_privacy_without_cryptography_is_a_config_error(monkeypatch: pytest.Monk
         "np": SnmpProfile(version="3", user="u", auth_protocol=AuthProtocol.SHA, auth_key=SecretRef(value="k" * 8))
     }
     Poller([dev("a2", "np")], no_priv, FAST, MemorySink()).close()  # authNoPriv needs no cipher
+
+
+async def test_a_probe_bug_is_counted_and_the_round_goes_on(snmpd: services.Service) -> None:
+    class Broken(SnmpClient):
+        async def poll(self, *_a: object, **_k: object) -> NoReturn:
+            raise RuntimeError("bug")
+
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    both = dev("r1", "v2", (Probe.SNMP, Probe.TCP), port)
+    poller = Poller([both, dev("r2", "v2")], profiles(snmpd.port), FAST, MemorySink(), snmp=Broken())
+    try:
+        samples = await poller.poll_all_once()
+    finally:
+        poller.close()
+        server.close()
+    assert [(s.device, s.probe, s.ok) for s in samples] == [("r1", "tcp", True)]
+    assert poller.stats.internal_errors == 2
