@@ -912,11 +912,19 @@ class Engine:
         out: dict[tuple[str, str, int], Availability] = {}
         com_tl = self._commune_timelines()
         prov = self._inventory.province.code
+        # Most devices share the same figures (up the whole window): one object for each
+        # distinct value keeps a national snapshot's memory small (values are immutable).
+        shared: dict[Availability, Availability] = {}
+        empty: list[tuple[float, State]] = []
         for w in STANDARD_WINDOWS_S:
             start = now - w
             for dev_id in self._static:
-                out["device", dev_id, w] = av.device_availability(self._timelines.get(dev_id, []), start, now)
-            per_commune = {c: av.device_availability(com_tl.get(c, []), start, now) for c in self._all_communes}
+                a = av.device_availability(self._timelines.get(dev_id, empty), start, now)
+                out["device", dev_id, w] = shared.setdefault(a, a)
+            per_commune = {}
+            for c in self._all_communes:
+                a = av.device_availability(com_tl.get(c, empty), start, now)
+                per_commune[c] = shared.setdefault(a, a)
             for c, a in per_commune.items():
                 out["commune", c, w] = a
             for d, communes in self._district_communes.items():
