@@ -140,20 +140,26 @@ def test_demo_scenario_matches_ground_truth(tmp_path: Path) -> None:
             proc.wait(timeout=30)
 
 
-def test_sigterm_stops_the_demo_cleanly(tmp_path: Path) -> None:
-    """Without --duration the demo runs until SIGTERM (or Ctrl-C), then stops everything
-    and writes the final ground truth."""
+def test_silent_agent_replays_its_outbox_then_sigterm_stops_cleanly(tmp_path: Path) -> None:
+    """An agent whose broker connection is cut keeps polling into its outbox; the
+    collector shows its devices UNKNOWN meanwhile, and when the connection returns the
+    replayed samples replace that UNKNOWN with what really happened (UP). Then, without
+    --duration, SIGTERM stops everything and the final ground truth is written."""
     doc = yaml.safe_load((Path(geography.__file__).parent / "quang-ngai-2021.yaml").read_text(encoding="utf-8"))
     doc["districts"] = [d for d in doc["districts"] if d["code"] == "527"]
     communes = len(doc["districts"][0]["communes"])
-    quiet = tmp_path / "quiet.yaml"
-    quiet.write_text("name: quiet\nevents: []\n", encoding="utf-8")
+    device = doc["districts"][0]["communes"][0]["devices"][0]["id"]
+    silent = tmp_path / "silent.yaml"
+    silent.write_text(
+        "name: silent\nevents:\n  - {kind: agent_silent, at: 4, duration: 8, agent: demo-d527}\n", encoding="utf-8"
+    )
     inv = tmp_path / "inventory.yaml"
     inv.write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
     port = services.free_port()
+    base = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "demo.log"
     cmd = [
-        sys.executable, "-m", "netmon", "demo", "--inventory", str(inv), "--interval", "1", "--scenario", str(quiet),
+        sys.executable, "-m", "netmon", "demo", "--inventory", str(inv), "--interval", "1", "--scenario", str(silent),
         "--workdir", str(tmp_path / "work"), "--truth", str(tmp_path / "truth.json"),
         "--http", f"127.0.0.1:{port}", "--broker", "embedded",
         "--snmp-port", str(services.free_port(__import__("socket").SOCK_DGRAM)),
@@ -164,13 +170,31 @@ def test_sigterm_stops_the_demo_cleanly(tmp_path: Path) -> None:
         services.wait_until(
             lambda: "Ctrl-C stops everything" in log_path.read_text(), 30, "netmon demo", proc, log_path
         )
+        gt = truth.Truth.read(tmp_path / "truth.json")
+        ((agent, cut, back),) = gt.silences
+        assert agent == "demo-d527"
+        assert back is not None
         services.wait_until(
-            lambda: get(f"http://127.0.0.1:{port}", "/api/v1/overview")["province"]["counts"]["connected"] == communes,
+            lambda: time.time() > cut and get(base, f"/api/v1/devices/{device}")["state"] == "unknown",
             20,
-            "every commune connected",
+            "the silence seen",
             proc,
             log_path,
         )
+        assert cut <= time.time() < back + 1
+        services.wait_until(
+            lambda: (
+                time.time() > back + 3 and get(base, "/api/v1/overview")["province"]["counts"]["connected"] == communes
+            ),
+            30,
+            "every commune connected again",
+            proc,
+            log_path,
+        )
+        # The outbox filled the silence: the collector now knows the device was up.
+        api = get(base, f"/api/v1/availability?scope=device&id={device}&from={cut + 1}&to={back - 1}")
+        assert api["availability"]["up_s"] >= (back - cut - 2) - 2, api
+        assert gt.availability(device, cut, back).up_s == back - cut  # the truth: it never went down
         proc.terminate()
         assert proc.wait(timeout=20) == 0, log_path.read_text()[-3000:]
         assert truth.Truth.read(tmp_path / "truth.json").end is not None
