@@ -204,6 +204,9 @@ def _judge_failure(
 ) -> tuple[DeviceState, tuple[Transition, ...]]:
     """Decide what a failing device is, given its streak and its ancestors."""
     start = dev.fail_start if dev.fail_start is not None else now
+    if dev.base == State.DOWN:
+        # Its own outage began first: an ancestor failing later does not rewrite that.
+        return dev, ()
     if ctx.impaired_root is not None:
         # Explained by the ancestor: no need to wait for N rounds of our own.
         if dev.base == State.UNREACHABLE and dev.root_cause == ctx.impaired_root:
@@ -218,8 +221,6 @@ def _judge_failure(
             root=ctx.impaired_root,
             rules=rules,
         )
-    if dev.base == State.DOWN:
-        return dev, ()
     if dev.fail_streak < rules.down_after:
         return dev, ()
     if ctx.suspect:

@@ -201,3 +201,11 @@ def test_property_no_outage_from_loss_alone(losses) -> None:
     dev, trs = run([Round(60.0 * (i + 1), loss < 1.0) for i, loss in enumerate(losses)])
     assert all(t.new == State.UP for t in trs)
     assert dev.state == State.UP
+
+
+def test_an_own_outage_is_not_rewritten_when_the_ancestor_fails_later() -> None:
+    dev, _ = run(rounds("1000"))
+    assert dev.state == State.DOWN
+    dev, trs = run([*rounds("00", t0=300), AncestorChanged(400)], ctx=Context(impaired_root="d1"), start=dev)
+    assert dev.state == State.DOWN
+    assert trs == []
