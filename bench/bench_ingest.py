@@ -114,7 +114,20 @@ async def run_collector_role(args: argparse.Namespace) -> None:
 
         engine = Null()
         store = None
-    ingestor = Ingestor(engine, store)  # type: ignore[arg-type]
+    apply_s: list[float] = []
+
+    class Timed:
+        """Times every engine call: tells engine stalls from transport delays."""
+
+        def apply_batch(self, batch: wire.SampleBatch, received_at: float) -> None:
+            t = time.perf_counter()
+            engine.apply_batch(batch, received_at)  # type: ignore[attr-defined]
+            apply_s.append(time.perf_counter() - t)
+
+        def agent_status(self, status: wire.AgentStatus, received_at: float) -> None:
+            engine.agent_status(status, received_at)  # type: ignore[attr-defined]
+
+    ingestor = Ingestor(Timed(), store)  # type: ignore[arg-type]
     lat: list[float] = []
     done = asyncio.Event()
     state = {"first": 0.0, "cpu0": 0.0, "n": 0, "last": 0.0, "cpu_last": 0.0, "base": 0}
@@ -175,6 +188,9 @@ async def run_collector_role(args: argparse.Namespace) -> None:
                 "latency_p50_s": lat[len(lat) // 2] if lat else None,
                 "latency_p99_s": lat[int(len(lat) * 0.99)] if lat else None,
                 "latency_max_s": lat[-1] if lat else None,
+                "apply_p50_ms": sorted(apply_s)[len(apply_s) // 2] * 1000 if apply_s else None,
+                "apply_p99_ms": sorted(apply_s)[int(len(apply_s) * 0.99)] * 1000 if apply_s else None,
+                "apply_max_ms": max(apply_s) * 1000 if apply_s else None,
             }
         ),
         flush=True,
@@ -243,7 +259,8 @@ def orchestrate(args: argparse.Namespace) -> int:
         f"{result['samples_per_s']:,.0f} samples/s, {result['cpu_us_per_sample']:.1f} µs CPU/sample "
         f"({result['cpu_util'] * 100:.0f}% of a core), latency p50 {result['latency_p50_s'] * 1000:.0f} ms "
         f"p99 {result['latency_p99_s'] * 1000:.0f} ms max {result['latency_max_s'] * 1000:.0f} ms, "
-        f"duplicates {result['duplicates']}, invalid {result['invalid']}"
+        f"engine apply per batch p50 {result['apply_p50_ms']:.1f} ms p99 {result['apply_p99_ms']:.1f} ms "
+        f"max {result['apply_max_ms']:.0f} ms, duplicates {result['duplicates']}, invalid {result['invalid']}"
     )
     print(json.dumps({"mode": args.mode, "offered_rate": args.rate, **result}))
     return 0
