@@ -49,6 +49,11 @@ mqtt_log = logging.getLogger("collector.mqtt")
 #: How long the broker keeps the collector's session (and queues its QoS 1 messages).
 SESSION_EXPIRY_S = 7 * 86400
 CONNECT_TIMEOUT_S = 15.0
+#: MQTT 5 Receive Maximum: at most this many un-acked QoS 1 messages in flight towards the
+#: collector. With ack-after-apply this is the back-pressure that bounds the incoming
+#: queue (paho's default, 65,535 batches, could be gigabytes after a long absence). MQTT
+#: 3.1.1 brokers use their own limit (Mosquitto: max_inflight_messages, 20).
+RECEIVE_MAXIMUM = 100
 
 
 def topic_filters(prefix: str, share_group: str | None, agents: Sequence[str] | None = None) -> list[str]:
@@ -113,6 +118,7 @@ async def run_subscriber(
         if v5:
             props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
             props.SessionExpiryInterval = SESSION_EXPIRY_S
+            props.ReceiveMaximum = RECEIVE_MAXIMUM
         client = aiomqtt.Client(
             broker.host,
             broker.port,

@@ -516,3 +516,39 @@ async def test_collector_partitioned_by_agent_gets_only_its_agents(mosquitto: se
     assert_exactly_once(col, 50)
     assert {b.agent for b in col.batches} == {mine}
     assert {s.agent for s in col.statuses} == {mine}
+
+
+async def test_collector_wrong_password_clear_error_and_retry(tmp_path: Path) -> None:
+    svc = await asyncio.to_thread(services_transport.start_password_mosquitto, tmp_path / "mq", {"collector": "right"})
+    records: list[logging.LogRecord] = []
+    seen = asyncio.Event()
+
+    class Catch(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(record)
+            seen.set()
+
+    handler = Catch(level=logging.WARNING)
+    sub_log = logging.getLogger("collector.subscriber")
+    sub_log.addHandler(handler)
+    try:
+        broker = broker_of(svc, username="collector")
+        ing = Ingestor(Collected(), None)
+        task = asyncio.create_task(run_subscriber(broker, ing, client_id=uid("col"), password=Secret("nope")))
+        async with asyncio.timeout(10):
+            while len(records) < 3:  # keeps retrying, does not crash
+                seen.clear()
+                await seen.wait()
+        assert not task.done()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    finally:
+        sub_log.removeHandler(handler)
+        svc.stop()
+    text = "\n".join(r.getMessage() for r in records)
+    assert "refused the connection" in text
+    # MQTT 5: 134 "Bad user name or password" or, as Mosquitto answers, 135 "Not authorized"
+    assert ("reason code 134" in text) or ("reason code 135" in text)
+    assert "nope" not in text
+    assert [r.levelno for r in records[:3]] == [logging.ERROR, logging.WARNING, logging.WARNING]
