@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import importlib
 import logging
 import os
 import shutil
@@ -353,19 +352,7 @@ def apply(a: scenario.Action, sim: simulator.Simulator, relays: Mapping[str, Rel
 
 # --- the collector and the agents -------------------------------------------------------
 
-Runner = Callable[..., Coroutine[Any, Any, None]]
-
-
-def _find(target: str) -> Runner | None:
-    mod_name, func = target.split(":")
-    try:
-        mod = importlib.import_module(mod_name)
-    except ModuleNotFoundError as exc:
-        if exc.name == mod_name:
-            return None
-        raise
-    fn: Runner | None = getattr(mod, func, None)
-    return fn
+Runner = Callable[..., Coroutine[Any, Any, Any]]
 
 
 # --- the run --------------------------------------------------------------------------
@@ -518,14 +505,8 @@ async def _run(
 
 async def _serve(demo: Demo, stop: asyncio.Event, ready: asyncio.Event | None) -> int:
     opts = demo.opts
-    # The official processes when this build has them; else the same parts composed here.
-    run_collector = _find("netmon.collectord:run_collector")
-    run_agent = _find("agent.service:run_agent")
-    if run_collector is None or run_agent is None:
-        from netmon.demo import stack
-
-        run_collector = run_collector or stack.run_collector
-        run_agent = run_agent or stack.run_agent
+    from agent.service import run_agent
+    from netmon.collectord import run_collector
 
     embedded: EmbeddedBroker | None = None
     if opts.broker and opts.broker != "embedded":
