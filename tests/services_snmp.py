@@ -46,6 +46,9 @@ RECORDINGS: dict[str, str] = {
 #: (values untouched, order kept) because snmpsim indexes a 390,000-line recording for
 #: a minute before it answers, and answers slowly from it.
 KEEP = (b"1.3.6.1.2.1.1.", b"1.3.6.1.2.1.2.", b"1.3.6.1.2.1.31.")
+#: A community ending in this replays its recording without IF-MIB's ifXTable (and with
+#: nothing after ifTable, so walks end in endOfMibView): an old or minimal agent.
+NO_IFMIB = "-no-ifmib"
 
 
 def start_snmpd_persistent(workdir: Path, port: int | None = None) -> Service:
@@ -105,7 +108,8 @@ def start_snmpsim(workdir: Path, recordings: dict[str, str] | None = None, port:
         if not out.exists():
             raw = (src / rel).read_bytes()
             text = bz2.decompress(raw) if rel.endswith(".bz2") else raw
-            out.write_bytes(b"".join(line for line in text.splitlines(keepends=True) if line.startswith(KEEP)))
+            keep = KEEP[:2] if community.endswith(NO_IFMIB) else KEEP
+            out.write_bytes(b"".join(line for line in text.splitlines(keepends=True) if line.startswith(keep)))
     svc = Service(
         "snmpsim",
         [

@@ -17,8 +17,9 @@ from config.inventory import Device, Probe, Role
 from config.secrets import SecretRef
 from config.settings import PollSettings
 from tests import services
-from tests.services_snmp import RECORDINGS, snmpbulkwalk, start_snmpsim
+from tests.services_snmp import NO_IFMIB, RECORDINGS, snmpbulkwalk, start_snmpsim
 
+WITHOUT_IFX = "h3c-e528" + NO_IFMIB
 IF = "1.3.6.1.2.1.2.2.1"
 IFX = "1.3.6.1.2.1.31.1.1.1"
 # IF-MIB column numbers, written out here independently of agent.snmp.
@@ -39,7 +40,7 @@ IFX_COLS = {"name": 1, "in64": 6, "out64": 10, "high": 15, "alias": 18}
 
 @pytest.fixture(scope="module")
 def snmpsim(tmp_path_factory: pytest.TempPathFactory) -> Iterator[services.Service]:
-    svc = start_snmpsim(tmp_path_factory.mktemp("snmpsim"))
+    svc = start_snmpsim(tmp_path_factory.mktemp("snmpsim"), RECORDINGS | {WITHOUT_IFX: RECORDINGS["h3c-e528"]})
     yield svc
     svc.stop()
 
@@ -114,3 +115,21 @@ async def test_interfaces_equal_snmpbulkwalk_on_five_vendor_recordings(
         got = {i.index: {k: getattr(i, k) for k in next(iter(want.values()))} for i in s.interfaces}
         assert len(want) >= 9, name  # real devices, not stubs
         assert got == want, name
+
+
+async def test_agent_without_ifxtable_falls_back_to_32_bit_counters_and_ifdescr(snmpsim: services.Service) -> None:
+    """No ifXTable, and the MIB ends after ifTable: the ifX columns end in endOfMibView,
+    names come from ifDescr, counters are the 32-bit ones; still equal to snmpbulkwalk."""
+    prof = {"p": SnmpProfile(version="2c", community=SecretRef(value=WITHOUT_IFX), port=snmpsim.port, timeout_s=10)}
+    device = Device(id="old", role=Role.SWITCH, address="127.0.0.1", snmp="p", probes=(Probe.SNMP,))
+    poller = Poller([device], prof, PollSettings(icmp_mode="off"), MemorySink())
+    try:
+        (s,) = await poller.poll_all_once()
+    finally:
+        poller.close()
+    assert s.ok
+    assert s.interfaces
+    assert {i.counter_bits for i in s.interfaces} == {32}
+    want = expected_interfaces(snmpsim.port, WITHOUT_IFX)
+    assert {i.index: {k: getattr(i, k) for k in want[i.index]} for i in s.interfaces} == want
+    assert poller.stats.errors[("snmp_walk", "oid_not_increasing")] == 0
