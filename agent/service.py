@@ -33,7 +33,7 @@ from agent import wire
 from agent.outbox import Outbox, OutboxError
 from agent.poller import Poller, PollerConfigError
 from agent.publisher import Batcher, Publisher
-from agent.sink import JsonlSink
+from agent.sink import JsonlSink, SampleSink
 from config.credentials import Credentials
 from config.errors import ConfigError, Problem
 from config.inventory import Device, Inventory
@@ -106,6 +106,18 @@ def mqtt_login(settings: AgentSettings, creds: Credentials | None) -> tuple[str 
         raise ConfigError([Problem(src, None, "broker.password", str(exc))]) from None
 
 
+def build_poller(settings: AgentSettings, creds: Credentials | None, devices: list[Device], sink: SampleSink) -> Poller:
+    """The poller of these settings; relative secret files are taken next to the credentials file."""
+    return Poller(
+        devices,
+        creds.snmp if creds else {},
+        settings.poll,
+        sink,
+        policy=settings.security,
+        secrets_dir=Path(settings.credentials).parent if settings.credentials else None,
+    )
+
+
 def _load(settings: AgentSettings) -> tuple[Credentials | None, list[Device]]:
     creds = load_credentials(settings.credentials) if settings.credentials else None
     inv = load_inventory(settings.inventory, creds)
@@ -144,7 +156,6 @@ async def run_agent(
     username, password = mqtt_login(settings, creds)
     if password is not None:
         register_secret(password)
-    secrets_dir = Path(settings.credentials).parent if settings.credentials else None
     scope = scope_text(settings.scope)
     async with contextlib.AsyncExitStack() as stack:
         outbox = Outbox(settings.outbox.path, settings.outbox, agent_id)
@@ -168,14 +179,7 @@ async def run_agent(
             ),
         )
         batcher = Batcher(outbox, settings.poll, on_batch=publisher.wake)
-        poller = Poller(
-            devices,
-            creds.snmp if creds else {},
-            settings.poll,
-            batcher,
-            policy=settings.security,
-            secrets_dir=secrets_dir,
-        )
+        poller = build_poller(settings, creds, devices, batcher)
         stack.callback(poller.close)
         if settings.metrics_listen:
             _serve_metrics(
@@ -314,14 +318,7 @@ def _jsonl_main(settings: AgentSettings, target: str, *, once: bool) -> int:
     async def main() -> None:
         creds, devices = _load(settings)
         sink = JsonlSink(sys.stdout if target == "-" else target)
-        poller = Poller(
-            devices,
-            creds.snmp if creds else {},
-            settings.poll,
-            sink,
-            policy=settings.security,
-            secrets_dir=Path(settings.credentials).parent if settings.credentials else None,
-        )
+        poller = build_poller(settings, creds, devices, sink)
         try:
             if once:
                 await poller.poll_all_once()

@@ -68,6 +68,45 @@ broker: {{url: "mqtt://127.0.0.1:{mqtt_port}"}}
 """
 
 
+def write_config(
+    tmp_path: Path,
+    *,
+    open_port: int,
+    snmp_port: int,
+    agent_id: str,
+    mqtt_port: int,
+    metrics_port: int | None = None,
+    replace: tuple[str, str] = ("", ""),
+) -> None:
+    """Inventory, credentials and agent settings of the tests (``replace``: one edit of the agent file)."""
+    (tmp_path / "inventory.yaml").write_text(INVENTORY.format(open_port=open_port))
+    (tmp_path / "credentials.yaml").write_text(
+        CREDENTIALS.format(community=services.SNMP_COMMUNITY, snmp_port=snmp_port)
+    )
+    text = AGENT.format(agent_id=agent_id, mqtt_port=mqtt_port, metrics_port=metrics_port or services.free_port())
+    if replace[0]:
+        text = text.replace(*replace)
+    (tmp_path / "agent.yaml").write_text(text)
+
+
+class Recording:
+    """Stand-in engine recording the batches (the real engine is used where states matter)."""
+
+    def __init__(self) -> None:
+        self.batches: list[wire.SampleBatch] = []
+        self.got = asyncio.Event()
+
+    def apply_batch(self, batch: wire.SampleBatch, received_at: float) -> None:
+        self.batches.append(batch)
+        self.got.set()
+
+    def agent_status(self, status: wire.AgentStatus, received_at: float) -> None:
+        pass
+
+    def samples(self) -> int:
+        return sum(len(b.samples) for b in self.batches)
+
+
 @contextlib.asynccontextmanager
 async def tcp_listener() -> AsyncIterator[int]:
     async def accept(_: asyncio.StreamReader, w: asyncio.StreamWriter) -> None:
@@ -95,12 +134,13 @@ async def test_netmon_agent_process_to_engine_reload_and_offline(
 ) -> None:
     agent_id, metrics_port = f"agent-{uuid.uuid4().hex[:8]}", services.free_port()
     async with tcp_listener() as open_port:
-        (tmp_path / "inventory.yaml").write_text(INVENTORY.format(open_port=open_port))
-        (tmp_path / "credentials.yaml").write_text(
-            CREDENTIALS.format(community=services.SNMP_COMMUNITY, snmp_port=snmpd.port)
-        )
-        (tmp_path / "agent.yaml").write_text(
-            AGENT.format(agent_id=agent_id, mqtt_port=mosquitto.port, metrics_port=metrics_port)
+        write_config(
+            tmp_path,
+            open_port=open_port,
+            snmp_port=snmpd.port,
+            agent_id=agent_id,
+            mqtt_port=mosquitto.port,
+            metrics_port=metrics_port,
         )
         (tmp_path / "collector.yaml").write_text(COLLECTOR.format(mqtt_port=mosquitto.port))
         settings = load_collector_settings(tmp_path / "collector.yaml")
@@ -197,27 +237,12 @@ async def test_netmon_agent_process_to_engine_reload_and_offline(
 async def test_netmon_agent_once_delivers_and_jsonl_prints(
     mosquitto: services.Service, snmpd: services.Service, tmp_path: Path
 ) -> None:
-    agent_id, metrics_port = f"agent-{uuid.uuid4().hex[:8]}", services.free_port()
+    agent_id = f"agent-{uuid.uuid4().hex[:8]}"
     async with tcp_listener() as open_port:
-        (tmp_path / "inventory.yaml").write_text(INVENTORY.format(open_port=open_port))
-        (tmp_path / "credentials.yaml").write_text(
-            CREDENTIALS.format(community=services.SNMP_COMMUNITY, snmp_port=snmpd.port)
-        )
-        (tmp_path / "agent.yaml").write_text(
-            AGENT.format(agent_id=agent_id, mqtt_port=mosquitto.port, metrics_port=metrics_port)
-        )
-        batches: list[wire.SampleBatch] = []
-        got, ready = asyncio.Event(), asyncio.Event()
-
-        class Recording:
-            def apply_batch(self, batch: wire.SampleBatch, received_at: float) -> None:
-                batches.append(batch)
-                got.set()
-
-            def agent_status(self, status: wire.AgentStatus, received_at: float) -> None:
-                pass
-
-        ingestor = Ingestor(Recording(), None)
+        write_config(tmp_path, open_port=open_port, snmp_port=snmpd.port, agent_id=agent_id, mqtt_port=mosquitto.port)
+        rec, ready = Recording(), asyncio.Event()
+        batches, got = rec.batches, rec.got
+        ingestor = Ingestor(rec, None)
         broker = BrokerSettings(url=f"mqtt://127.0.0.1:{mosquitto.port}")
         sub = asyncio.create_task(run_subscriber(broker, ingestor, client_id=f"c-{agent_id}", ready=ready))
         await ready.wait()
@@ -263,13 +288,15 @@ async def test_sigterm_without_broker_keeps_the_round_in_the_outbox_then_deliver
 
     agent_id, mqtt_port = f"agent-{uuid.uuid4().hex[:8]}", services.free_port()
     async with tcp_listener() as open_port:
-        (tmp_path / "inventory.yaml").write_text(INVENTORY.format(open_port=open_port))
-        (tmp_path / "credentials.yaml").write_text(
-            CREDENTIALS.format(community=services.SNMP_COMMUNITY, snmp_port=snmpd.port)
-        )
-        agent_yaml = AGENT.format(agent_id=agent_id, mqtt_port=mqtt_port, metrics_port=services.free_port())
         # a long batch delay: only the SIGTERM flush can cut the batch
-        (tmp_path / "agent.yaml").write_text(agent_yaml.replace("batch_max_delay_s: 0.2", "batch_max_delay_s: 600"))
+        write_config(
+            tmp_path,
+            open_port=open_port,
+            snmp_port=snmpd.port,
+            agent_id=agent_id,
+            mqtt_port=mqtt_port,
+            replace=("batch_max_delay_s: 0.2", "batch_max_delay_s: 600"),
+        )
         env = {**os.environ, "PYTHONPATH": str(ROOT)}
         argv = [sys.executable, "-m", "netmon", "agent", "-c", str(tmp_path / "agent.yaml")]
         proc = await asyncio.create_subprocess_exec(*argv, cwd=tmp_path, env=env, stderr=asyncio.subprocess.PIPE)
@@ -291,27 +318,16 @@ async def test_sigterm_without_broker_keeps_the_round_in_the_outbox_then_deliver
         assert queued >= 4  # >= 2 rounds x 2 devices, all in the outbox (flushed at SIGTERM)
 
         mq = await asyncio.to_thread(services.start_mosquitto, tmp_path / "mq", port=mqtt_port)
-        batches: list[wire.SampleBatch] = []
-        got, ready = asyncio.Event(), asyncio.Event()
-
-        class Recording:
-            def apply_batch(self, batch: wire.SampleBatch, received_at: float) -> None:
-                batches.append(batch)
-                got.set()
-
-            def agent_status(self, status: wire.AgentStatus, received_at: float) -> None:
-                pass
-
+        rec, ready = Recording(), asyncio.Event()
         broker = BrokerSettings(url=f"mqtt://127.0.0.1:{mqtt_port}")
-        sub = asyncio.create_task(run_subscriber(broker, Ingestor(Recording(), None), client_id="c", ready=ready))
+        sub = asyncio.create_task(run_subscriber(broker, Ingestor(rec, None), client_id="c", ready=ready))
         try:
             await ready.wait()
             once = await asyncio.create_subprocess_exec(*argv, "--once", cwd=tmp_path, env=env)
             async with asyncio.timeout(30):
                 assert await once.wait() == 0
-            await wait_until(lambda: sum(len(b.samples) for b in batches) >= queued + 2, got, 10, "backlog + round")
-            n = sum(len(b.samples) for b in batches)
-            assert n == queued + 2
+            await wait_until(lambda: rec.samples() >= queued + 2, rec.got, 10, "backlog + round")
+            assert rec.samples() == queued + 2
         finally:
             sub.cancel()
             with contextlib.suppress(asyncio.CancelledError):
