@@ -11,7 +11,7 @@ import pytest
 
 from agent.poller import Poller
 from agent.sink import MemorySink
-from config.credentials import SnmpProfile
+from config.credentials import AuthProtocol, PrivProtocol, SnmpProfile
 from config.inventory import Device, Probe, Role
 from config.secrets import SecretRef
 from config.settings import PollSettings
@@ -67,3 +67,32 @@ async def test_hostile_responders_are_counted_and_do_not_delay_others(
     assert poller.stats.errors[("snmp", "malformed")] == 3
     logged = [r.getMessage() for r in caplog.records if "evil-" in r.getMessage()]
     assert any("reason=malformed" in m for m in logged)
+
+
+async def test_hostile_replies_to_snmpv3_are_malformed_not_a_crash() -> None:
+    hostile = await HostileResponder().start()  # cycles garbage, truncated, wrong id, oversized
+    prof = {
+        "v3": SnmpProfile(
+            version="3",
+            user="netmon",
+            auth_protocol=AuthProtocol.SHA,
+            auth_key=SecretRef(value="auth-secret-1"),
+            priv_protocol=PrivProtocol.AES128,
+            priv_key=SecretRef(value="priv-secret-1"),
+            port=hostile.port,
+            timeout_s=0.3,
+            retries=3,
+        )
+    }
+    device = Device(id="evil-v3", role=Role.CPE, address="127.0.0.1", snmp="v3", probes=(Probe.SNMP,))
+    poller = Poller([device], prof, PollSettings(icmp_mode="off"), MemorySink())
+    try:
+        async with asyncio.timeout(5):
+            (s,) = await poller.poll_all_once()
+    finally:
+        poller.close()
+        hostile.close()
+    assert not s.ok
+    assert s.reason == "malformed"
+    assert hostile.received == 4
+    assert poller.stats.malformed == 3  # the foreign-id reply is well-formed, only unmatched
