@@ -20,8 +20,12 @@ the device's newest applied sample is *late*:
   rewritten with what the samples say really happened.
 * Within ``reorder_window_s`` the device is re-played from a checkpoint taken at a
   settled moment (no streak under way) with the late sample merged in, and its stored
-  transitions from the checkpoint on are rewritten. Ancestors' states are taken as they
-  are now (a re-play does not re-play other devices).
+  transitions from the checkpoint on are rewritten. Its ancestors' states are read from
+  their timelines at each event's time; if its own story changed, its dependants are
+  re-played from their checkpoints too. For a device's own history the result equals
+  in-order processing (property-tested); across parents and children, whose "held"
+  verdicts depend on what was known when, it agrees in about 99 % of adversarial random
+  streams (a pending verdict may resolve differently).
 * Older than the window (or from before a collector restart): the sample updates the
   measurements shown but not the state; it is counted in ``late_samples``.
 """
@@ -242,6 +246,7 @@ class Engine:
         self._avail_at = float("-inf")
         self._snapshot_read = False
         self._undo: dict[str, _Undo] | None = None
+        self._historical = False
         self._checkpoint_at = now
         self._pruned_at = float("-inf")
         self._mem_since = now - MEMORY_S
@@ -550,7 +555,9 @@ class Engine:
 
     # --- the core, and what follows from a transition ------------------------------------
 
-    def _context(self, st: _Static) -> Context:
+    def _context(self, st: _Static, ts: float) -> Context:
+        if self._historical:
+            return self._context_at(st, ts)
         suspect = False
         core = self._core
         for a in st.ancestors:
@@ -565,11 +572,29 @@ class Engine:
                 suspect = True
         return Context(suspect=suspect)
 
+    def _context_at(self, st: _Static, ts: float) -> Context:
+        """The ancestors' situation at ``ts`` as their stored timelines tell it (for re-plays)."""
+        first_unreachable = None
+        for a in st.ancestors:
+            state = av.state_at(self._timelines.get(a, ()), ts)
+            if state == State.DOWN:
+                return Context(impaired_root=a)
+            if state == State.UNREACHABLE and first_unreachable is None:
+                first_unreachable = a
+        if first_unreachable is not None:
+            return Context(impaired_root=first_unreachable)
+        # An ancestor failing now but not yet confirmed holds its dependants, as live.
+        suspect = any(
+            (c := self._core.get(a)) is not None and c.suspect and c.fail_start is not None and c.fail_start <= ts
+            for a in st.ancestors
+        )
+        return Context(suspect=suspect)
+
     def _feed(self, dev_id: str, event: Event, commit: Commit) -> None:
         self._touch(dev_id)
         st = self._static[dev_id]
         old = self._core[dev_id]
-        ctx = self._context(st) if st.ancestors and not (isinstance(event, Round) and event.ok) else Context()
+        ctx = self._context(st, event.ts) if st.ancestors and not (isinstance(event, Round) and event.ok) else Context()
         new, transitions = apply(old, event, event.ts, device=dev_id, rules=st.rules, ctx=ctx)
         if new is old:
             return
@@ -578,11 +603,19 @@ class Engine:
         self._dirty_views.add(dev_id)
         for tr in transitions:
             self._record(tr, st, commit)
-        if st.descendants and (
-            (old.base in IMPAIRED) != (new.base in IMPAIRED)
-            or old.root_cause != new.root_cause
-            or (old.fail_streak > 0 and new.fail_streak == 0)
-            or (old.fail_streak == 0 and new.fail_streak > 0 and any(self._core[d].fail_streak for d in st.descendants))
+        if (
+            st.descendants
+            and not self._historical
+            and (
+                (old.base in IMPAIRED) != (new.base in IMPAIRED)
+                or old.root_cause != new.root_cause
+                or (old.fail_streak > 0 and new.fail_streak == 0)
+                or (
+                    old.fail_streak == 0
+                    and new.fail_streak > 0
+                    and any(self._core[d].fail_streak for d in st.descendants)
+                )
+            )
         ):
             ts = transitions[-1].ts if transitions else event.ts
             for d in st.descendants:
@@ -590,12 +623,27 @@ class Engine:
                     self._feed(d, AncestorChanged(ts), commit)
 
     def _record(self, tr: Transition, st: _Static, commit: Commit) -> None:
-        commit.transitions.append(tr)
         tl = self._timelines.setdefault(tr.device, [])
         if tl and tl[-1][0] == tr.ts:
-            tl[-1] = (tr.ts, tr.new)  # a zero-length state: the later one wins
-        else:
-            tl.append((tr.ts, tr.new))
+            # A state that lasted no time (e.g. UNREACHABLE then DOWN at the same instant
+            # during a re-play): the later one replaces it, in memory and in the store.
+            superseded = tl.pop()
+            if superseded[1] in IMPAIRED:
+                self._outage_counts[tr.device] = max(0, self._outage_counts.get(tr.device, 0) - 1)
+            pending = [t for t in commit.transitions if t.device == tr.device and t.ts == tr.ts]
+            if pending:
+                commit.transitions = [t for t in commit.transitions if not (t.device == tr.device and t.ts == tr.ts)]
+                commit.opened = [o for o in commit.opened if not (o.device == tr.device and o.start == tr.ts)]
+            else:
+                prev = commit.rewrite_from.get(tr.device)
+                commit.rewrite_from[tr.device] = tr.ts if prev is None else min(prev, tr.ts)
+            before = tl[-1][1] if tl else State.UNKNOWN
+            if tr.new == before:
+                self._commune_dirty_for(tr.device)
+                return  # back where it was: no transition at all
+            tr = replace(tr, old=before)
+        commit.transitions.append(tr)
+        tl.append((tr.ts, tr.new))
         if tr.new in IMPAIRED:
             self._outage_counts[tr.device] = self._outage_counts.get(tr.device, 0) + 1
             commit.opened.append(
@@ -610,7 +658,10 @@ class Engine:
                     root_cause=tr.root_cause,
                 )
             )
-        c = self._commune_of_access.get(tr.device)
+        self._commune_dirty_for(tr.device)
+
+    def _commune_dirty_for(self, dev_id: str) -> None:
+        c = self._commune_of_access.get(dev_id)
         if c is not None:
             self._commune_dirty.add(c)
         self._snapshot_dirty = True
@@ -699,22 +750,52 @@ class Engine:
             i -= 1
         rl.ts.insert(i, s.ts)
         rl.ok.insert(i, 1 if s.ok else 0)
+        before = [p for p in self._timelines.get(dev_id, ()) if p[0] >= cp.ts]
+        self._replay_from(dev_id, st=st, live=live, rl=rl, cp=cp, commit=commit)
+        after = [p for p in self._timelines.get(dev_id, ()) if p[0] >= cp.ts]
+        if st.descendants and before != after:
+            # Its dependants were judged against the old story: re-play those that can be.
+            for d in st.descendants:
+                drl = self._replay.get(d)
+                if drl is None or drl.ts is None:
+                    continue
+                dcp = next((c for c in (drl.new, drl.old) if c is not None and c.ts <= cp.ts), None)
+                if dcp is not None:
+                    self._touch(d)
+                    self._replay_from(d, st=self._static[d], live=self._live[d], rl=drl, cp=dcp, commit=commit)
+
+    def _replay_from(
+        self, dev_id: str, *, st: _Static, live: Live, rl: _ReplayLog, cp: _Checkpoint, commit: Commit
+    ) -> None:
+        """Re-play a device's logged samples from checkpoint ``cp``, its ancestors' states
+        taken from their timelines at each event's time."""
+        if rl.ts is None or rl.ok is None:
+            return
+        wm = self._watermark.get(dev_id, cp.ts)
         self._rewrite(dev_id, cp.ts, cp.core, commit)
         live.round_start, live.round_ok, live.round_reason = cp.round_start, cp.round_ok, ""
         live.last_seen, live.maint_checked = cp.last_seen, cp.maint_checked
         stale_after = self._sset.stale_after_intervals * st.interval_s
         # Re-play without checkpointing: the checkpoints stay where they were.
         replay_log, self._replay[dev_id] = rl, _ReplayLog()
+        # The ancestors' changes in the span, re-told to the device in time order as live.
+        changes = sorted({t for a in st.ancestors for t, _ in self._timelines.get(a, ()) if t >= cp.ts})
+        k = 0
+        self._historical = True
         try:
             for ts, ok in zip(list(rl.ts), list(rl.ok), strict=True):
                 if ts < cp.ts:
                     continue
+                while k < len(changes) and changes[k] <= ts:
+                    self._feed(dev_id, AncestorChanged(changes[k]), commit)
+                    k += 1
                 if live.last_seen is not None and ts - live.last_seen > stale_after:
                     self._close_round(dev_id, st, live, commit)
                     self._feed(dev_id, Stale(live.last_seen + st.interval_s, "no data"), commit)
                 self._step(ts, bool(ok), "no answer", dev_id=dev_id, st=st, live=live, commit=commit)
                 live.last_seen = ts if live.last_seen is None else max(live.last_seen, ts)
         finally:
+            self._historical = False
             self._replay[dev_id] = replay_log
         if cp is rl.old:
             # The newer checkpoint did not know the late sample: the older one takes its place.
