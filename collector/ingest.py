@@ -12,20 +12,29 @@ tested without a broker. For every message it:
    in the same transaction as the batch's effects, so this holds across collector
    crashes;
 4. applies the batch (or the agent's retained status / last will) to the engine and
-   calls the listeners (the InfluxDB writer).
+   calls the listeners (the InfluxDB writer);
+5. tells the subscriber whether the message may be acknowledged: not when the store or
+   the system failed (full disk), so the broker redelivers it; a bug on one batch is
+   dead-lettered (``internal``) and acknowledged, so it cannot block every batch behind it.
 """
 
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from typing import Protocol
 
 from agent import wire
 from collector.model import IngestCounters
+from collector.store import StoreError
 
 log = logging.getLogger(__name__)
+
+#: Failures of the collector's environment, not of the payload: the message is not
+#: acknowledged and comes again (a full disk must not lose a batch the broker accepted).
+ENVIRONMENT_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, OSError, StoreError)
 
 #: Invalid reasons that can be counted; anything else is counted as ``internal``.
 REASONS = ("json", "schema", "version", "agent_mismatch", "timestamp", "value", "topic", "internal")
@@ -85,40 +94,65 @@ class Ingestor:
         self._dead_letters = 0
         self._invalid: dict[str, int] = {}
         self._statuses = 0
+        #: Messages not applied because of the store or the system (redelivered later).
+        self.apply_failures = 0
         # Without a store, remember the applied seqs per agent (in memory, this process only).
         self._seen: dict[str, set[int]] = {}
 
-    def handle(self, topic: str, payload: bytes) -> None:
-        """Ingest one message. Never raises (except CancelledError-like BaseExceptions)."""
+    def handle(self, topic: str, payload: bytes) -> bool:
+        """Ingest one message. Never raises (except CancelledError-like BaseExceptions).
+
+        Returns:
+            True when the message is done with — applied, a duplicate, or rejected and
+            dead-lettered — and may be acknowledged; False when it could not be applied
+            for a reason that is not the payload's (:data:`ENVIRONMENT_ERRORS`, e.g. a full
+            disk): the caller must not acknowledge it, so that the broker redelivers it.
+        """
         now = self._clock()
         parsed = wire.parse_topic(topic, self._prefix)
         if parsed is None:
             self._reject(now, topic, "topic", f"not a netmon topic under {self._prefix!r}", payload)
-            return
+            return True
         agent, kind = parsed
         try:
             if kind == "status":
                 status = wire.decode_status(payload, topic_agent=agent)
                 self._engine.agent_status(status, now)
                 self._statuses += 1
-                return
+                return True
             batch = wire.decode_batch(payload, topic_agent=agent, now=now)
         except wire.InvalidBatch as exc:
             self._reject(now, topic, exc.reason, exc.detail, payload)
-            return
+            return True
+        except ENVIRONMENT_ERRORS as exc:
+            self.apply_failures += 1
+            log.error("agent=%s status not applied, will be redelivered: %s: %s", agent, type(exc).__name__, exc)
+            return False
         except Exception as exc:  # an engine bug must not stop ingestion of other agents
             log.exception("agent=%s status could not be applied", agent)
             self._reject(now, topic, "internal", f"{type(exc).__name__}: {exc}"[:200], payload)
-            return
+            return True
         try:
             if self._is_duplicate(batch.agent, batch.seq):
                 self._duplicates += 1
-                return
+                return True
             self._engine.apply_batch(batch, now)
-        except Exception as exc:
+        except ENVIRONMENT_ERRORS as exc:
+            # Not the payload's fault (full disk, I/O error, locked or read-only store): the
+            # batch must come again, so the caller does not acknowledge it.
+            self.apply_failures += 1
+            log.error(
+                "agent=%s seq=%d batch not applied, will be redelivered: %s: %s",
+                batch.agent,
+                batch.seq,
+                type(exc).__name__,
+                exc,
+            )
+            return False
+        except Exception as exc:  # a bug on one batch must not block every batch behind it
             log.exception("agent=%s seq=%d batch could not be applied", batch.agent, batch.seq)
             self._reject(now, topic, "internal", f"{type(exc).__name__}: {exc}"[:200], payload)
-            return
+            return True
         if self._store is None:
             self._seen.setdefault(batch.agent, set()).add(batch.seq)
         self._batches += 1
@@ -128,6 +162,7 @@ class Ingestor:
                 listener(batch)
             except Exception:
                 log.exception("ingest listener %r failed", listener)
+        return True
 
     def _is_duplicate(self, agent: str, seq: int) -> bool:
         if self._store is not None:

@@ -13,6 +13,9 @@ Delivery guarantees, in order of the path a batch takes:
   ``(agent, seq)``. A collector killed between receipt and commit leaves the message
   un-acked, and the broker redelivers it on the next connect (same session). Together
   with the de-duplication ledger this gives exactly-once effects.
+- **Not applied, not acked.** When the ingestor could not apply a batch because the
+  store or the system failed (a full disk), the message stays un-acked and the subscriber
+  reconnects (same session, with back-off): the broker delivers it again.
 - **Shared subscriptions.** With ``share_group`` the filters become
   ``$share/<group>/...`` (MQTT 5): the broker hands each message to one member of the
   group. Mosquitto distributes per message (round-robin), not per agent, so one agent's
@@ -56,6 +59,10 @@ CONNECT_TIMEOUT_S = 15.0
 RECEIVE_MAXIMUM = 100
 
 
+class NotApplied(Exception):
+    """The ingestor could not apply a message (its environment failed): reconnect, redeliver."""
+
+
 def topic_filters(prefix: str, share_group: str | None, agents: Sequence[str] | None = None) -> list[str]:
     """The subscriptions: every agent's samples and status (or the listed agents')."""
     who = list(agents) if agents else ["+"]
@@ -80,6 +87,8 @@ def _tls(broker: BrokerSettings) -> ssl.SSLContext | None:
 
 def _describe(exc: BaseException, broker: BrokerSettings) -> str:
     where = f"{broker.host}:{broker.port}"
+    if isinstance(exc, NotApplied):
+        return str(exc)
     if isinstance(exc, MqttConnectError) and isinstance(exc.rc, ReasonCode):
         return f"broker {where} refused the connection: {exc.rc} (reason code {exc.rc.value})"
     return f"broker {where}: {exc or type(exc).__name__}"
@@ -149,10 +158,13 @@ async def run_subscriber(
                 async for message in client.messages:
                     payload = message.payload
                     data = payload if isinstance(payload, bytes) else str(payload or "").encode()
-                    ingestor.handle(message.topic.value, data)
+                    if not ingestor.handle(message.topic.value, data):
+                        # Not applied (store full, I/O error): leave it un-acked and start a
+                        # new connection of the same session, so the broker sends it again.
+                        raise NotApplied(f"{message.topic.value} not applied; reconnecting for redelivery")
                     if message.qos > 0:
                         client._client.ack(message.mid, message.qos)
-        except (aiomqtt.MqttError, OSError, ssl.SSLError) as exc:
+        except (aiomqtt.MqttError, OSError, ssl.SSLError, NotApplied) as exc:
             failures += 1
             msg = _describe(exc, broker)
             delay = min(broker.reconnect_max_s, broker.reconnect_min_s * 2 ** min(failures - 1, 32))

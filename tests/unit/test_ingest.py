@@ -24,10 +24,12 @@ class FakeEngine:
     statuses: list[wire.AgentStatus] = field(default_factory=list)
     ledger: set[tuple[str, int]] | None = None
     fail_on: int | None = None
+    failure: Exception = field(default_factory=lambda: RuntimeError("a bug"))
 
     def apply_batch(self, batch: wire.SampleBatch, received_at: float) -> None:
         if batch.seq == self.fail_on:
-            raise RuntimeError("disk I/O error")
+            self.fail_on = None
+            raise self.failure
         self.batches.append(batch)
         if self.ledger is not None:
             self.ledger.add((batch.agent, batch.seq))
@@ -121,11 +123,11 @@ def test_invalid_payloads_counted_by_reason_and_dead_lettered_ingestion_goes_on(
 def test_engine_failure_is_counted_and_kept_not_raised() -> None:
     ing, engine, store = make()
     engine.fail_on = 5
-    ing.handle(wire.samples_topic("a1"), batch(seq=5))
+    assert ing.handle(wire.samples_topic("a1"), batch(seq=5)) is True  # dead-lettered, acked: no blocking
     ing.handle(wire.samples_topic("a1"), batch(seq=6))
     assert ing.counters().invalid == {"internal": 1}
     assert store.letters[0][2] == "internal"
-    assert "disk I/O error" in store.letters[0][3]
+    assert "a bug" in store.letters[0][3]
     assert [b.seq for b in engine.batches] == [6]
 
 
@@ -193,3 +195,16 @@ def test_ingestor_fuzz_never_raises_and_accounts_for_every_message(topic: str, p
     c = ing.counters()
     assert c.batches + sum(c.invalid.values()) + ing.statuses == 1
     assert len(store.letters) == sum(c.invalid.values())
+
+
+def test_store_failure_is_not_acknowledged_and_the_redelivery_applies() -> None:
+    import sqlite3
+
+    ing, engine, store = make()
+    engine.fail_on, engine.failure = 5, sqlite3.OperationalError("database or disk is full")
+    assert ing.handle(wire.samples_topic("a1"), batch(seq=5)) is False  # do not ack: redeliver
+    assert ing.apply_failures == 1
+    assert store.letters == []  # the payload is fine: not a dead letter
+    assert ing.counters().invalid == {}
+    assert ing.handle(wire.samples_topic("a1"), batch(seq=5)) is True  # the redelivery
+    assert [b.seq for b in engine.batches] == [5]
