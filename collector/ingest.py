@@ -147,6 +147,7 @@ class Ingestor:
                 batch.seq,
                 type(exc).__name__,
                 exc,
+                exc_info=True,  # the operator sees the store's own words (``database or disk is full``)
             )
             return False
         except Exception as exc:  # a bug on one batch must not block every batch behind it
