@@ -465,3 +465,31 @@ def test_outbox_replay_of_a_cut_uplink_keeps_the_attribution(tmp_path: Path) -> 
     # Only the commune without devices is unknown: the agent's offline spell was retracted.
     assert a.unknown_s == pytest.approx(19 * IV - 5)
     assert eng.snapshot().province.connected == 2
+
+
+def test_history_series_and_outage_durations(tmp_path: Path) -> None:
+    eng, sim, _ = make(tmp_path)
+    for k in range(10):
+        sim.round(k, down={"a"} if 3 <= k < 7 else set())
+    points = eng.history("a", T0)
+    assert [p.ok for p in points] == [True, True, True, False, False, False, False, True, True, True]
+    assert points == sorted(points, key=lambda p: p.ts)
+    assert eng.history("a", T0 + 5 * IV)[0].ts >= T0 + 5 * IV
+    series = eng.coverage_series(T0 + 10, T0 + 9 * IV, IV)
+    assert [p.connected for p in series] == [2, 2, 2, 1, 1, 1, 1, 2, 2]
+    assert {p.communes for p in series} == {3}
+    (out,) = eng.outages(T0, T0 + 3600, device="a")
+    assert out.duration(T0 + 3600) == pytest.approx(4 * IV)
+    assert eng.snapshot().outage_counts == {"a": 1}
+
+
+def test_per_device_interval_decides_staleness(tmp_path: Path) -> None:
+    raw = small_inventory().model_dump(mode="json")
+    raw["districts"][0]["communes"][0]["devices"][0]["interval_s"] = 600
+    eng, sim, clock = make(tmp_path, inv=Inventory.model_validate(raw))
+    sim.round(0)
+    clock[0] = T0 + 10 * IV  # 10 minutes of silence: stale for 60 s devices, not for "a" (600 s)
+    eng.tick(clock[0])
+    snap = eng.snapshot()
+    assert snap.devices["b"].state == State.UNKNOWN
+    assert snap.devices["a"].state == State.UP
