@@ -315,8 +315,14 @@ class Engine:
         saved: dict[str, bytes] = self._store.load_devices()
         for dev_id in self._static:
             raw = saved.get(dev_id)
+            s: _Saved | None = None
             if raw is not None:
-                s = _saved_decoder.decode(raw)
+                try:
+                    s = _saved_decoder.decode(raw)
+                except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                    # A state saved by another version: start this device afresh (UNKNOWN).
+                    log.warning("device=%s saved state unreadable, starting UNKNOWN: %s", dev_id, exc)
+            if s is not None:
                 self._core[dev_id] = s.core
                 self._live[dev_id] = s.live
                 if s.live.last_seen is not None:
@@ -327,7 +333,10 @@ class Engine:
         self._timelines = self._store.timelines(self._mem_since)
         self._outage_counts = self._store.outage_counts()
         for agent_id, raw in self._store.load_agents().items():
-            self._agents[agent_id] = _agent_decoder.decode(raw)
+            try:
+                self._agents[agent_id] = _agent_decoder.decode(raw)
+            except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+                log.warning("agent=%s saved view unreadable, forgotten: %s", agent_id, exc)
         self._dirty_views.update(self._static)
 
     # --- the write path ----------------------------------------------------------------

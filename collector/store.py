@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
@@ -369,21 +369,33 @@ class SqliteStore:
 
     # --- reads --------------------------------------------------------------------------
 
+    @contextlib.contextmanager
+    def _reading(self, what: str) -> Iterator[None]:
+        """Read under the lock; a damaged file is a :class:`StoreError` that says so."""
+        with self._lock:
+            try:
+                yield
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(
+                    f"store {self.path}: cannot read {what}: {exc}; the file is damaged: "
+                    "move it aside (the collector starts a new one) or restore a backup"
+                ) from None
+
     def load_devices(self) -> dict[str, bytes]:
         """Every device's serialized state."""
-        with self._lock:
+        with self._reading("device states"):
             return {r[0]: bytes(r[1]) for r in self._conn.execute("SELECT id, data FROM devices")}
 
     def load_agents(self) -> dict[str, bytes]:
         """Every agent's serialized view."""
-        with self._lock:
+        with self._reading("agents"):
             return {r[0]: bytes(r[1]) for r in self._conn.execute("SELECT id, data FROM agents")}
 
     def timelines(self, since: float) -> dict[str, list[tuple[float, State]]]:
         """Per device, its transitions from ``since`` on, preceded by the last one before."""
         out: dict[str, list[tuple[float, State]]] = {}
         states = {s.value: s for s in State}
-        with self._lock:
+        with self._reading("the transition log"):
             before = self._conn.execute(
                 "SELECT device, max(ts), new FROM transitions WHERE ts < ? GROUP BY device", (since,)
             ).fetchall()
@@ -436,7 +448,7 @@ class SqliteStore:
 
     def outage_counts(self) -> dict[str, int]:
         """Number of outages per device in the store."""
-        with self._lock:
+        with self._reading("outages"):
             return {r[0]: int(r[1]) for r in self._conn.execute("SELECT device, count(*) FROM outages GROUP BY device")}
 
     def history(self, device: str, since: float) -> list[HistoryPoint]:

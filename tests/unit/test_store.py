@@ -214,3 +214,25 @@ def test_survives_sigkill_with_batches_applied_exactly_once(tmp_path: Path) -> N
         assert len(store.load_devices()) <= 1
     finally:
         store.close()
+
+
+def test_damaged_pages_are_a_clear_error_when_the_engine_starts(tmp_path: Path) -> None:
+    from collector.engine import Engine
+    from config.inventory import Inventory
+    from config.settings import CollectorSettings
+
+    path = tmp_path / "netmon.sqlite"
+    s = SqliteStore.open(path)
+    s.commit(
+        Commit(transitions=[Transition(f"d{i}", float(i), State.UNKNOWN, State.UP, "x" * 200) for i in range(3000)])
+    )
+    s.close()
+    data = bytearray(path.read_bytes())
+    page = 4096
+    for off in range(3 * page, len(data), page):  # keep the header and the schema, damage the rest
+        data[off : off + 64] = b"\xff" * 64
+    path.write_bytes(bytes(data))
+    inv = Inventory.model_validate({"province": {"code": "51", "name": "P"}})
+    store = SqliteStore.open(path)  # the header and the schema are fine
+    with pytest.raises(StoreError, match=r"cannot read .*damaged"):
+        Engine(inv, CollectorSettings(inventory="-"), store)
