@@ -11,9 +11,9 @@ a batch is full, writes it to the outbox (one SQLite insert). The publisher read
 outbox oldest first, keeps a bounded window of QoS 1 publishes in flight and removes a
 batch only when its PUBACK arrives. After a reconnect, what was queued while away (the
 backlog) is drained at ``drain_rate_per_s`` while new batches go out at once, so a long
-outage never starves live data — within :data:`MAX_OVERTAKE` batches, beyond which the
-backlog goes first at full speed (see there: the collector's de-duplication window). Connection problems (refused login, TLS mismatch, no
-route) are logged with the broker's reason and retried with exponential back-off and
+outage never starves live data (the collector's de-duplication ledger accepts batches in
+any order, however far live data runs ahead of the backlog). Connection problems (refused
+login, TLS mismatch, no route) are logged with the broker's reason and retried with exponential back-off and
 jitter; they never reach the poller.
 
 Only this module (and the collector's subscriber) imports aiomqtt.
@@ -47,14 +47,6 @@ mqtt_log = logging.getLogger("agent.mqtt")
 
 #: How long a publish may wait for its PUBACK on a live connection before we reconnect.
 PUBACK_TIMEOUT_S = 30.0
-#: How many sequence numbers a live batch may run ahead of the oldest backlog batch not yet
-#: sent. The collector's de-duplication ledger accepts out-of-order batches only within a
-#: bounded window (256 numbers, and 64 below the first batch it ever sees from an agent);
-#: a live batch far ahead of a large backlog would make it give the backlog up as old.
-#: So live batches overtake at most this far, and a backlog bigger than that is sent at
-#: full speed (not rate-limited) until it is within reach: delayed live data beats lost
-#: backlog.
-MAX_OVERTAKE = 48
 #: How long connecting (TCP + TLS + CONNACK) may take.
 CONNECT_TIMEOUT_S = 15.0
 
@@ -395,12 +387,10 @@ class Publisher:
                 backlog = self.outbox.next_after(backlog_cursor, upto=boundary) if backlog_cursor < boundary else []
                 if not backlog:
                     backlog_cursor = boundary
-                if live and (not backlog or live[0].seq - backlog[0].seq <= MAX_OVERTAKE):
+                if live:  # live data first: the collector's ledger takes any order of arrival
                     item = live[0]
                     live_cursor = item.seq
-                elif backlog and (live or bucket.take()):
-                    # Rate-limited, unless live data is waiting because it may not overtake
-                    # the backlog by more than MAX_OVERTAKE: then the backlog goes at full speed.
+                elif backlog and bucket.take():  # the backlog drains rate-limited behind it
                     item = backlog[0]
                     backlog_cursor = item.seq
                     self.stats.backlog_batches += 1

@@ -24,15 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-import msgspec
-
+from collector.ledger import SeenSequences
 from collector.model import HistoryPoint, Outage, State, Transition
-
-#: Batches that arrive more than this many sequence numbers out of order are given up:
-#: the ledger keeps at most this many numbers per agent above its contiguous floor.
-LEDGER_WINDOW = 256
-#: On first contact with an agent, batches up to this many numbers older are still accepted.
-FIRST_CONTACT_SLACK = 64
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -50,7 +43,7 @@ CREATE INDEX IF NOT EXISTS outages_start ON outages (start);
 CREATE INDEX IF NOT EXISTS outages_device ON outages (device, start);
 CREATE INDEX IF NOT EXISTS outages_open ON outages (device) WHERE end_ts IS NULL;
 CREATE TABLE IF NOT EXISTS devices (id TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS ledger (agent TEXT PRIMARY KEY, floor INTEGER NOT NULL, above TEXT NOT NULL) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS seen_batches (agent TEXT PRIMARY KEY, ranges TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS agents (id TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dead_letters (
     id INTEGER PRIMARY KEY, ts REAL NOT NULL, topic TEXT NOT NULL, reason TEXT NOT NULL,
@@ -178,11 +171,8 @@ class SqliteStore:
         self.retention_days = retention_days
         self.dead_letter_max = dead_letter_max
         self._lock = threading.RLock()
-        self._floor: dict[str, int] = {}
-        self._above: dict[str, set[int]] = {}
-        for agent, floor, above in conn.execute("SELECT agent, floor, above FROM ledger"):
-            self._floor[agent] = int(floor)
-            self._above[agent] = set(msgspec.json.decode(above, type=list[int]))
+        self._seen: dict[str, SeenSequences] = {}
+        self._load_ledger(conn)
         self._dead_count = int(conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0])
 
     @classmethod
@@ -240,31 +230,19 @@ class SqliteStore:
     # --- ingest ledger ----------------------------------------------------------------
 
     def is_duplicate(self, agent: str, seq: int) -> bool:
-        """Whether the batch ``(agent, seq)`` was already applied (or is too old to apply)."""
+        """Whether the batch ``(agent, seq)`` was already applied."""
         with self._lock:
-            floor = self._floor.get(agent)
-            if floor is None:
-                return False
-            return seq <= floor or seq in self._above.get(agent, ())
+            seen = self._seen.get(agent)
+            return seen is not None and seq in seen
+
+    def _load_ledger(self, conn: sqlite3.Connection) -> None:
+        rows = conn.execute("SELECT agent, ranges FROM seen_batches")
+        self._seen = {agent: SeenSequences.decode(ranges) for agent, ranges in rows}
 
     def _record(self, agent: str, seq: int) -> None:
-        floor = self._floor.get(agent)
-        if floor is None:
-            floor = max(-1, seq - 1 - FIRST_CONTACT_SLACK)
-        above = self._above.setdefault(agent, set())
-        if seq > floor:
-            above.add(seq)
-        top = max(above) if above else floor
-        if top - floor > LEDGER_WINDOW:
-            floor = top - LEDGER_WINDOW  # give up on numbers that never came
-        while floor + 1 in above:
-            floor += 1
-        above.difference_update([s for s in above if s <= floor])
-        self._floor[agent] = floor
-        self._conn.execute(
-            "INSERT OR REPLACE INTO ledger (agent, floor, above) VALUES (?, ?, ?)",
-            (agent, floor, msgspec.json.encode(sorted(above)).decode()),
-        )
+        seen = self._seen.setdefault(agent, SeenSequences())
+        seen.add(seq)
+        self._conn.execute("INSERT OR REPLACE INTO seen_batches (agent, ranges) VALUES (?, ?)", (agent, seen.encode()))
 
     # --- dead letters -------------------------------------------------------------------
 
@@ -360,11 +338,7 @@ class SqliteStore:
                 if c.in_transaction:
                     c.execute("ROLLBACK")
                 # The in-memory ledger may be ahead of the database now: reload it.
-                self._floor.clear()
-                self._above.clear()
-                for agent, floor, above in c.execute("SELECT agent, floor, above FROM ledger"):
-                    self._floor[agent] = int(floor)
-                    self._above[agent] = set(msgspec.json.decode(above, type=list[int]))
+                self._load_ledger(c)
                 raise
 
     # --- reads --------------------------------------------------------------------------

@@ -437,8 +437,8 @@ async def test_backlog_drains_rate_limited_while_live_batches_go_first(
 async def test_long_backlog_with_live_data_is_not_lost_to_the_real_dedup_ledger(
     mosquitto: services.Service, tmp_path: Path
 ) -> None:
-    """The real store's ledger accepts out-of-order batches only within a window; live data
-    overtaking a 400-batch backlog must not make it give the backlog up as duplicates."""
+    """Live data overtaking a 400-batch backlog must not make the real store's ledger give
+    the backlog up as duplicates."""
     from collector.engine import Engine
     from collector.store import SqliteStore
     from config.inventory import Inventory, ProvinceRef
