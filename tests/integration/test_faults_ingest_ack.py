@@ -42,13 +42,6 @@ class FillingStore(SqliteStore):
         super().commit(commit)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="collector.ingest/subscriber: Ingestor.handle swallows a store failure (counted as invalid "
-    "'internal') and run_subscriber then acks the message, so the broker never redelivers it: a "
-    "batch the broker acknowledged to the agent is lost. handle() should raise (or return False) "
-    "for failures not caused by the payload, and the subscriber not ack, reconnect and back off.",
-)
 async def test_a_batch_that_could_not_be_stored_is_redelivered_and_applied(
     mosquitto: services.Service, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
