@@ -148,7 +148,9 @@ class StateSettings(_Strict):
     up_after: int = Field(default=1, ge=1, le=100)
     stale_after_intervals: float = Field(default=3.0, ge=1.0)
     default_interval_s: float = Field(default=60.0, gt=0)
-    reorder_window_s: float = Field(default=600.0, ge=0)
+    #: how far back late samples (an outbox replay after a broker outage, sent behind live
+    #: data) still rewrite history: an hour costs ~45 MB at national scale (30,000 devices)
+    reorder_window_s: float = Field(default=3600.0, ge=0)
     flap_transitions: int = Field(default=5, ge=2)
     flap_window_s: float = Field(default=3600.0, gt=0)
 
