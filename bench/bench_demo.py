@@ -269,7 +269,9 @@ def bench_national(args: argparse.Namespace) -> dict[str, Any]:
     # Leave 2.5 intervals of the run for the steady-state window.
     budget = max(10.0, args.duration - (time.monotonic() - t0) - 2.5 * args.interval)
     try:
-        out["first_complete_coverage_s"], out["coverage_then"] = wait_complete(proc, base, t0, budget)
+        out["first_complete_coverage_s"], out["coverage_then"] = wait_complete(
+            proc, base, t0, time.monotonic() - t0 + budget
+        )
     except TimeoutError:
         out["first_complete_coverage_s"] = None
         out["coverage_then"] = get_json(base + "/api/v1/overview")["province"]["counts"]
