@@ -667,8 +667,9 @@ def cli_main(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     # The demo narrates on stdout; the parts' own logs show warnings and errors only.
     logging.getLogger("netmon.demo").setLevel(logging.INFO)
+    # amqtt warns at shutdown about messages to subscribers that already left: noise here.
     for name in ("amqtt", "transitions"):
-        logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger(name).setLevel(logging.ERROR)
     opts = DemoOptions.from_args(args)
     try:
         return asyncio.run(run_demo(opts))
