@@ -219,9 +219,10 @@ class EmbeddedBroker:
         }
         self._broker = Broker(config)
         await self._broker.start()
-        # amqtt is chatty at INFO about every connection; the demo's own log says what matters.
+        # amqtt is chatty about every connection and, at shutdown, about messages for
+        # subscribers that already left; the demo's own output says what matters.
         for name in ("amqtt", "transitions"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+            logging.getLogger(name).setLevel(logging.ERROR)
 
     async def close(self) -> None:
         """Stop the broker."""
