@@ -60,6 +60,18 @@ from pysnmp.hlapi.v3arch.asyncio.lcd import CommandGeneratorLcdConfigurator
 from pysnmp.hlapi.v3arch.asyncio.transport import UdpTransportTarget
 from pysnmp.proto import errind, rfc1902, rfc1905
 
+from agent import ber
+from agent.ber import (
+    BerError,
+    Oid,
+    decode_oid_content,
+    encode_integer,
+    encode_length,
+    encode_oid,
+    read_integer,
+    read_tlv,
+    tlv,
+)
 from agent.counters import RawInterface
 from config.credentials import AuthProtocol, PrivProtocol, SnmpProfile
 from config.secrets import Secret
@@ -255,8 +267,6 @@ def classify(indication: object) -> str:
 
 # --- values ------------------------------------------------------------------------------
 
-Oid = tuple[int, ...]
-
 
 class _Special:
     """noSuchObject, noSuchInstance, endOfMibView, NULL: "no value" of one kind."""
@@ -316,46 +326,17 @@ def _plain(value: Any) -> Value:
 # --- BER for SNMPv1/v2c ------------------------------------------------------------------
 
 
-class BerError(ValueError):
-    """A message that is not valid BER or not an SNMP response."""
-
-
-PDU_GET, PDU_NEXT, PDU_RESPONSE, PDU_BULK = 0xA0, 0xA1, 0xA2, 0xA5
-_UNSIGNED_TAGS = frozenset({0x41, 0x42, 0x43, 0x46, 0x47})  # Counter32, Gauge32, TimeTicks, Counter64, UInteger32
-_SPECIAL_TAGS = {0x80: NO_SUCH_OBJECT, 0x81: NO_SUCH_INSTANCE, 0x82: END_OF_MIB_VIEW, 0x05: NULL}
+# The codec's primitives are :mod:`agent.ber` (shared with the demo's simulated devices);
+# the SNMP message layouts and the caches the hot path lives on are here.
+PDU_GET, PDU_NEXT, PDU_RESPONSE, PDU_BULK = ber.GET, ber.GETNEXT, ber.RESPONSE, ber.GETBULK
+_UNSIGNED_TAGS = frozenset({ber.COUNTER32, ber.GAUGE32, ber.TIMETICKS, ber.COUNTER64, ber.UINTEGER32})
+_SPECIAL_TAGS = {
+    ber.NO_SUCH_OBJECT: NO_SUCH_OBJECT,
+    ber.NO_SUCH_INSTANCE: NO_SUCH_INSTANCE,
+    ber.END_OF_MIB_VIEW: END_OF_MIB_VIEW,
+    ber.NULL: NULL,
+}
 _CACHE_MAX = 200_000
-
-
-def _ber_len(n: int) -> bytes:
-    if n < 0x80:
-        return bytes((n,))
-    body = n.to_bytes((n.bit_length() + 7) // 8, "big")
-    return bytes((0x80 | len(body),)) + body
-
-
-def ber_tlv(tag: int, body: bytes) -> bytes:
-    """Tag, definite length, body."""
-    return bytes((tag,)) + _ber_len(len(body)) + body
-
-
-def ber_int(v: int) -> bytes:
-    """A BER INTEGER."""
-    return ber_tlv(0x02, v.to_bytes(v.bit_length() // 8 + 1, "big", signed=True))
-
-
-def ber_oid(oid: Oid) -> bytes:
-    """A BER OBJECT IDENTIFIER."""
-    if len(oid) < 2:
-        raise ValueError(f"OID {oid} has fewer than two arcs")
-    out = bytearray()
-    for arc in (oid[0] * 40 + oid[1], *oid[2:]):
-        chunk = [arc & 0x7F]
-        rest = arc >> 7
-        while rest:
-            chunk.append(0x80 | (rest & 0x7F))
-            rest >>= 7
-        out.extend(reversed(chunk))
-    return ber_tlv(0x06, bytes(out))
 
 
 _vb_cache: dict[Oid, bytes] = {}
@@ -368,7 +349,7 @@ def _varbind(oid: Oid) -> bytes:
     if vb is None:
         if len(_vb_cache) > _CACHE_MAX:
             _vb_cache.clear()
-        vb = _vb_cache[oid] = ber_tlv(0x30, ber_oid(oid) + b"\x05\x00")
+        vb = _vb_cache[oid] = tlv(0x30, encode_oid(oid) + b"\x05\x00")
     return vb
 
 
@@ -377,55 +358,20 @@ def encode_request(
 ) -> bytes:
     """An SNMPv1/v2c request message (GET, GETNEXT, or GETBULK with non-repeaters 0)."""
     a, b = (0, max_rep) if pdu == PDU_BULK else (0, 0)
-    body = ber_int(request_id) + ber_int(a) + ber_int(b) + ber_tlv(0x30, b"".join(map(_varbind, oids)))
-    return ber_tlv(0x30, ber_int(version) + ber_tlv(0x04, community) + ber_tlv(pdu, body))
-
-
-def read_tlv(buf: bytes, pos: int, end: int) -> tuple[int, int, int]:
-    """(tag, start, stop) of the TLV at ``pos``; definite lengths only, as SNMP requires."""
-    if pos + 2 > end:
-        raise BerError("truncated header")
-    tag = buf[pos]
-    n = buf[pos + 1]
-    pos += 2
-    if n & 0x80:
-        k = n & 0x7F
-        if k == 0 or k > 4 or pos + k > end:
-            raise BerError("bad length")
-        n = int.from_bytes(buf[pos : pos + k], "big")
-        pos += k
-    if pos + n > end:
-        raise BerError("length beyond message")
-    return tag, pos, pos + n
+    body = encode_integer(request_id) + encode_integer(a) + encode_integer(b) + tlv(0x30, b"".join(map(_varbind, oids)))
+    return tlv(0x30, encode_integer(version) + tlv(0x04, community) + tlv(pdu, body))
 
 
 def _decode_oid(raw: bytes) -> Oid:
+    """:func:`decode_oid_content`, cached: a poll gets the same OIDs back every time."""
     oid = _oid_cache.get(raw)
     if oid is not None:
         return oid
-    if not raw or raw[-1] & 0x80:
-        raise BerError("bad OID")
-    arcs: list[int] = []
-    v = 0
-    for byte in raw:
-        v = (v << 7) | (byte & 0x7F)
-        if not byte & 0x80:
-            arcs.append(v)
-            v = 0
-    first = arcs[0]
-    head = (0, first) if first < 40 else (1, first - 40) if first < 80 else (2, first - 80)
-    oid = (*head, *arcs[1:])
+    oid = decode_oid_content(raw)
     if len(_oid_cache) > _CACHE_MAX:
         _oid_cache.clear()
     _oid_cache[raw] = oid
     return oid
-
-
-def _int_at(buf: bytes, pos: int, end: int) -> tuple[int, int]:
-    tag, s, e = read_tlv(buf, pos, end)
-    if tag != 0x02 or s == e:
-        raise BerError("expected INTEGER")
-    return int.from_bytes(buf[s:e], "big", signed=True), e
 
 
 def _decode_pdu(
@@ -435,9 +381,9 @@ def _decode_pdu(
     tag, pos, pdu_end = read_tlv(buf, pos, end)
     if tag not in tags:
         raise BerError(f"PDU type {tag:#x} is not a response")
-    request_id, pos = _int_at(buf, pos, pdu_end)
-    status, pos = _int_at(buf, pos, pdu_end)
-    index, pos = _int_at(buf, pos, pdu_end)
+    request_id, pos = read_integer(buf, pos, pdu_end)
+    status, pos = read_integer(buf, pos, pdu_end)
+    index, pos = read_integer(buf, pos, pdu_end)
     t, pos, vbl_end = read_tlv(buf, pos, pdu_end)
     if t != 0x30:
         raise BerError("no var-bind list")
@@ -476,7 +422,7 @@ def decode_response(buf: bytes) -> tuple[int, int, int, int, list[tuple[Oid, Val
         tag, s, end = read_tlv(buf, 0, len(buf))
         if tag != 0x30:
             raise BerError("not a SEQUENCE")
-        version, pos = _int_at(buf, s, end)
+        version, pos = read_integer(buf, s, end)
         tag, _s, pos = read_tlv(buf, pos, end)
         if tag != 0x04:
             raise BerError("no community")
@@ -506,7 +452,7 @@ _TIMED_OUT = _Response("timeout", detail="no response before timeout")
 
 # --- SNMPv3 USM (RFC 3414, RFC 3826 AES, RFC 7860 SHA-2) ----------------------------------
 
-PDU_REPORT = 0xA8
+PDU_REPORT = ber.REPORT
 _USM_STATS = (1, 3, 6, 1, 6, 3, 15, 1, 1)
 #: usmStats report OIDs -> our failure codes.
 USM_REPORTS: dict[Oid, str] = {
@@ -613,24 +559,26 @@ def encode_v3(
     """An SNMPv3 USM message carrying ``pdu`` (already BER), authenticated/encrypted as asked."""
     flags = 0x04 | (0x01 if auth else 0) | (0x02 if priv else 0)
     boots, etime = (engine.boots, engine.now()) if engine.engine_id else (0, 0)
-    scoped = ber_tlv(0x30, ber_tlv(0x04, engine.engine_id) + ber_tlv(0x04, context) + pdu)
+    scoped = tlv(0x30, tlv(0x04, engine.engine_id) + tlv(0x04, context) + pdu)
     priv_params = b""
     if priv is not None:
         priv_params = salt.to_bytes(8, "big")
         enc = _aes(engine.priv_key, boots.to_bytes(4, "big") + etime.to_bytes(4, "big") + priv_params).encryptor()
-        msg_data = ber_tlv(0x04, enc.update(scoped) + enc.finalize())
+        msg_data = tlv(0x04, enc.update(scoped) + enc.finalize())
     else:
         msg_data = scoped
     mac_len = _MAC_LEN[auth] if auth is not None else 0
-    before_mac = ber_tlv(0x04, engine.engine_id) + ber_int(boots) + ber_int(etime) + ber_tlv(0x04, user)
-    mac_head = bytes((0x04,)) + _ber_len(mac_len)
-    sec_body = before_mac + mac_head + bytes(mac_len) + ber_tlv(0x04, priv_params)
-    sec_seq = ber_tlv(0x30, sec_body)
-    sec = ber_tlv(0x04, sec_seq)
-    header = ber_tlv(0x30, ber_int(msg_id) + ber_int(_MSG_MAX_SIZE) + ber_tlv(0x04, bytes((flags,))) + ber_int(3))
-    head = ber_int(3) + header
+    before_mac = tlv(0x04, engine.engine_id) + encode_integer(boots) + encode_integer(etime) + tlv(0x04, user)
+    mac_head = bytes((0x04,)) + encode_length(mac_len)
+    sec_body = before_mac + mac_head + bytes(mac_len) + tlv(0x04, priv_params)
+    sec_seq = tlv(0x30, sec_body)
+    sec = tlv(0x04, sec_seq)
+    header = tlv(
+        0x30, encode_integer(msg_id) + encode_integer(_MSG_MAX_SIZE) + tlv(0x04, bytes((flags,))) + encode_integer(3)
+    )
+    head = encode_integer(3) + header
     body = head + sec + msg_data
-    whole = ber_tlv(0x30, body)
+    whole = tlv(0x30, body)
     if auth is None:
         return whole
     # Where the zeroed MAC sits: outer header, version+header, the two TLV headers of
@@ -646,13 +594,13 @@ def v3_msg_id(buf: bytes) -> int:
     tag, s, end = read_tlv(buf, 0, len(buf))
     if tag != 0x30:
         raise BerError("not a SEQUENCE")
-    version, pos = _int_at(buf, s, end)
+    version, pos = read_integer(buf, s, end)
     if version != 3:
         raise BerError("not SNMPv3")
     tag, hs, _he = read_tlv(buf, pos, end)
     if tag != 0x30:
         raise BerError("bad header")
-    msg_id, _ = _int_at(buf, hs, _he)
+    msg_id, _ = read_integer(buf, hs, _he)
     return msg_id
 
 
@@ -666,12 +614,12 @@ def decode_v3(buf: bytes, engine: _Engine, auth: AuthProtocol | None, priv: Priv
         tag, s, end = read_tlv(buf, 0, len(buf))
         if tag != 0x30:
             raise BerError("not a SEQUENCE")
-        _version, pos = _int_at(buf, s, end)
+        _version, pos = read_integer(buf, s, end)
         tag, hs, pos = read_tlv(buf, pos, end)
         if tag != 0x30:
             raise BerError("bad header")
-        _msg_id, p = _int_at(buf, hs, pos)
-        _max, p = _int_at(buf, p, pos)
+        _msg_id, p = read_integer(buf, hs, pos)
+        _max, p = read_integer(buf, p, pos)
         tag, fs, fe = read_tlv(buf, p, pos)
         if tag != 0x04 or fe - fs != 1:
             raise BerError("bad msgFlags")
@@ -684,8 +632,8 @@ def decode_v3(buf: bytes, engine: _Engine, auth: AuthProtocol | None, priv: Priv
             raise BerError("bad USM parameters")
         tag, es, ee = read_tlv(buf, p, se)
         engine_id = buf[es:ee]
-        boots, p = _int_at(buf, ee, se)
-        etime, p = _int_at(buf, p, se)
+        boots, p = read_integer(buf, ee, se)
+        etime, p = read_integer(buf, p, se)
         _tag, _us, p = read_tlv(buf, p, se)
         tag, ms, me = read_tlv(buf, p, se)
         tag, ps, pe = read_tlv(buf, me, se)
@@ -1009,7 +957,7 @@ class SnmpClient:
     async def _discover(self, tgt: _Target) -> _Response | None:
         """Learn the device's engine ID, boots and time (RFC 3414 4); None when done."""
         msg_id = next(self._request_ids) & 0x7FFFFFFF
-        probe = ber_tlv(PDU_GET, ber_int(msg_id) + ber_int(0) + ber_int(0) + ber_tlv(0x30, b""))
+        probe = tlv(PDU_GET, encode_integer(msg_id) + encode_integer(0) + encode_integer(0) + tlv(0x30, b""))
         packet = encode_v3(msg_id=msg_id, engine=_Engine(), user=b"", auth=None, priv=None, context=b"", pdu=probe)
         raw = await self._exchange(tgt, packet, msg_id)
         if raw is None:
@@ -1036,10 +984,10 @@ class SnmpClient:
                 return failed
         user = (p.user or "").encode("utf-8")
         a, b = (0, max_rep) if pdu == PDU_BULK else (0, 0)
-        vbl = ber_tlv(0x30, b"".join(map(_varbind, oids)))
+        vbl = tlv(0x30, b"".join(map(_varbind, oids)))
         for attempt in range(2):
             msg_id = next(self._request_ids) & 0x7FFFFFFF
-            body = ber_int(msg_id) + ber_int(a) + ber_int(b) + vbl
+            body = encode_integer(msg_id) + encode_integer(a) + encode_integer(b) + vbl
             self._salt = (self._salt + 1) & 0xFFFFFFFFFFFFFFFF
             packet = encode_v3(
                 msg_id=msg_id,
@@ -1048,7 +996,7 @@ class SnmpClient:
                 auth=p.auth_protocol,
                 priv=p.priv_protocol,
                 context=p.context.encode("utf-8"),
-                pdu=ber_tlv(pdu, body),
+                pdu=tlv(pdu, body),
                 salt=self._salt,
             )
             raw = await self._exchange(tgt, packet, msg_id)

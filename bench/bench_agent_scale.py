@@ -21,9 +21,10 @@ import socket
 import time
 from typing import Any
 
+from agent.ber import Oid, encode_integer, encode_oid, read_tlv, tlv
 from agent.poller import Poller
 from agent.sink import MemorySink
-from agent.snmp import IF_COLUMNS, PDU_BULK, PDU_GET, SYSTEM_OIDS, Oid, ber_int, ber_oid, ber_tlv, read_tlv
+from agent.snmp import IF_COLUMNS, PDU_BULK, PDU_GET, SYSTEM_OIDS
 from config.credentials import SnmpProfile
 from config.inventory import Device, Probe, Role
 from config.secrets import SecretRef
@@ -36,15 +37,15 @@ IFACES = 4
 
 def _value(v: Any) -> bytes:
     if isinstance(v, tuple):
-        return ber_oid(v)
+        return encode_oid(v)
     if isinstance(v, bytes):
-        return ber_tlv(0x04, v)
+        return tlv(0x04, v)
     tag, n = v
-    return ber_tlv(tag, n.to_bytes(max(1, (n.bit_length() + 8) // 8), "big"))
+    return tlv(tag, n.to_bytes(max(1, (n.bit_length() + 8) // 8), "big"))
 
 
 def _vb(oid: Oid, v: Any) -> bytes:
-    return ber_tlv(0x30, ber_oid(oid) + _value(v))
+    return tlv(0x30, encode_oid(oid) + _value(v))
 
 
 def canned() -> tuple[bytes, bytes]:
@@ -65,7 +66,7 @@ def canned() -> tuple[bytes, bytes]:
                 rows.append(_vb((*c, i), (0x46, 10**9 * i) if c[-1] in (6, 10) else (0x02, 1)))
             else:
                 rows.append(_vb((*c[:-1], c[-1] + 1, 1), (0x02, 0)))
-    return ber_tlv(0x30, get), ber_tlv(0x30, b"".join(rows))
+    return tlv(0x30, get), tlv(0x30, b"".join(rows))
 
 
 class Responder(asyncio.DatagramProtocol):
@@ -86,8 +87,8 @@ class Responder(asyncio.DatagramProtocol):
         _t, rs, re_ = read_tlv(data, pos, pdu_end)
         rid = int.from_bytes(data[rs:re_], "big", signed=True)
         vbl = self.get if pdu == PDU_GET else self.bulk if pdu == PDU_BULK else b"\x30\x00"
-        body = ber_int(rid) + ber_int(0) + ber_int(0) + vbl
-        self.transport.sendto(ber_tlv(0x30, ber_int(1) + ber_tlv(0x04, COMMUNITY) + ber_tlv(0xA2, body)), addr)
+        body = encode_integer(rid) + encode_integer(0) + encode_integer(0) + vbl
+        self.transport.sendto(tlv(0x30, encode_integer(1) + tlv(0x04, COMMUNITY) + tlv(0xA2, body)), addr)
 
 
 def serve(base_port: int, ready: Any) -> None:
