@@ -2,16 +2,25 @@
 
 They are read from the ``.snmprec`` files of real devices shipped by the PyPI packages
 ``snmpsim-data`` and ``snmpsim`` (``oid|type|value`` lines, ``type`` the BER tag number,
-an ``x`` suffix meaning a hex value). snmpsim-data 1.0.1 ships no Cisco/Huawei/ZTE
-router, so the demo uses the closest real recordings it has:
+an ``x`` suffix meaning a hex value). snmpsim-data keeps its vendor recordings
+bz2-compressed (``.snmprec.bz2``); they are read with :mod:`bz2`. The demo's roles answer
+as the vendors a provincial state data network buys:
 
-- district and core routers: ``linux-full-walk`` (a net-snmp Linux router, full walk
-  with ifTable and ifXTable);
-- commune CPE: ``linksys-system`` (a Linksys BEFSX41 access router's system group) with
-  a two-port IF-MIB table (wan0, lan0) synthesized in the same shape, since that
-  recording has no interface table;
-- switch: ``tripplite-poweralert`` from snmpsim-data (a networked appliance with
-  ifTable), for inventories that have switches.
+- core, district and commune routers: ``huawei-s5720`` (a Huawei S5720-36C, VRP; 39
+  interfaces with ifTable and ifXTable), filed by snmpsim-data under ``network/router``;
+- commune CPE: ``zte-zxr10-5250`` (a ZTE ZXR10 5250-52TM-H) cut to the two ports a
+  commune office uses, its gigabit uplink ``2/1`` and the office LAN port ``1/1``
+  (ifNumber says 2): the recording's 52 ports would make every CPE poll 25 times the
+  size of a real commune CPE's, and CPEs are nearly all of the devices;
+- switch: ``cisco-c3560`` (a Cisco Catalyst 3560, IOS), for inventories with switches;
+- servers: ``linux-full-walk`` (a net-snmp Linux host, full walk, from snmpsim).
+
+The vendor recordings are full walks (the ZTE one has 390,000 lines); only the system
+group, the interfaces group and ifXTable are kept, which is what the agent polls, so
+startup stays fast (each recording is decompressed and parsed once per process) and
+walks past ifXTable end in endOfMibView. ``linksys-system`` (a Linksys BEFSX41's system
+group, with a two-port IF-MIB table wan0/lan0 synthesized in the same shape since the
+recording has none) and ``tripplite-poweralert`` remain loadable by name.
 
 A few objects are dynamic per device (sysName, sysUpTime, interface octet counters);
 their positions are listed in :attr:`Recording.dynamic`. Everything else is encoded once
@@ -21,6 +30,7 @@ and shared by every device that uses the recording.
 from __future__ import annotations
 
 import bisect
+import bz2
 import ipaddress
 from dataclasses import dataclass, field
 from enum import Enum
@@ -39,6 +49,7 @@ SYS_NAME: Oid = (1, 3, 6, 1, 2, 1, 1, 5, 0)
 IF_ENTRY: Oid = (1, 3, 6, 1, 2, 1, 2, 2, 1)
 IFX_ENTRY: Oid = (1, 3, 6, 1, 2, 1, 31, 1, 1, 1)
 HR_SYSTEM_UPTIME: Oid = (1, 3, 6, 1, 2, 1, 25, 1, 1, 0)
+IF_NUMBER: Oid = (1, 3, 6, 1, 2, 1, 2, 1, 0)
 
 
 class Dyn(Enum):
@@ -164,7 +175,7 @@ def _unsigned(tlv_bytes: bytes) -> int:
 def _cpe_interfaces() -> dict[Oid, bytes]:
     """A two-port access router's IF-MIB rows (wan0 towards the district, lan0 to the
     commune office), in the shape net-snmp reports them."""
-    rows: dict[Oid, bytes] = {(1, 3, 6, 1, 2, 1, 2, 1, 0): ber.encode_integer(2)}
+    rows: dict[Oid, bytes] = {IF_NUMBER: ber.encode_integer(2)}
     ports = [(1, "wan0", "uplink to district", 100_000_000), (2, "lan0", "commune office LAN", 100_000_000)]
     for idx, name, alias, speed in ports:
         col = {
@@ -200,30 +211,79 @@ def _cpe_interfaces() -> dict[Oid, bytes]:
     return rows
 
 
-def _data_file(package: str, *parts: str) -> str:
+def _data_file(package: str, *parts: str) -> bytes:
     if find_spec(package) is None:
         raise FileNotFoundError(f"the PyPI package {package.replace('_', '-')} is not installed")
-    ref = resources.files(package).joinpath(*parts)
-    return ref.read_bytes().decode("utf-8", errors="replace")
+    raw = resources.files(package).joinpath(*parts).read_bytes()
+    return bz2.decompress(raw) if parts[-1].endswith(".bz2") else raw
 
 
-#: Recording names -> (package, path inside it).
-SOURCES: dict[str, tuple[str, tuple[str, ...]]] = {
-    "linux-full-walk": ("snmpsim", ("data", "recorded", "linux-full-walk.snmprec")),
-    "linksys-system": ("snmpsim", ("data", "recorded", "linksys-system.snmprec")),
-    "tripplite-poweralert": ("snmpsim_data", ("data", "network", "appliance", "tripplite-poweralert.snmprec")),
+@dataclass(frozen=True)
+class Source:
+    """Where a named recording comes from, and what of it the demo keeps.
+
+    Attributes:
+        package: The PyPI package (import name) that ships it.
+        path: Its path inside the package; ``.bz2`` files are decompressed.
+        subtrees: OID prefixes (dotted, with a trailing dot) of the lines kept; empty
+            keeps every line. Full walks of vendor devices are cut to what the agent polls.
+        interfaces: ifIndexes kept in ifTable/ifXTable (ifNumber set to match); empty
+            keeps them all.
+    """
+
+    package: str
+    path: tuple[str, ...]
+    subtrees: tuple[str, ...] = ()
+    interfaces: tuple[int, ...] = ()
+
+
+#: system group, interfaces group (ifNumber, ifTable), ifXTable.
+_POLLED = ("1.3.6.1.2.1.1.", "1.3.6.1.2.1.2.", "1.3.6.1.2.1.31.1.1.")
+
+#: Recording names -> where they come from.
+SOURCES: dict[str, Source] = {
+    "huawei-s5720": Source("snmpsim_data", ("data", "network", "router", "huawei-s5720.snmprec.bz2"), _POLLED),
+    "zte-zxr10-5250": Source(  # ifIndex 49 is port 2/1 (gigabit uplink), 1 is 1/1 (office LAN)
+        "snmpsim_data", ("data", "network", "switch", "zte-zxr10-5250.snmprec.bz2"), _POLLED, interfaces=(49, 1)
+    ),
+    "cisco-c3560": Source("snmpsim_data", ("data", "network", "switch", "cisco-c3560.snmprec.bz2"), _POLLED),
+    "linux-full-walk": Source("snmpsim", ("data", "recorded", "linux-full-walk.snmprec")),
+    "linksys-system": Source("snmpsim", ("data", "recorded", "linksys-system.snmprec")),
+    "tripplite-poweralert": Source("snmpsim_data", ("data", "network", "appliance", "tripplite-poweralert.snmprec")),
 }
 
 #: Which recording each role answers with.
 ROLE_RECORDING: dict[str, str] = {
-    "core_router": "linux-full-walk",
-    "district_router": "linux-full-walk",
-    "commune_router": "linux-full-walk",
-    "cpe": "linksys-system",
-    "switch": "tripplite-poweralert",
+    "core_router": "huawei-s5720",
+    "district_router": "huawei-s5720",
+    "commune_router": "huawei-s5720",
+    "cpe": "zte-zxr10-5250",
+    "switch": "cisco-c3560",
     "server": "linux-full-walk",
     "other": "linksys-system",
 }
+
+
+def _keep_lines(raw: bytes, subtrees: tuple[str, ...]) -> str:
+    """The lines under ``subtrees`` (all lines if none), as text.
+
+    Filtered as bytes before decoding: a full walk is tens of MB, and decoding and
+    parsing it whole would be most of the demo's startup.
+    """
+    if not subtrees:
+        return raw.decode("utf-8", errors="replace")
+    prefixes = tuple(p.encode() for p in subtrees)
+    return b"\n".join(line for line in raw.splitlines() if line.startswith(prefixes)).decode("utf-8", errors="replace")
+
+
+def _keep_interfaces(values: dict[Oid, bytes], keep: tuple[int, ...]) -> None:
+    """Drop ifTable/ifXTable rows of other ifIndexes; ifNumber counts what is left."""
+    wanted = set(keep)
+    for table in (IF_ENTRY, IFX_ENTRY):
+        for oid in [o for o in values if o[: len(table)] == table]:
+            if len(oid) != len(table) + 2 or oid[-1] not in wanted:  # (column, ifIndex) rows only
+                del values[oid]
+    values[IF_NUMBER] = ber.encode_integer(len(wanted))
 
 
 @cache
@@ -234,8 +294,10 @@ def load(name: str) -> Recording:
         FileNotFoundError: The package or file is missing.
     """
     if name in SOURCES:
-        package, parts = SOURCES[name]
-        values = parse_snmprec(_data_file(package, *parts))
+        src = SOURCES[name]
+        values = parse_snmprec(_keep_lines(_data_file(src.package, *src.path), src.subtrees))
+        if src.interfaces:
+            _keep_interfaces(values, src.interfaces)
     else:
         values = parse_snmprec(Path(name).read_text(encoding="utf-8", errors="replace"))
         name = Path(name).stem

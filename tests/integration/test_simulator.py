@@ -33,9 +33,12 @@ class FakeClock:
 async def sim() -> AsyncIterator[tuple[simulator.Simulator, int, FakeClock]]:
     port = services.free_port(socket.SOCK_DGRAM)
     clock = FakeClock()
+    role = recording.ROLE_RECORDING  # the recordings the demo's devices answer with
     specs = [
-        simulator.DeviceSpec("d1-r1", "127.1.250.1", recording.load("linux-full-walk")),
-        simulator.DeviceSpec("c1-cpe1", "127.1.250.2", recording.load("linksys-system"), parent="d1-r1"),
+        simulator.DeviceSpec("d1-r1", "127.1.250.1", recording.load(role["district_router"])),
+        simulator.DeviceSpec("c1-cpe1", "127.1.250.2", recording.load(role["cpe"]), parent="d1-r1"),
+        simulator.DeviceSpec("c2-cpe1", "127.1.250.3", recording.load("linksys-system"), parent="d1-r1"),
+        simulator.DeviceSpec("d1-sw1", "127.1.250.4", recording.load(role["switch"]), parent="d1-r1"),
     ]
     s = simulator.Simulator(specs, community=COMMUNITY, port=port, seed=7, clock=clock)
     await s.start()
@@ -68,30 +71,62 @@ async def test_snmpget_returns_the_recording(sim: tuple[simulator.Simulator, int
         "snmpget", "-v2c", f"-c{COMMUNITY}", f"127.1.250.1:{port}",
         "1.3.6.1.2.1.1.1.0", "1.3.6.1.2.1.1.2.0", "1.3.6.1.2.1.1.5.0", "1.3.6.1.2.1.1.42.0",
     )  # fmt: skip
-    assert (
-        value_of(lines, "1.3.6.1.2.1.1.1.0")
-        == 'STRING: "Linux cray 2.6.21.5-smp #2 SMP Tue Jun 19 14:58:11 CDT 2007 i686"'
-    )
-    assert value_of(lines, "1.3.6.1.2.1.1.2.0") == "OID: .1.3.6.1.4.1.8072.3.2.10"
+    # The district router is snmpsim-data's Huawei S5720 (VRP), enterprise 2011.
+    assert value_of(lines, "1.3.6.1.2.1.1.1.0").startswith('STRING: "S5720-36C-EI-AC')
+    assert "Huawei Versatile Routing Platform Software " in lines  # sysDescr's second line
+    assert value_of(lines, "1.3.6.1.2.1.1.2.0") == "OID: .1.3.6.1.4.1.2011.2.23.276"
     assert value_of(lines, "1.3.6.1.2.1.1.5.0") == 'STRING: "d1-r1"'  # sysName is the device id
     assert "No Such Object" in value_of(lines, "1.3.6.1.2.1.1.42.0")
 
 
 async def test_snmpbulkwalk_walks_the_whole_interface_table(sim: tuple[simulator.Simulator, int, FakeClock]) -> None:
     _, port, _ = sim
-    rec = recording.load("linux-full-walk")
+    rec = recording.load(recording.ROLE_RECORDING["district_router"])
     expected = [o for o in rec.oids if o[: len(recording.IF_ENTRY)] == recording.IF_ENTRY]
     lines = await net_snmp("snmpbulkwalk", "-v2c", f"-c{COMMUNITY}", f"127.1.250.1:{port}", "1.3.6.1.2.1.2.2.1")
     walked = [ber.parse_oid(line.split(" = ")[0]) for line in lines]
     assert walked == expected
     assert len(walked) > 20
     # A static column comes back exactly as recorded: ifDescr of interface 1.
-    assert value_of(lines, "1.3.6.1.2.1.2.2.1.2.1") == 'STRING: "lo"'
+    assert value_of(lines, "1.3.6.1.2.1.2.2.1.2.1") == 'STRING: "InLoopBack0"'
+    assert value_of(lines, "1.3.6.1.2.1.2.2.1.2.34") == 'STRING: "XGigabitEthernet0/0/1"'
+
+
+@pytest.mark.parametrize(
+    ("address", "device", "descr", "enterprise"),
+    [
+        ("127.1.250.1", "d1-r1", "S5720-36C-EI-AC", "2011"),  # district router: Huawei
+        ("127.1.250.2", "c1-cpe1", "ZTE Ethernet Switch  ZXR10 5250-52TM-H", "3902"),  # commune CPE: ZTE
+        ("127.1.250.4", "d1-sw1", "Cisco IOS Software, C3560 Software", "9"),  # switch: Cisco
+    ],
+)
+async def test_each_role_answers_as_its_vendor_recording(
+    sim: tuple[simulator.Simulator, int, FakeClock], address: str, device: str, descr: str, enterprise: str
+) -> None:
+    _, port, _ = sim
+    oids = ("1.3.6.1.2.1.1.1.0", "1.3.6.1.2.1.1.2.0", "1.3.6.1.2.1.1.5.0")
+    lines = await net_snmp("snmpget", "-v2c", f"-c{COMMUNITY}", f"{address}:{port}", *oids)
+    assert value_of(lines, oids[0]).startswith(f'STRING: "{descr}')
+    assert value_of(lines, oids[1]).startswith(f"OID: .1.3.6.1.4.1.{enterprise}.")
+    assert value_of(lines, oids[2]) == f'STRING: "{device}"'  # sysName is the device id
+
+
+async def test_the_commune_cpe_keeps_two_office_ports(sim: tuple[simulator.Simulator, int, FakeClock]) -> None:
+    _, port, _ = sim
+    lines = await net_snmp("snmpbulkwalk", "-v2c", f"-c{COMMUNITY}", f"127.1.250.2:{port}", "1.3.6.1.2.1")
+    assert value_of(lines, "1.3.6.1.2.1.2.1.0") == "INTEGER: 2"  # ifNumber matches the rows kept
+    descr = {ln.split(" = ")[0] for ln in lines if ln.startswith(".1.3.6.1.2.1.2.2.1.2.")}
+    assert descr == {".1.3.6.1.2.1.2.2.1.2.1", ".1.3.6.1.2.1.2.2.1.2.49"}
+    assert value_of(lines, "1.3.6.1.2.1.2.2.1.2.49") == 'STRING: "2/1"'  # the gigabit uplink
+    assert value_of(lines, "1.3.6.1.2.1.31.1.1.1.1.1") == 'STRING: "1/1"'  # ifXTable kept for both
+    assert value_of(lines, "1.3.6.1.2.1.31.1.1.1.6.49").startswith("Counter64: ")
+    # The walk ends after ifXTable: the recording is cut to what the agent polls.
+    assert ber.parse_oid(lines[-1].split(" = ")[0])[:10] == recording.IFX_ENTRY
 
 
 async def test_v1_walk_of_a_cpe_with_synthesized_interfaces(sim: tuple[simulator.Simulator, int, FakeClock]) -> None:
     _, port, _ = sim
-    lines = await net_snmp("snmpwalk", "-v1", f"-c{COMMUNITY}", f"127.1.250.2:{port}", "1.3.6.1.2.1")
+    lines = await net_snmp("snmpwalk", "-v1", f"-c{COMMUNITY}", f"127.1.250.3:{port}", "1.3.6.1.2.1")
     assert value_of(lines, "1.3.6.1.2.1.1.1.0") == 'STRING: "BEFSX41"'  # the Linksys recording
     assert value_of(lines, "1.3.6.1.2.1.2.2.1.2.1") == 'STRING: "wan0"'
     assert value_of(lines, "1.3.6.1.2.1.31.1.1.1.1.2") == 'STRING: "lan0"'
@@ -101,7 +136,7 @@ async def test_counters_advance_with_traffic_and_uptime_with_time(
     sim: tuple[simulator.Simulator, int, FakeClock],
 ) -> None:
     s, port, clock = sim
-    oids = ["1.3.6.1.2.1.1.3.0", "1.3.6.1.2.1.2.2.1.10.2", "1.3.6.1.2.1.2.2.1.16.2"]
+    oids = ["1.3.6.1.2.1.1.3.0", "1.3.6.1.2.1.2.2.1.10.6", "1.3.6.1.2.1.2.2.1.16.6"]  # GigabitEthernet0/0/1
     before = await net_snmp("snmpget", "-v2c", f"-c{COMMUNITY}", f"127.1.250.1:{port}", *oids)
     clock.now += 10.0
     after = await net_snmp("snmpget", "-v2c", f"-c{COMMUNITY}", f"127.1.250.1:{port}", *oids)
@@ -111,7 +146,7 @@ async def test_counters_advance_with_traffic_and_uptime_with_time(
         return int(v.split("(")[1].split(")")[0]) if v.startswith("Timeticks") else int(v.split(": ")[1])
 
     assert num(after, oids[0]) - num(before, oids[0]) == 1000  # 10 s in hundredths
-    rate_in, rate_out = s.device("d1-r1").rates[2]
+    rate_in, rate_out = s.device("d1-r1").rates[6]
     d_in = (num(after, oids[1]) - num(before, oids[1])) % (1 << 32)
     d_out = (num(after, oids[2]) - num(before, oids[2])) % (1 << 32)
     assert abs(d_in - rate_in * 10) <= 1
@@ -178,7 +213,7 @@ def test_addresses_outside_loopback_are_refused() -> None:
 
 async def test_64_bit_counters_advance_too(sim: tuple[simulator.Simulator, int, FakeClock]) -> None:
     s, port, clock = sim
-    oid = "1.3.6.1.2.1.31.1.1.1.6.1"  # ifHCInOctets of the CPE's wan0
+    oid = "1.3.6.1.2.1.31.1.1.1.6.1"  # ifHCInOctets of the CPE's LAN port 1/1
     before = await net_snmp("snmpget", "-v2c", f"-c{COMMUNITY}", f"127.1.250.2:{port}", oid)
     clock.now += 4.0
     after = await net_snmp("snmpget", "-v2c", f"-c{COMMUNITY}", f"127.1.250.2:{port}", oid)
