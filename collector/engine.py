@@ -120,6 +120,10 @@ class Live(msgspec.Struct, array_like=True):
     sys_descr: str | None = None
 
 
+#: How long after a device's last sample an UNKNOWN from its agent's last will begins.
+STALE_EPSILON_S = 0.001
+
+
 class Measured(msgspec.Struct):
     """A device's latest measurements, for display only (not saved: the next round refills them)."""
 
@@ -835,7 +839,12 @@ class Engine:
             ts = status.ts or received_at
             for dev_id, live in self._live.items():
                 if live.agent == status.agent:
-                    self._go_stale(dev_id, max(ts, live.last_seen or ts), f"agent {status.agent} offline", commit)
+                    # A last will carries the time the agent connected, often before its last
+                    # sample: the device was seen then, so UNKNOWN starts just after. Dated at
+                    # the sample itself, it would supersede the UP that sample may have made,
+                    # and retracting the UNKNOWN later could not bring that UP back.
+                    since = ts if live.last_seen is None else max(ts, live.last_seen + STALE_EPSILON_S)
+                    self._go_stale(dev_id, since, f"agent {status.agent} offline", commit)
         self._finish(commit)
 
     def _go_stale(self, dev_id: str, ts: float, cause: str, commit: Commit) -> None:
