@@ -30,7 +30,7 @@ from config.credentials import Credentials
 from config.errors import ConfigError
 from config.inventory import Inventory
 from config.loader import load_collector_settings, load_credentials, load_inventory
-from config.logsetup import setup_logging
+from config.logsetup import register_secret, setup_logging
 from config.secrets import Secret
 from config.settings import CollectorSettings
 from exporters.prometheus import SnapshotCollector, metrics_handler
@@ -88,6 +88,9 @@ async def run_collector(
     username, password = _broker_password(settings, creds)
     broker = settings.broker if username is None else settings.broker.model_copy(update={"username": username})
     token = settings.http.token.resolve(Path(settings.inventory).parent) if settings.http.token else None
+    for secret in (password, token):
+        if secret is not None:
+            register_secret(secret)  # no log line, ours or a library's, may show it
 
     async with contextlib.AsyncExitStack() as stack:
         store = SqliteStore.open(
@@ -114,6 +117,8 @@ async def run_collector(
             from exporters.influx import InfluxWriter
 
             itoken = settings.influx.token.resolve(Path(settings.inventory).parent) if settings.influx.token else None
+            if itoken is not None:
+                register_secret(itoken)
             influx = InfluxWriter(settings.influx, inventory, itoken)
             ingestor.listeners.append(influx.offer)
 

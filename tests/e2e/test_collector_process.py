@@ -164,9 +164,11 @@ def test_collector_process_ingests_serves_reloads_and_stops_cleanly(
     def exported() -> bool:
         _get(victoria.url + "/internal/force_flush")
         body = _get(victoria.url + '/api/v1/export?match[]={__name__=~"netmon_probe.*",device="d522-r1"}')[1]
-        return b"netmon_probe_response_s" in body and str(int(now * 1000)).encode() in body
+        return (
+            b"netmon_probe_response_s" in body and str(round(now * 1000)).encode() in body
+        )  # millisecond precision, rounded
 
-    services.wait_until(exported, 20, "points in VictoriaMetrics", collector.proc, collector.log)
+    services.wait_until(exported, 30, "points in VictoriaMetrics", collector.proc, collector.log)
 
     page_status, page = _get(collector.base + "/")
     assert page_status == 200
