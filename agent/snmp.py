@@ -50,7 +50,7 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, cast
+from typing import Any, Final, TypeVar, cast
 
 from pyasn1.type import univ
 from pysnmp.entity.engine import SnmpEngine
@@ -662,6 +662,11 @@ def decode_v3(buf: bytes, engine: _Engine, auth: AuthProtocol | None, priv: Priv
         _t, _c1, p = read_tlv(scoped, s2, e2)  # contextEngineID
         _t, _c2, p = read_tlv(scoped, p, e2)  # contextName
         pdu, request_id, status, index, varbinds = _decode_pdu(scoped, p, e2, (PDU_RESPONSE, PDU_REPORT))
+        # A response must come at the security level the profile asks for: without this, a
+        # forged reply with the auth flag cleared would skip the MAC check (a downgrade).
+        # Only reports may come unauthenticated (RFC 3414 discovery: unknown engine ID).
+        if pdu == PDU_RESPONSE and ((auth is not None and not flags & 0x01) or (priv is not None and not flags & 0x02)):
+            raise BerError("auth" if auth is not None and not flags & 0x01 else "decrypt")
         return _V3Reply(engine_id, boots, etime, pdu, request_id, status, index, varbinds)
     except (IndexError, ValueError) as exc:
         if isinstance(exc, BerError):
@@ -734,6 +739,41 @@ def _on_response(
 
 #: Receive buffer of the v1/v2c socket: hundreds of responses in flight must not overflow it.
 RCVBUF_BYTES = 8 * 1024 * 1024
+
+
+T = TypeVar("T")
+
+
+async def _send_with_retries(
+    client: _UdpClient, tgt: _Target, packet: bytes, fut: asyncio.Future[T], timed_out: T
+) -> T:
+    """Send ``packet`` and wait for ``fut`` (resolved by the datagram protocol), resending
+    after each timeout up to the profile's retries; ``timed_out`` when none is answered.
+    Retries reuse the request id, so a late answer to an earlier try still counts."""
+    transport = client.transport
+    assert transport is not None
+    p = tgt.resolved.profile
+    loop = asyncio.get_running_loop()
+    tries = p.retries + 1
+    timer: list[asyncio.TimerHandle] = []
+
+    def resend() -> None:
+        nonlocal tries
+        if fut.done():
+            return
+        if tries == 0:
+            fut.set_result(timed_out)
+            return
+        tries -= 1
+        transport.sendto(packet, tgt.peer)
+        timer[:] = [loop.call_later(p.timeout_s, resend)]
+
+    resend()
+    try:
+        return await fut
+    finally:
+        for t in timer:
+            t.cancel()
 
 
 class SnmpClient:
@@ -879,69 +919,25 @@ class SnmpClient:
         return await self._pysnmp_request(tgt, pdu, oids, max_rep)
 
     async def _fast_request(self, tgt: _Target, pdu: int, oids: list[Oid], max_rep: int) -> _Response:
-        p = tgt.resolved.profile
         client = await self._udp_client(tgt.family)
-        transport = client.transport
-        assert transport is not None
-        version = 0 if p.version == "1" else 1
-        community = tgt.resolved.community
+        version = 0 if tgt.resolved.profile.version == "1" else 1
         request_id = next(self._request_ids) & 0x7FFFFFFF
-        packet = encode_request(version, community, pdu, request_id, oids, max_rep=max_rep)
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[_Response] = loop.create_future()
+        packet = encode_request(version, tgt.resolved.community, pdu, request_id, oids, max_rep=max_rep)
+        fut: asyncio.Future[_Response] = asyncio.get_running_loop().create_future()
         client.pending[request_id] = (fut, tgt.peer, version)
-        tries = p.retries + 1
-        timer: list[asyncio.TimerHandle] = []
-
-        def resend() -> None:
-            # Retries reuse the request id: a late answer to the first try still counts.
-            nonlocal tries
-            if fut.done():
-                return
-            if tries == 0:
-                fut.set_result(_TIMED_OUT)
-                return
-            tries -= 1
-            transport.sendto(packet, tgt.peer)
-            timer[:] = [loop.call_later(p.timeout_s, resend)]
-
-        resend()
         try:
-            return await fut
+            return await _send_with_retries(client, tgt, packet, fut, _TIMED_OUT)
         finally:
-            for t in timer:
-                t.cancel()
             client.pending.pop(request_id, None)
 
     async def _exchange(self, tgt: _Target, packet: bytes, msg_id: int) -> bytes | None:
         """Send an SNMPv3 message with retries; the raw reply, or None on timeout."""
-        p = tgt.resolved.profile
         client = await self._udp_client(tgt.family)
-        transport = client.transport
-        assert transport is not None
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future[bytes] = loop.create_future()
+        fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         client.pending_v3[msg_id] = (fut, tgt.peer)
-        tries = p.retries + 1
-        timer: list[asyncio.TimerHandle] = []
-
-        def resend() -> None:
-            nonlocal tries
-            if fut.done():
-                return
-            if tries == 0:
-                fut.set_result(b"")
-                return
-            tries -= 1
-            transport.sendto(packet, tgt.peer)
-            timer[:] = [loop.call_later(p.timeout_s, resend)]
-
-        resend()
         try:
-            return (await fut) or None
+            return (await _send_with_retries(client, tgt, packet, fut, b"")) or None
         finally:
-            for t in timer:
-                t.cancel()
             client.pending_v3.pop(msg_id, None)
 
     def _set_engine(self, tgt: _Target, engine_id: bytes) -> None:

@@ -8,6 +8,7 @@ import contextlib
 import time
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyasn1.codec.ber import decoder, encoder
@@ -213,3 +214,22 @@ def test_v3_garbage_raises_only_ber_error(junk: bytes, level: tuple[AuthProtocol
         decode_v3(b"\x30\x82\x01\x00\x02\x01\x03" + junk, _engine(*level), *level)
     with contextlib.suppress(BerError):
         decode_v3(junk, _engine(*level), *level)
+
+
+@pytest.mark.parametrize(
+    ("auth", "priv"),
+    [(AuthProtocol.MD5, None), (AuthProtocol.SHA, None), (AuthProtocol.SHA, PrivProtocol.AES128)],
+)
+def test_a_response_below_the_profiles_security_level_is_refused(auth: AuthProtocol, priv: PrivProtocol | None) -> None:
+    """A forged response sent without authentication must not skip the MAC check."""
+    eng = _engine(auth, priv)
+    pdu_raw = response(99, [])
+    _t, s, end = read_tlv(pdu_raw, 0, len(pdu_raw))
+    _t, _s, pos = read_tlv(pdu_raw, s, end)
+    _t, _s, pos = read_tlv(pdu_raw, pos, end)
+    forged = encode_v3(
+        msg_id=5, engine=eng, user=b"netmon", auth=None, priv=None, context=b"", pdu=pdu_raw[pos:end], salt=0
+    )
+    assert decode_v3(forged, eng, None, None).request_id == 99  # a well-formed noAuthNoPriv response
+    with pytest.raises(BerError):
+        decode_v3(forged, eng, auth, priv)
