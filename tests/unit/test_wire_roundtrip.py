@@ -6,31 +6,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from agent import wire
+from tests import wire_strategies
 
 NOW = 1_780_000_000.0
-_t = st.floats(0, 10, allow_nan=False)
-_rtt = st.builds(wire.Rtt, _t, _t, _t, _t)
-_iface = st.builds(
-    wire.Interface,
-    index=st.integers(1, 2**31),
-    name=st.text(max_size=20),
-    oper_status=st.sampled_from([1, 2, 3, 5, 6, 7]),
-    in_octets=st.none() | st.integers(0, 2**64 - 1),
-    in_bps=st.none() | st.floats(0, 1e11),
-)
-_sample = st.builds(
-    wire.Sample,
-    device=st.text(min_size=1, max_size=30),
-    probe=st.sampled_from(["icmp", "snmp", "tcp"]),
-    ts=st.floats(wire.MIN_TIMESTAMP, NOW + wire.MAX_FUTURE_SKEW_S),
-    ok=st.booleans(),
-    reason=st.text(max_size=10),
-    rtt=st.none() | _rtt,
-    loss=st.none() | st.floats(0, 1),
-    sys_uptime_s=st.none() | st.floats(0, 1e9),
-    sys_descr=st.none() | st.text(max_size=50),
-    interfaces=st.none() | st.lists(_iface, max_size=3),
-)
+_sample = wire_strategies.samples(NOW)
 
 
 @settings(max_examples=200, deadline=None)
