@@ -20,25 +20,33 @@ the device's newest applied sample is *late*:
   rewritten with what the samples say really happened.
 * Within ``reorder_window_s`` the device is re-played from a checkpoint taken at a
   settled moment (no streak under way) with the late sample merged in, and its stored
-  transitions from the checkpoint on are rewritten. Its ancestors' states are read from
-  their timelines at each event's time; if its own story changed, its dependants are
-  re-played from their checkpoints too. For a device's own history the result equals
-  in-order processing (property-tested); across parents and children, whose "held"
-  verdicts depend on what was known when, it agrees in about 99 % of adversarial random
-  streams (a pending verdict may resolve differently).
+  transitions from the checkpoint on are rewritten; a device is re-played once per batch
+  however many of its samples came late.
+* A device's judgement depends on what its ancestors were *at the moment it was made*
+  (a child whose own threshold is reached while its uplink is failing but not yet
+  confirmed is held until the uplink's verdict). So every device with dependants
+  logs each change of what they see of it (base state, root cause, streak under way, and
+  the message it sent them), stamped with where it happened in processing order. A re-play
+  reads its ancestors' views from those logs and gets their messages in the order the live
+  cascade delivered them; when a re-play changes what a device's dependants saw, they are
+  re-played too. A sample that arrives after its ancestor already changed at a later
+  time, or an ancestor change that arrives after its dependant was judged past it, is
+  re-played the same way. The result equals in-order processing of the same samples,
+  parents and children included (property-tested on adversarial shuffles).
 * Older than the window (or from before a collector restart): the sample updates the
   measurements shown but not the state; it is counted in ``late_samples``.
 """
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import logging
 import time
 from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
-from operator import attrgetter
+from operator import attrgetter, itemgetter
 
 import msgspec
 
@@ -177,12 +185,25 @@ class _Static:
     windows: tuple[MaintenanceWindow, ...]
 
 
+#: Where a change happened in processing order: the processing key (the time of the sample
+#: being applied), then a counter; a change caused by an ancestor's message extends that
+#: message's stamp, so that stamps order changes as the live cascade made them.
+_Stamp = tuple[float, ...]
+#: A change of what a device's dependants see of it: its stamp, base state, root cause,
+#: whether a failure streak is under way, and the time of the :class:`AncestorChanged` it
+#: sent them (None: it sent none).
+_View = tuple[_Stamp, State, str | None, bool, float | None]
+_NO_KEY = float("-inf")
+_INF = float("inf")
+
+
 #: What :meth:`Engine._touch` journals of a device: core, live copy, watermark, timeline
 #: list, its length and last point, outage count.
 _Undo = tuple[
     DeviceState, "Live", float | None, list[tuple[float, State]] | None, int, tuple[float, State] | None, int | None
 ]
 _by_ts = attrgetter("ts")
+_view_key = itemgetter(0)
 _saved_decoder = msgspec.msgpack.Decoder(_Saved)
 _saved_encoder = msgspec.msgpack.Encoder()
 _agent_decoder = msgspec.json.Decoder(AgentView)
@@ -251,6 +272,15 @@ class Engine:
         self._snapshot_read = False
         self._undo: dict[str, _Undo] | None = None
         self._historical = False
+        # Ancestors' views, so that a re-play sees each one as it was at each moment.
+        self._vlog: dict[str, list[_View]] = {}
+        self._vundo: dict[str, tuple[list[_View] | None, int]] | None = None
+        self._notified: dict[str, float] = {}
+        self._pending: dict[str, float] = {}
+        self._key = _NO_KEY
+        self._cause: _Stamp | None = None  # the message being delivered, live or re-played
+        self._bound: _Stamp = (_INF,)  # in a re-play: the changes seen are those up to here
+        self._stamps = 0
         self._checkpoint_at = now
         self._pruned_at = float("-inf")
         self._mem_since = now - MEMORY_S
@@ -309,6 +339,8 @@ class Engine:
             self._live.pop(gone, None)
             self._views.pop(gone, None)
             self._replay.pop(gone, None)
+            self._vlog.pop(gone, None)
+            self._notified.pop(gone, None)
         if isinstance(self._store, SqliteStore):
             self._store.forget_devices(self._static)
         self._dirty_views.update(self._static)
@@ -362,14 +394,23 @@ class Engine:
     def _transaction(self) -> Iterator[None]:
         """Journal what the enclosed work changes; undo it if the work (its commit) fails."""
         self._undo = {}
+        self._vundo = {}
         agents = dict(self._agents)
         counters = (self.batches, self.samples)
         try:
             yield
         except BaseException:
             self._rollback(self._undo, agents, counters)
+            for dev_id, (vl, n) in self._vundo.items():
+                if vl is None:
+                    self._vlog.pop(dev_id, None)
+                else:
+                    del vl[n:]
+                    self._vlog[dev_id] = vl
+            self._pending.clear()
             raise
         finally:
+            self._vundo = None
             self._undo = None
 
     def _touch(self, dev_id: str) -> None:
@@ -438,6 +479,7 @@ class Engine:
             last_seq=batch.seq if view is None or view.last_seq is None else max(view.last_seq, batch.seq),
         )
         commit.agents[batch.agent] = _encoder.encode(self._agents[batch.agent])
+        self._run_pending(commit)
         self._finish(commit)
 
     def _sample(self, s: wire.Sample, st: _Static, agent: str, commit: Commit) -> None:
@@ -451,9 +493,14 @@ class Engine:
         live.agent = agent
         self._dirty_views.add(dev_id)
         wm = self._watermark.get(dev_id)
+        self._key = ts
         if wm is not None and ts < wm:
             self._late(s, st, live, commit)
             return
+        if st.ancestors and self._vlog and self._moved_after(st, ts):
+            # An ancestor changed after this sample's time, and this device heard of it
+            # first: applied live now, then re-played in order before the batch commits.
+            self._schedule(dev_id, ts)
         if wm is None and live.last_seen is None and self._sset.reorder_window_s > 0:
             # The first sample ever: nothing applied before it, so the initial state is a
             # checkpoint for samples up to a reorder window older.
@@ -496,7 +543,13 @@ class Engine:
             if core.base == State.UNKNOWN and not gap:
                 # The silence was the transport's, not the network's: what the samples
                 # say replaces the UNKNOWN that the tick or the last will had declared.
-                self._rewrite(dev_id, core.since, live.pre_stale, commit)
+                since = core.since
+                self._rewrite(dev_id, since, live.pre_stale, commit)
+                if st.descendants:
+                    # What its dependants saw of the UNKNOWN is retracted too.
+                    self._vlog_cut(dev_id, since)
+                    for d in st.descendants:
+                        self._schedule(d, since)
             live.pre_stale = None
         if gap and live.last_seen is not None:
             self._close_round(dev_id, st, live, commit)
@@ -568,46 +621,29 @@ class Engine:
 
     # --- the core, and what follows from a transition ------------------------------------
 
-    def _context(self, st: _Static, ts: float) -> Context:
-        if self._historical:
-            return self._context_at(st, ts)
+    def _context(self, st: _Static) -> Context:
+        """The ancestors' situation at the current processing key: live, their states now;
+        in a re-play, what each one's view log says it was then."""
         suspect = False
-        core = self._core
+        historical = self._historical
         for a in st.ancestors:
-            ac = core.get(a)
+            ac = self._core.get(a)
             if ac is None:
                 continue
-            if ac.base == State.DOWN:
+            base, root, streak = self._view_at(a, self._bound) if historical else (ac.base, ac.root_cause, ac.fail_streak > 0)
+            if base == State.DOWN:
                 return Context(impaired_root=a, suspect=suspect)
-            if ac.base == State.UNREACHABLE:
-                return Context(impaired_root=ac.root_cause or a, suspect=suspect)
-            if ac.fail_streak > 0:
+            if base == State.UNREACHABLE:
+                return Context(impaired_root=root or a, suspect=suspect)
+            if streak:
                 suspect = True
-        return Context(suspect=suspect)
-
-    def _context_at(self, st: _Static, ts: float) -> Context:
-        """The ancestors' situation at ``ts`` as their stored timelines tell it (for re-plays)."""
-        first_unreachable = None
-        for a in st.ancestors:
-            state = av.state_at(self._timelines.get(a, ()), ts)
-            if state == State.DOWN:
-                return Context(impaired_root=a)
-            if state == State.UNREACHABLE and first_unreachable is None:
-                first_unreachable = a
-        if first_unreachable is not None:
-            return Context(impaired_root=first_unreachable)
-        # An ancestor failing now but not yet confirmed holds its dependants, as live.
-        suspect = any(
-            (c := self._core.get(a)) is not None and c.suspect and c.fail_start is not None and c.fail_start <= ts
-            for a in st.ancestors
-        )
         return Context(suspect=suspect)
 
     def _feed(self, dev_id: str, event: Event, commit: Commit) -> None:
         self._touch(dev_id)
         st = self._static[dev_id]
         old = self._core[dev_id]
-        ctx = self._context(st, event.ts) if st.ancestors and not (isinstance(event, Round) and event.ok) else Context()
+        ctx = self._context(st) if st.ancestors and not (isinstance(event, Round) and event.ok) else Context()
         new, transitions = apply(old, event, event.ts, device=dev_id, rules=st.rules, ctx=ctx)
         if new is old:
             return
@@ -616,24 +652,102 @@ class Engine:
         self._dirty_views.add(dev_id)
         for tr in transitions:
             self._record(tr, st, commit)
-        if (
-            st.descendants
-            and not self._historical
-            and (
-                (old.base in IMPAIRED) != (new.base in IMPAIRED)
-                or old.root_cause != new.root_cause
-                or (old.fail_streak > 0 and new.fail_streak == 0)
-                or (
-                    old.fail_streak == 0
-                    and new.fail_streak > 0
-                    and any(self._core[d].fail_streak for d in st.descendants)
-                )
-            )
-        ):
-            ts = transitions[-1].ts if transitions else event.ts
+        if not st.descendants:
+            return
+        streak_changed = (old.fail_streak > 0) != (new.fail_streak > 0)
+        notify = (old.base in IMPAIRED) != (new.base in IMPAIRED) or old.root_cause != new.root_cause or streak_changed
+        if not (notify or old.base != new.base):
+            return  # nothing its dependants see
+        notify_ts = (transitions[-1].ts if transitions else event.ts) if notify else None
+        stamp = self._record_view(dev_id, new, notify_ts, old)
+        if self._historical:
+            return  # the dependants are re-played after this device
+        key = self._key
+        cause = self._cause
+        try:
             for d in st.descendants:
-                if self._core[d].fail_streak > 0:
-                    self._feed(d, AncestorChanged(ts), commit)
+                if self._last_key(d) > key:
+                    # It has already been judged past this moment, against the old view.
+                    self._schedule(d, key)
+                elif notify_ts is not None and self._core[d].fail_streak > 0:
+                    self._notified[d] = key
+                    self._cause = stamp
+                    self._feed(d, AncestorChanged(notify_ts), commit)
+        finally:
+            self._cause = cause
+
+    # --- what dependants see of a device, moment by moment -----------------------------
+
+    def _view_at(self, dev_id: str, bound: _Stamp) -> tuple[State, str | None, bool]:
+        """A device's base state, root cause and failure streak as its dependants saw them
+        after the changes stamped up to ``bound``."""
+        vl = self._vlog.get(dev_id)
+        if vl is None:
+            c = self._core[dev_id]
+            return c.base, c.root_cause, c.fail_streak > 0
+        e = vl[max(0, bisect.bisect_right(vl, bound, key=_view_key) - 1)]
+        return e[1], e[2], e[3]
+
+    def _vlog_for_edit(self, dev_id: str) -> list[_View] | None:
+        vl = self._vlog.get(dev_id)
+        vundo = self._vundo
+        if vundo is not None and dev_id not in vundo:
+            vundo[dev_id] = (vl, len(vl) if vl is not None else 0)
+        return vl
+
+    def _record_view(self, dev_id: str, new: DeviceState, notify_ts: float | None, old: DeviceState) -> _Stamp:
+        """Log a change of what the dependants see, in stamp order; returns its stamp."""
+        self._stamps += 1
+        stamp = (*(self._cause or (self._key,)), float(self._stamps))
+        vl = self._vlog_for_edit(dev_id)
+        if vl is None:
+            vl = self._vlog[dev_id] = [((_NO_KEY,), old.base, old.root_cause, old.fail_streak > 0, None)]
+        entry = (stamp, new.base, new.root_cause, new.fail_streak > 0, notify_ts)
+        if stamp >= vl[-1][0]:
+            vl.append(entry)
+        else:
+            vl.insert(bisect.bisect_right(vl, stamp, key=_view_key), entry)
+        keep = (stamp[0] - 3 * self._sset.reorder_window_s,)
+        if len(vl) > 32 and vl[1][0] < keep:
+            # Older than any checkpoint can be: the last of those becomes the base view.
+            i = bisect.bisect_left(vl, keep, key=_view_key)
+            self._vlog[dev_id] = [((_NO_KEY,), *vl[i - 1][1:4], None), *vl[i:]]
+        return stamp
+
+    def _vlog_cut(self, dev_id: str, key: float) -> list[_View]:
+        """Forget a device's view changes from ``key`` on (to be re-told); returns them."""
+        vl = self._vlog_for_edit(dev_id)
+        if vl is None:
+            return []
+        i = bisect.bisect_left(vl, (key,), key=_view_key)
+        i = max(i, 1)  # the base view stays
+        self._vlog[dev_id] = vl[:i]
+        return vl[i:]
+
+    def _moved_after(self, st: _Static, ts: float) -> bool:
+        """Whether an ancestor's view changed at a processing key after ``ts``."""
+        vlog = self._vlog
+        for a in st.ancestors:
+            vl = vlog.get(a)
+            if vl is not None and vl[-1][0][0] > ts:
+                return True
+        return False
+
+    def _last_key(self, dev_id: str) -> float:
+        """The newest processing key that changed or judged a device."""
+        return max(self._watermark.get(dev_id, _NO_KEY), self._notified.get(dev_id, _NO_KEY))
+
+    def _schedule(self, dev_id: str, key: float) -> None:
+        """Re-play a device from ``key`` on, before the batch is committed."""
+        p = self._pending.get(dev_id)
+        self._pending[dev_id] = key if p is None else min(p, key)
+
+    def _run_pending(self, commit: Commit) -> None:
+        """Re-play what was scheduled, ancestors before their dependants."""
+        while self._pending:
+            dev_id = min(self._pending, key=lambda d: len(self._static[d].ancestors))
+            key = self._pending.pop(dev_id)
+            self._replay_device(dev_id, key, commit)
 
     def _record(self, tr: Transition, st: _Static, commit: Commit) -> None:
         tl = self._timelines.setdefault(tr.device, [])
@@ -708,6 +822,8 @@ class Engine:
         rl = self._replay.get(dev_id)
         if window <= 0 or (rl is not None and rl.new is not None and boundary - rl.new.ts < window):
             return  # the common case: the newer checkpoint is recent enough
+        if dev_id in self._pending:
+            return  # a re-play is due from a checkpoint this one would retire
         core = self._core[dev_id]
         if core.fail_streak or (core.ok_streak and core.base != State.UP) or live.round_start is not None:
             return
@@ -746,10 +862,7 @@ class Engine:
         wm = self._watermark[dev_id]
         cp: _Checkpoint | None = None
         if rl is not None and wm - s.ts <= self._sset.reorder_window_s:
-            for cand in (rl.new, rl.old):
-                if cand is not None and cand.ts <= s.ts:
-                    cp = cand
-                    break
+            cp = next((c for c in (rl.new, rl.old) if c is not None and c.ts <= s.ts), None)
         if cp is None or rl is None or rl.ts is None or rl.ok is None:
             # Too late to re-play: the measurements are shown, the state stays.
             if live.round_start is not None and s.ts >= live.round_start and s.ok and not live.round_ok:
@@ -757,31 +870,44 @@ class Engine:
                 self._feed(dev_id, Round(s.ts, True), commit)
             return
         self.late_replayed += 1
-        # Insert the sample in the log, in time order.
+        # Insert the sample in the log, in time order; the device is re-played once per
+        # batch, however many of its samples came late.
         i = len(rl.ts)
         while i > 0 and rl.ts[i - 1] > s.ts:
             i -= 1
         rl.ts.insert(i, s.ts)
         rl.ok.insert(i, 1 if s.ok else 0)
-        before = [p for p in self._timelines.get(dev_id, ()) if p[0] >= cp.ts]
-        self._replay_from(dev_id, st=st, live=live, rl=rl, cp=cp, commit=commit)
-        after = [p for p in self._timelines.get(dev_id, ()) if p[0] >= cp.ts]
-        if st.descendants and before != after:
-            # Its dependants were judged against the old story: re-play those that can be.
-            for d in st.descendants:
-                drl = self._replay.get(d)
-                if drl is None or drl.ts is None:
-                    continue
-                dcp = next((c for c in (drl.new, drl.old) if c is not None and c.ts <= cp.ts), None)
-                if dcp is not None:
-                    self._touch(d)
-                    self._replay_from(d, st=self._static[d], live=self._live[d], rl=drl, cp=dcp, commit=commit)
+        self._schedule(dev_id, s.ts)
+
+    def _replay_device(self, dev_id: str, key: float, commit: Commit) -> None:
+        """Re-play a device from its newest checkpoint before ``key``; if what its
+        dependants see of it changed, re-play them too."""
+        rl = self._replay.get(dev_id)
+        if rl is None or rl.ts is None:
+            return
+        cp = next((c for c in (rl.new, rl.old) if c is not None and c.ts <= key), None)
+        if cp is None:
+            return  # nothing to re-play from: what was decided stays
+        self._touch(dev_id)
+        st = self._static[dev_id]
+        before = self._vlog_cut(dev_id, cp.ts) if st.descendants else []
+        self._replay_from(dev_id, st=st, live=self._live[dev_id], rl=rl, cp=cp, commit=commit)
+        if st.descendants:
+            vl = self._vlog.get(dev_id, [])
+            after = vl[bisect.bisect_left(vl, (cp.ts,), key=_view_key) :]
+            # Compared without the stamps' counters, which a re-play renumbers.
+            was = {(e[0][0], len(e[0]), *e[1:]) for e in before}
+            now = {(e[0][0], len(e[0]), *e[1:]) for e in after}
+            if was != now:
+                changed = min(e[0] for e in was ^ now)
+                for d in st.descendants:
+                    self._schedule(d, changed)
 
     def _replay_from(
         self, dev_id: str, *, st: _Static, live: Live, rl: _ReplayLog, cp: _Checkpoint, commit: Commit
     ) -> None:
-        """Re-play a device's logged samples from checkpoint ``cp``, its ancestors' states
-        taken from their timelines at each event's time."""
+        """Re-play a device's logged samples from checkpoint ``cp``, in processing-key order
+        with what its ancestors told it (their view logs), as live in-order processing would."""
         if rl.ts is None or rl.ok is None:
             return
         wm = self._watermark.get(dev_id, cp.ts)
@@ -791,24 +917,44 @@ class Engine:
         stale_after = self._sset.stale_after_intervals * st.interval_s
         # Re-play without checkpointing: the checkpoints stay where they were.
         replay_log, self._replay[dev_id] = rl, _ReplayLog()
-        # The ancestors' changes in the span, re-told to the device in time order as live.
-        changes = sorted({t for a in st.ancestors for t, _ in self._timelines.get(a, ()) if t >= cp.ts})
+        # The ancestors' messages in the span, in the order the live cascade delivers them:
+        # a message after those its own changes caused (``stamp + (inf,)``).
+        notes = sorted(
+            ((*e[0], _INF), e[0], e[4])
+            for a in st.ancestors
+            for e in self._vlog.get(a, ())
+            if e[0][0] >= cp.ts and e[4] is not None
+        )
         k = 0
+        saved = self._key, self._cause, self._bound
         self._historical = True
+
+        def tell(upto: _Stamp) -> None:
+            nonlocal k
+            while k < len(notes) and notes[k][0] <= upto:
+                bound, stamp, note_ts = notes[k]
+                k += 1
+                if self._core[dev_id].fail_streak > 0 and note_ts is not None:
+                    self._key, self._cause, self._bound = stamp[0], stamp, bound
+                    self._notified[dev_id] = max(self._notified.get(dev_id, _NO_KEY), stamp[0])
+                    self._feed(dev_id, AncestorChanged(note_ts), commit)
+
         try:
             for ts, ok in zip(list(rl.ts), list(rl.ok), strict=True):
                 if ts < cp.ts:
                     continue
-                while k < len(changes) and changes[k] <= ts:
-                    self._feed(dev_id, AncestorChanged(changes[k]), commit)
-                    k += 1
+                at = (ts, _INF)
+                tell(at)
+                self._key, self._cause, self._bound = ts, None, at
                 if live.last_seen is not None and ts - live.last_seen > stale_after:
                     self._close_round(dev_id, st, live, commit)
                     self._feed(dev_id, Stale(live.last_seen + st.interval_s, "no data"), commit)
                 self._step(ts, bool(ok), "no answer", dev_id=dev_id, st=st, live=live, commit=commit)
                 live.last_seen = ts if live.last_seen is None else max(live.last_seen, ts)
+            tell((_INF,))
         finally:
             self._historical = False
+            self._key, self._cause, self._bound = saved
             self._replay[dev_id] = replay_log
         if cp is rl.old:
             # The newer checkpoint did not know the late sample: the older one takes its place.
@@ -836,6 +982,7 @@ class Engine:
         commit = Commit()
         commit.agents[status.agent] = _encoder.encode(self._agents[status.agent])
         if not online:
+            self._key = received_at
             ts = status.ts or received_at
             for dev_id, live in self._live.items():
                 if live.agent == status.agent:
@@ -845,6 +992,7 @@ class Engine:
                     # and retracting the UNKNOWN later could not bring that UP back.
                     since = ts if live.last_seen is None else max(ts, live.last_seen + STALE_EPSILON_S)
                     self._go_stale(dev_id, since, f"agent {status.agent} offline", commit)
+            self._run_pending(commit)
         self._finish(commit)
 
     def _go_stale(self, dev_id: str, ts: float, cause: str, commit: Commit) -> None:
@@ -869,6 +1017,7 @@ class Engine:
 
     def _tick(self, now: float) -> None:
         commit = Commit()
+        self._key = now
         for dev_id, st in self._static.items():
             live = self._live[dev_id]
             if live.round_start is not None and now - live.round_start >= st.interval_s:
@@ -895,6 +1044,7 @@ class Engine:
             self._pruned_at = now
             self._store.prune(now, history_keep_s=HISTORY_KEEP_S)
             self._trim_memory(now)
+        self._run_pending(commit)
         self._finish(commit)
 
     def refresh_availability(self, now: float) -> None:
