@@ -43,7 +43,6 @@ import bisect
 import contextlib
 import logging
 import time
-from array import array
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from operator import attrgetter, itemgetter
@@ -72,6 +71,7 @@ from collector.model import (
     State,
     Transition,
 )
+from collector.samplelog import SampleLog
 from collector.state import (
     IMPAIRED,
     AncestorChanged,
@@ -167,8 +167,7 @@ class _ReplayLog:
 
     old: _Checkpoint | None = None
     new: _Checkpoint | None = None
-    ts: array[float] | None = None
-    ok: bytearray | None = None
+    samples: SampleLog | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -507,7 +506,7 @@ class Engine:
             cp = _Checkpoint(
                 ts - self._sset.reorder_window_s, self._core[dev_id], None, False, None, live.maint_checked
             )
-            self._replay[dev_id] = _ReplayLog(new=cp, ts=array("d"), ok=bytearray())
+            self._replay[dev_id] = _ReplayLog(new=cp, samples=SampleLog())
         self._watermark[dev_id] = ts
         last_seen = live.last_seen
         if live.pre_stale is not None or (
@@ -828,31 +827,21 @@ class Engine:
         if core.fail_streak or (core.ok_streak and core.base != State.UP) or live.round_start is not None:
             return
         if rl is None:
-            rl = self._replay[dev_id] = _ReplayLog(ts=array("d"), ok=bytearray())
+            rl = self._replay[dev_id] = _ReplayLog(samples=SampleLog())
         cp = _Checkpoint(boundary, core, None, False, live.last_seen, live.maint_checked)
         rl.old, rl.new = rl.new, cp
-        if rl.old is not None and rl.ts is not None and rl.ok is not None:
-            cut = 0
-            while cut < len(rl.ts) and rl.ts[cut] < rl.old.ts:
-                cut += 1
-            if cut:
-                del rl.ts[:cut]
-                del rl.ok[:cut]
+        if rl.old is not None and rl.samples is not None:
+            rl.samples.drop_before(rl.old.ts)
 
     def _log_sample(self, rl: _ReplayLog, dev_id: str, ts: float, ok: bool) -> None:
-        if rl.ts is None or rl.ok is None or rl.new is None:
+        if rl.samples is None or rl.new is None:
             return
-        rl.ts.append(ts)
-        rl.ok.append(1 if ok else 0)
-        if len(rl.ts) > REPLAY_LOG_MAX:
+        rl.samples.append(ts, ok)
+        if len(rl.samples) > REPLAY_LOG_MAX:
             # Too long unsettled: give up the older checkpoint and what only it needed.
             rl.old = None
-            cut = 0
-            while cut < len(rl.ts) and rl.ts[cut] < rl.new.ts:
-                cut += 1
-            del rl.ts[:cut]
-            del rl.ok[:cut]
-            if len(rl.ts) > REPLAY_LOG_MAX:
+            rl.samples.drop_before(rl.new.ts)
+            if len(rl.samples) > REPLAY_LOG_MAX:
                 self._replay.pop(dev_id)
 
     def _late(self, s: wire.Sample, st: _Static, live: Live, commit: Commit) -> None:
@@ -863,27 +852,23 @@ class Engine:
         cp: _Checkpoint | None = None
         if rl is not None and wm - s.ts <= self._sset.reorder_window_s:
             cp = next((c for c in (rl.new, rl.old) if c is not None and c.ts <= s.ts), None)
-        if cp is None or rl is None or rl.ts is None or rl.ok is None:
+        if cp is None or rl is None or rl.samples is None:
             # Too late to re-play: the measurements are shown, the state stays.
             if live.round_start is not None and s.ts >= live.round_start and s.ok and not live.round_ok:
                 live.round_ok = True
                 self._feed(dev_id, Round(s.ts, True), commit)
             return
         self.late_replayed += 1
-        # Insert the sample in the log, in time order; the device is re-played once per
-        # batch, however many of its samples came late.
-        i = len(rl.ts)
-        while i > 0 and rl.ts[i - 1] > s.ts:
-            i -= 1
-        rl.ts.insert(i, s.ts)
-        rl.ok.insert(i, 1 if s.ok else 0)
+        # In the log, in time order; the device is re-played once per batch, however many
+        # of its samples came late.
+        rl.samples.insert(s.ts, s.ok)
         self._schedule(dev_id, s.ts)
 
     def _replay_device(self, dev_id: str, key: float, commit: Commit) -> None:
         """Re-play a device from its newest checkpoint before ``key``; if what its
         dependants see of it changed, re-play them too."""
         rl = self._replay.get(dev_id)
-        if rl is None or rl.ts is None:
+        if rl is None or rl.samples is None:
             return
         cp = next((c for c in (rl.new, rl.old) if c is not None and c.ts <= key), None)
         if cp is None:
@@ -908,7 +893,7 @@ class Engine:
     ) -> None:
         """Re-play a device's logged samples from checkpoint ``cp``, in processing-key order
         with what its ancestors told it (their view logs), as live in-order processing would."""
-        if rl.ts is None or rl.ok is None:
+        if rl.samples is None:
             return
         wm = self._watermark.get(dev_id, cp.ts)
         self._rewrite(dev_id, cp.ts, cp.core, commit)
@@ -940,7 +925,7 @@ class Engine:
                     self._feed(dev_id, AncestorChanged(note_ts), commit)
 
         try:
-            for ts, ok in zip(list(rl.ts), list(rl.ok), strict=True):
+            for ts, ok in list(rl.samples):
                 if ts < cp.ts:
                     continue
                 at = (ts, _INF)
@@ -949,7 +934,7 @@ class Engine:
                 if live.last_seen is not None and ts - live.last_seen > stale_after:
                     self._close_round(dev_id, st, live, commit)
                     self._feed(dev_id, Stale(live.last_seen + st.interval_s, "no data"), commit)
-                self._step(ts, bool(ok), "no answer", dev_id=dev_id, st=st, live=live, commit=commit)
+                self._step(ts, ok, "no answer", dev_id=dev_id, st=st, live=live, commit=commit)
                 live.last_seen = ts if live.last_seen is None else max(live.last_seen, ts)
             tell((_INF,))
         finally:

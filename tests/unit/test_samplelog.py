@@ -1,0 +1,50 @@
+"""The packed re-play log gives back exactly the times and verdicts it was given."""
+
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from collector.samplelog import SampleLog
+
+#: Unix times as agents send them, and any other float (kept whole, but kept).
+TIMES = st.one_of(st.floats(1.7e9, 1.8e9), st.floats(allow_nan=False), st.floats(0.0, 1e4))
+SAMPLES = st.lists(st.tuples(TIMES, st.booleans()), max_size=60)
+
+
+@given(SAMPLES)
+def test_gives_back_what_it_was_given(samples: list[tuple[float, bool]]) -> None:
+    log = SampleLog()
+    for ts, ok in samples:
+        log.append(ts, ok)
+    assert list(log) == samples
+    assert len(log) == len(samples)
+
+
+@given(SAMPLES, TIMES, st.booleans(), TIMES)
+def test_insert_and_drop_keep_time_order(
+    samples: list[tuple[float, bool]], late: float, late_ok: bool, cut: float
+) -> None:
+    samples.sort(key=lambda s: s[0])
+    log = SampleLog()
+    for ts, ok in samples:
+        log.append(ts, ok)
+    log.insert(late, late_ok)
+    i = len(samples)
+    while i > 0 and samples[i - 1][0] > late:
+        i -= 1
+    samples.insert(i, (late, late_ok))
+    assert list(log) == samples
+    log.drop_before(cut)
+    assert list(log) == [s for s in samples if s[0] >= cut]
+
+
+def test_a_national_round_takes_four_bytes_a_sample() -> None:
+    log = SampleLog()
+    t = 1_780_000_000.123456
+    for r in range(200):
+        log.append(t + r * 30, True)
+        log.append(t + r * 30 + 0.2, r % 7 != 0)
+    assert list(log) == [(t + r * 30 + d, d == 0 or r % 7 != 0) for r in range(200) for d in (0, 0.2)]
+    assert log._steps.itemsize == 4
+    assert len(log._whole) == 1
