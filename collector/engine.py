@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import heapq
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -245,6 +246,7 @@ class Engine:
         self._ingest_counters = ingest_counters
         self.late_samples = 0
         self.late_replayed = 0
+        self.replays = 0
         self.unknown_samples = 0
         self.batches = 0
         self.samples = 0
@@ -276,6 +278,8 @@ class Engine:
         self._vundo: dict[str, tuple[list[_View] | None, int]] | None = None
         self._notified: dict[str, float] = {}
         self._pending: dict[str, float] = {}
+        self._pending_order: list[tuple[int, str]] = []  # a heap: ancestors first
+        self._judged: dict[str, float] = {}  # the newest key a device's ancestors mattered to it
         self._key = _NO_KEY
         self._cause: _Stamp | None = None  # the message being delivered, live or re-played
         self._bound: _Stamp = (_INF,)  # in a re-play: the changes seen are those up to here
@@ -340,6 +344,7 @@ class Engine:
             self._replay.pop(gone, None)
             self._vlog.pop(gone, None)
             self._notified.pop(gone, None)
+            self._judged.pop(gone, None)
         if isinstance(self._store, SqliteStore):
             self._store.forget_devices(self._static)
         self._dirty_views.update(self._static)
@@ -407,6 +412,7 @@ class Engine:
                     del vl[n:]
                     self._vlog[dev_id] = vl
             self._pending.clear()
+            self._pending_order.clear()
             raise
         finally:
             self._vundo = None
@@ -548,7 +554,7 @@ class Engine:
                     # What its dependants saw of the UNKNOWN is retracted too.
                     self._vlog_cut(dev_id, since)
                     for d in st.descendants:
-                        self._schedule(d, since)
+                        self._schedule_dependant(d, since)
             live.pre_stale = None
         if gap and live.last_seen is not None:
             self._close_round(dev_id, st, live, commit)
@@ -642,7 +648,13 @@ class Engine:
         self._touch(dev_id)
         st = self._static[dev_id]
         old = self._core[dev_id]
-        ctx = self._context(st) if st.ancestors and not (isinstance(event, Round) and event.ok) else Context()
+        if st.ancestors and not (isinstance(event, Round) and event.ok):
+            ctx = self._context(st)
+            self._judged[dev_id] = self._key
+        else:
+            ctx = Context()
+            if old.fail_streak and st.ancestors:
+                self._judged[dev_id] = self._key  # a streak was under way until now
         new, transitions = apply(old, event, event.ts, device=dev_id, rules=st.rules, ctx=ctx)
         if new is old:
             return
@@ -667,7 +679,7 @@ class Engine:
             for d in st.descendants:
                 if self._last_key(d) > key:
                     # It has already been judged past this moment, against the old view.
-                    self._schedule(d, key)
+                    self._schedule_dependant(d, key)
                 elif notify_ts is not None and self._core[d].fail_streak > 0:
                     self._notified[d] = key
                     self._cause = stamp
@@ -739,14 +751,28 @@ class Engine:
     def _schedule(self, dev_id: str, key: float) -> None:
         """Re-play a device from ``key`` on, before the batch is committed."""
         p = self._pending.get(dev_id)
-        self._pending[dev_id] = key if p is None else min(p, key)
+        if p is None:
+            self._pending[dev_id] = key
+            heapq.heappush(self._pending_order, (len(self._static[dev_id].ancestors), dev_id))
+        elif key < p:
+            self._pending[dev_id] = key
+
+    def _schedule_dependant(self, dev_id: str, key: float) -> None:
+        """Re-play a dependant whose ancestor's view changed at ``key``, unless nothing it did
+        since could have depended on it: its ancestors matter to a device only while it is
+        failing (its failed rounds are judged against them, their messages reach it)."""
+        if self._core[dev_id].fail_streak > 0 or self._judged.get(dev_id, _NO_KEY) >= key:
+            self._schedule(dev_id, key)
 
     def _run_pending(self, commit: Commit) -> None:
-        """Re-play what was scheduled, ancestors before their dependants."""
-        while self._pending:
-            dev_id = min(self._pending, key=lambda d: len(self._static[d].ancestors))
-            key = self._pending.pop(dev_id)
-            self._replay_device(dev_id, key, commit)
+        """Re-play what was scheduled, ancestors before their dependants (a re-play only
+        schedules dependants, deeper in the tree)."""
+        order = self._pending_order
+        while order:
+            _, dev_id = heapq.heappop(order)
+            key = self._pending.pop(dev_id, None)
+            if key is not None:
+                self._replay_device(dev_id, key, commit)
 
     def _record(self, tr: Transition, st: _Static, commit: Commit) -> None:
         tl = self._timelines.setdefault(tr.device, [])
@@ -873,6 +899,7 @@ class Engine:
         cp = next((c for c in (rl.new, rl.old) if c is not None and c.ts <= key), None)
         if cp is None:
             return  # nothing to re-play from: what was decided stays
+        self.replays += 1
         self._touch(dev_id)
         st = self._static[dev_id]
         before = self._vlog_cut(dev_id, cp.ts) if st.descendants else []
@@ -886,7 +913,7 @@ class Engine:
             if was != now:
                 changed = min(e[0] for e in was ^ now)
                 for d in st.descendants:
-                    self._schedule(d, changed)
+                    self._schedule_dependant(d, changed)
 
     def _replay_from(
         self, dev_id: str, *, st: _Static, live: Live, rl: _ReplayLog, cp: _Checkpoint, commit: Commit

@@ -412,6 +412,41 @@ def test_property_late_samples_within_the_window_give_the_same_result(
     assert run(shuffled) == run(in_order)
 
 
+def test_an_uplink_change_heard_late_replays_only_the_dependants_it_could_matter_to() -> None:
+    # The core's one failed round (t5) reaches the collector after its dependants' later
+    # rounds (its own samples in order). In order, "a" (failing, streak under way) would have been judged against a
+    # suspect core; the healthy d1, b, b2 never looked at their ancestors. Only "a" is
+    # re-played, and the result is the in-order one.
+    cs = collector_settings(reorder_window_s=10 * IV)
+    inv = small_inventory()
+
+    def sample(d: str, k: int, ok: bool) -> wire.Sample:
+        return wire.Sample(device=d, probe="icmp", ts=T0 + k * IV + DEVICES.index(d), ok=ok, loss=0.0 if ok else 1.0)
+
+    def health(d: str, k: int) -> bool:
+        return not ((d == "a" and k >= 3) or (d == "core" and k == 5))
+
+    rounds = [[sample(d, k, health(d, k)) for d in DEVICES] for k in range(9)]
+    in_order = [s for r in rounds for s in r]
+    # The core's rounds 5-7 come in order for the core, but after its dependants' round 7.
+    late_core = [s for s in in_order if s.device == "core" and 5 * IV <= s.ts - T0 <= 7 * IV]
+    arrival = [s for s in in_order if s not in late_core]
+    cut = arrival.index(next(s for s in arrival if s.ts >= T0 + 8 * IV))
+    arrival = arrival[:cut] + late_core + arrival[cut:]
+
+    def run(order: list[wire.Sample]) -> tuple[Engine, list]:
+        eng = Engine(inv, cs, None, clock=lambda: T0)
+        for i, s in enumerate(order):
+            eng.apply_batch(wire.SampleBatch(v=1, agent="ag", seq=i, sent_at=s.ts, samples=[s]), s.ts)
+        return eng, transition_log(eng)
+
+    reference, expected = run(in_order)
+    eng, got = run(arrival)
+    assert got == expected
+    assert reference.replays == 0
+    assert eng.replays == 1  # "a" only: not d1, b, b2
+
+
 class FailingStore(SqliteStore):
     """A store whose next commit fails, as on a full disk."""
 
