@@ -502,9 +502,13 @@ class Engine:
         if wm is not None and ts < wm:
             self._late(s, st, live, commit)
             return
-        if st.ancestors and self._vlog and self._moved_after(st, ts):
-            # An ancestor changed after this sample's time, and this device heard of it
-            # first: applied live now, then re-played in order before the batch commits.
+        # An ancestor that changed after this sample's time, heard of first: the sample is
+        # applied live now, and if its ancestors mattered to it (see below) the device is
+        # re-played in order before the batch commits. Scheduled now, so that no checkpoint
+        # is taken from a judgement made against the wrong view.
+        moved = bool(st.ancestors) and bool(self._vlog) and self._moved_after(st, ts)
+        if moved:
+            was_pending = self._pending.get(dev_id)
             self._schedule(dev_id, ts)
         if wm is None and live.last_seen is None and self._sset.reorder_window_s > 0:
             # The first sample ever: nothing applied before it, so the initial state is a
@@ -530,6 +534,12 @@ class Engine:
             live.round_ok = True  # same round, nothing for the core to decide
         else:
             self._step(ts, s.ok, s.reason, dev_id=dev_id, st=st, live=live, commit=commit)
+        if moved and self._judged.get(dev_id, _NO_KEY) < ts and not self._core[dev_id].fail_streak:
+            # Its ancestors did not matter to this sample: nothing to re-play for it.
+            if was_pending is None:
+                del self._pending[dev_id]
+            else:
+                self._pending[dev_id] = was_pending
         rl = self._replay.get(dev_id)
         if rl is not None and rl.new is not None:
             self._log_sample(rl, dev_id, ts, s.ok)
