@@ -349,6 +349,9 @@ class Engine:
 
     def _load(self, now: float) -> None:
         saved: dict[str, bytes] = self._store.load_devices()
+        # One immutable state for all the devices nothing is known of (30,000 at national
+        # scale): the first checkpoints of their re-play logs keep it for an hour.
+        fresh = initial(now)
         for dev_id in self._static:
             raw = saved.get(dev_id)
             s: _Saved | None = None
@@ -364,7 +367,7 @@ class Engine:
                 if s.live.last_seen is not None:
                     self._watermark[dev_id] = s.live.last_seen
             else:
-                self._core[dev_id] = initial(now)
+                self._core[dev_id] = fresh
                 self._live[dev_id] = Live()
         self._timelines = self._store.timelines(self._mem_since)
         self._outage_counts = self._store.outage_counts()
