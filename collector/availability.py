@@ -96,22 +96,25 @@ def commune_timeline(timelines: Sequence[Timeline]) -> list[tuple[float, State]]
     current = [State.UNKNOWN] * len(timelines)
     out: list[tuple[float, State]] = []
     merged = heapq.merge(*(_tagged(k, tl) for k, tl in enumerate(timelines)))
-    for ts, k, st in merged:
-        current[k] = st
+    for ts, k, point in merged:
+        current[k] = point[1]
         cs = commune_state(current)
+        # The device's own point where it says the same: the engine keeps 10,000 communes'
+        # timelines, and a tuple of their own for each point cost megabytes.
+        p = point if point[1] is cs else (ts, cs)
         if out and out[-1][0] == ts:
-            out[-1] = (ts, cs)
+            out[-1] = p
             if len(out) > 1 and out[-2][1] == cs:
                 out.pop()
         elif not out or out[-1][1] != cs:
-            out.append((ts, cs))
+            out.append(p)
     return out
 
 
-def _tagged(k: int, tl: Timeline) -> Iterator[tuple[float, int, State]]:
+def _tagged(k: int, tl: Timeline) -> Iterator[tuple[float, int, tuple[float, State]]]:
     # A function, not a nested generator expression: each needs its own ``k``.
-    for ts, st in tl:
-        yield ts, k, st
+    for point in tl:
+        yield point[0], k, point
 
 
 def add(a: Availability, b: Availability) -> Availability:

@@ -44,7 +44,7 @@ import contextlib
 import heapq
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from operator import attrgetter, itemgetter
 
@@ -69,6 +69,7 @@ from collector.model import (
     Outage,
     Scope,
     Snapshot,
+    StandardAvailability,
     State,
     Transition,
 )
@@ -268,7 +269,7 @@ class Engine:
         self._views: dict[str, DeviceView] = {}
         self._snapshot: Snapshot | None = None
         self._snapshot_dirty = True
-        self._availability: dict[tuple[str, str, int], Availability] = {}
+        self._availability: Mapping[tuple[str, str, int], Availability] = {}
         self._avail_at = float("-inf")
         self._snapshot_read = False
         self._undo: dict[str, _Undo] | None = None
@@ -353,6 +354,9 @@ class Engine:
 
     def _load(self, now: float) -> None:
         saved: dict[str, bytes] = self._store.load_devices()
+        # One immutable state for all the devices nothing is known of (30,000 at national
+        # scale): the first checkpoints of their re-play logs keep it for an hour.
+        fresh = initial(now)
         for dev_id in self._static:
             raw = saved.get(dev_id)
             s: _Saved | None = None
@@ -368,7 +372,7 @@ class Engine:
                 if s.live.last_seen is not None:
                     self._watermark[dev_id] = s.live.last_seen
             else:
-                self._core[dev_id] = initial(now)
+                self._core[dev_id] = fresh
                 self._live[dev_id] = Live()
         self._timelines = self._store.timelines(self._mem_since)
         self._outage_counts = self._store.outage_counts()
@@ -1179,29 +1183,32 @@ class Engine:
         """The core state of a device (for tests and diagnostics)."""
         return self._core.get(device)
 
-    def _standard_availability(self, now: float) -> dict[tuple[str, str, int], Availability]:
-        out: dict[tuple[str, str, int], Availability] = {}
+    def _standard_availability(self, now: float) -> StandardAvailability:
         com_tl = self._commune_timelines()
-        prov = self._inventory.province.code
-        # Most devices share the same figures (up the whole window): one object for each
+        starts = [now - w for w in STANDARD_WINDOWS_S]
+        # Most units share the same figures (up the whole window): one object for each
         # distinct value keeps a national snapshot's memory small (values are immutable).
-        shared: dict[Availability, Availability] = {}
+        one: dict[Availability, Availability] = {}
+        same: dict[tuple[Availability, ...], tuple[Availability, ...]] = {}
+
+        def shared(items: Iterable[Availability]) -> tuple[Availability, ...]:
+            t = tuple(one.setdefault(a, a) for a in items)
+            return same.setdefault(t, t)
+
+        def windows(tl: list[tuple[float, State]]) -> tuple[Availability, ...]:
+            return shared(av.device_availability(tl, start, now) for start in starts)
+
         empty: list[tuple[float, State]] = []
-        for w in STANDARD_WINDOWS_S:
-            start = now - w
-            for dev_id in self._static:
-                a = av.device_availability(self._timelines.get(dev_id, empty), start, now)
-                out["device", dev_id, w] = shared.setdefault(a, a)
-            per_commune = {}
-            for c in self._all_communes:
-                a = av.device_availability(com_tl.get(c, empty), start, now)
-                per_commune[c] = shared.setdefault(a, a)
-            for c, a in per_commune.items():
-                out["commune", c, w] = a
-            for d, communes in self._district_communes.items():
-                out["district", d, w] = av.total(per_commune[c] for c in communes)
-            out["province", prov, w] = av.total(per_commune.values())
-        return out
+        devices = {dev_id: windows(self._timelines.get(dev_id, empty)) for dev_id in self._static}
+        communes = {c: windows(com_tl.get(c, empty)) for c in self._all_communes}
+        n = range(len(STANDARD_WINDOWS_S))
+        districts = {
+            d: shared(av.total(communes[c][i] for c in cs) for i in n) for d, cs in self._district_communes.items()
+        }
+        province = {self._inventory.province.code: shared(av.total(a[i] for a in communes.values()) for i in n)}
+        return StandardAvailability(
+            {"device": devices, "commune": communes, "district": districts, "province": province}
+        )
 
     def snapshot(self) -> Snapshot:
         """The current state, immutable; rebuilt at most once a second when samples arrive."""

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal, Protocol
@@ -248,13 +249,41 @@ class Snapshot:
     ingest: IngestCounters
     #: Availability ratio per scope over the standard windows: {(scope, id, window_s): Availability};
     #: ``id`` is the province code for scope ``province``.
-    availability: dict[tuple[str, str, int], Availability] = field(default_factory=dict)
+    availability: Mapping[tuple[str, str, int], Availability] = field(default_factory=dict)
     #: Outages by device since start of collection (counts, for the *_total metric).
     outage_counts: dict[str, int] = field(default_factory=dict)
 
 
 #: Windows for which the snapshot carries availability: 1 h, 1 day, 7 days, 30 days.
 STANDARD_WINDOWS_S: tuple[int, ...] = (3600, 86400, 7 * 86400, 30 * 86400)
+_WINDOW_INDEX = {w: i for i, w in enumerate(STANDARD_WINDOWS_S)}
+
+
+class StandardAvailability(Mapping[tuple[str, str, int], Availability]):
+    """The standard windows' availability, read as ``{(scope, id, window_s): Availability}``.
+
+    Kept as ``{scope: {id: one Availability per standard window}}``: a national snapshot
+    has 160,000 keys, and a tuple for each cost 10 MB; the per-window tuples are shared
+    between units with the same figures (most of them).
+    """
+
+    __slots__ = ("_by_scope",)
+
+    def __init__(self, by_scope: dict[str, dict[str, tuple[Availability, ...]]]) -> None:
+        self._by_scope = by_scope
+
+    def __getitem__(self, key: tuple[str, str, int]) -> Availability:
+        scope, ident, window = key
+        return self._by_scope[scope][ident][_WINDOW_INDEX[window]]
+
+    def __iter__(self) -> Iterator[tuple[str, str, int]]:
+        for scope, units in self._by_scope.items():
+            for ident in units:
+                for w in STANDARD_WINDOWS_S:
+                    yield scope, ident, w
+
+    def __len__(self) -> int:
+        return len(STANDARD_WINDOWS_S) * sum(len(units) for units in self._by_scope.values())
 
 
 class Reader(Protocol):

@@ -7,7 +7,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from collector import availability as av
-from collector.model import State
+from collector.model import STANDARD_WINDOWS_S, Availability, StandardAvailability, State
 
 STATES = st.sampled_from(list(State))
 
@@ -82,3 +82,21 @@ def test_commune_precedence() -> None:
     assert av.commune_state([State.UNREACHABLE, State.DOWN]) == State.DOWN
     assert av.commune_state([State.MAINTENANCE, State.DOWN]) == State.MAINTENANCE
     assert av.commune_state([]) == State.UNKNOWN
+
+
+def test_standard_availability_reads_as_a_dict_keyed_by_scope_id_and_window() -> None:
+    up, down = Availability(up_s=1.0), Availability(down_s=1.0)
+    n = len(STANDARD_WINDOWS_S)
+    m = StandardAvailability(
+        {"device": {"r1": (up,) * n, "r2": (down,) * (n - 1) + (up,)}, "province": {"51": (up,) * n}}
+    )
+    as_dict = {("device", "r1", w): up for w in STANDARD_WINDOWS_S}
+    as_dict |= {("device", "r2", w): down for w in STANDARD_WINDOWS_S[:-1]}
+    as_dict[("device", "r2", STANDARD_WINDOWS_S[-1])] = up
+    as_dict |= {("province", "51", w): up for w in STANDARD_WINDOWS_S}
+    assert dict(m) == as_dict
+    assert len(m) == len(as_dict)
+    assert m == as_dict
+    assert m.get(("device", "r3", 3600)) is None
+    assert m.get(("district", "x", 3600)) is None
+    assert m.get(("device", "r1", 60)) is None
