@@ -649,7 +649,9 @@ class Engine:
             ac = self._core.get(a)
             if ac is None:
                 continue
-            base, root, streak = self._view_at(a, self._bound) if historical else (ac.base, ac.root_cause, ac.fail_streak > 0)
+            base, root, streak = (
+                self._view_at(a, self._bound) if historical else (ac.base, ac.root_cause, ac.fail_streak > 0)
+            )
             if base == State.DOWN:
                 return Context(impaired_root=a, suspect=suspect)
             if base == State.UNREACHABLE:
