@@ -202,7 +202,7 @@ async def test_a_run_logs_no_secret_at_debug(debug_log: io.StringIO, snmpd: serv
     ]
     os.environ.update({k: SECRETS[k] for k in ("NETMON_SNMP_AUTH_KEY", "NETMON_SNMP_PRIV_KEY")})
     try:
-        poller = Poller(devices, profiles, PollSettings(timeout_s=0.5, retries=0, icmp_mode="off"), MemorySink())
+        poller = Poller(devices, profiles, PollSettings(timeout_s=2.0, retries=0, icmp_mode="off"), MemorySink())
         samples = {s.device: s for s in await poller.poll_all_once()}
     finally:
         for k in ("NETMON_SNMP_AUTH_KEY", "NETMON_SNMP_PRIV_KEY"):

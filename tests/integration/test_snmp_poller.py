@@ -20,7 +20,9 @@ from config.secrets import SecretRef
 from config.settings import PollSettings, SecurityPolicy
 from tests import services
 
-FAST = PollSettings(interval_s=1.0, timeout_s=0.5, retries=0, icmp_mode="off")
+# No retries; the timeout leaves room for a loaded CI machine (the pysnmp path and the
+# local servers share one event loop). The dead device's profile has its own short one.
+FAST = PollSettings(interval_s=5.0, timeout_s=2.0, retries=0, icmp_mode="off")
 
 
 def profiles(port: int) -> dict[str, SnmpProfile]:
@@ -83,7 +85,7 @@ async def test_poll_all_once_v1_v2c_v3_tcp_and_dead(snmpd: services.Service, tmp
         assert s.sys_object_id is not None
         assert s.sys_object_id.startswith("1.3.6.1.4.1.8072")
         assert s.response_s is not None
-        assert 0 < s.response_s < 0.5
+        assert 0 < s.response_s < FAST.timeout_s
         assert s.interfaces
         assert any(i.name == "lo" and i.oper_status == 1 for i in s.interfaces)
     assert {i.counter_bits for i in samples["r-v2"].interfaces or ()} == {64}
@@ -150,7 +152,7 @@ async def test_profiles_sharing_a_community_both_work(snmpd: services.Service) -
     community (different timeouts, say) must not steal each other's responses."""
     ref = SecretRef(value=services.SNMP_COMMUNITY)
     profs = {
-        "fast": SnmpProfile(version="2c", community=ref, port=snmpd.port, timeout_s=0.5),
+        "fast": SnmpProfile(version="2c", community=ref, port=snmpd.port, timeout_s=1.5),
         "slow": SnmpProfile(version="2c", community=ref, port=snmpd.port, timeout_s=3.0, max_repetitions=5),
     }
     poller = Poller([dev("a", "fast"), dev("b", "slow")], profs, FAST, MemorySink())
@@ -175,7 +177,7 @@ class _CountingSink(MemorySink):
 
 async def test_run_polls_on_schedule_and_reload_takes_effect(snmpd: services.Service) -> None:
     sink = _CountingSink(want=3)
-    settings = PollSettings(interval_s=0.3, timeout_s=0.5, retries=0, icmp_mode="off")
+    settings = PollSettings(interval_s=0.3, timeout_s=2.0, retries=0, icmp_mode="off")
     poller = Poller([dev("r1", "v2")], profiles(snmpd.port), settings, sink)
     task = asyncio.create_task(poller.run(), name="poller")
     try:
