@@ -276,6 +276,7 @@ class Engine:
         self._historical = False
         # Ancestors' views, so that a re-play sees each one as it was at each moment.
         self._vlog: dict[str, list[_View]] = {}
+        self._vlog_max = _NO_KEY  # no view log has a change after this key
         self._vundo: dict[str, tuple[list[_View] | None, int]] | None = None
         self._notified: dict[str, float] = {}
         self._pending: dict[str, float] = {}
@@ -510,7 +511,7 @@ class Engine:
         # applied live now, and if its ancestors mattered to it (see below) the device is
         # re-played in order before the batch commits. Scheduled now, so that no checkpoint
         # is taken from a judgement made against the wrong view.
-        moved = bool(st.ancestors) and bool(self._vlog) and self._moved_after(st, ts)
+        moved = ts < self._vlog_max and bool(st.ancestors) and self._moved_after(st, ts)
         if moved:
             was_pending = self._pending.get(dev_id)
             self._schedule(dev_id, ts)
@@ -730,6 +731,7 @@ class Engine:
         if vl is None:
             vl = self._vlog[dev_id] = [((_NO_KEY,), old.base, old.root_cause, old.fail_streak > 0, None)]
         entry = (stamp, new.base, new.root_cause, new.fail_streak > 0, notify_ts)
+        self._vlog_max = max(self._vlog_max, stamp[0])
         if stamp >= vl[-1][0]:
             vl.append(entry)
         else:
