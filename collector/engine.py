@@ -1047,15 +1047,20 @@ class Engine:
 
     def _tick(self, now: float) -> None:
         commit = Commit()
-        self._key = now
         for dev_id, st in self._static.items():
             live = self._live[dev_id]
+            # Processing keys in measurement time: when the next round's sample would have
+            # decided it, not the tick's own time (which is later than samples still in
+            # flight, and would make their devices look as if heard out of order).
             if live.round_start is not None and now - live.round_start >= st.interval_s:
+                self._key = live.round_start + st.interval_s
                 self._close_round(dev_id, st, live, commit)
             if live.last_seen is not None:
                 stale_after = self._sset.stale_after_intervals * st.interval_s
                 if now - live.last_seen > stale_after:
+                    self._key = live.last_seen + stale_after
                     self._go_stale(dev_id, live.last_seen + st.interval_s, "no data", commit)
+            self._key = now
             if st.windows:
                 t0 = live.maint_checked if live.maint_checked is not None else self._started
                 if live.maint_checked is None:
