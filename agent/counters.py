@@ -22,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from agent import wire
+from netmon.agent import wire
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,7 +32,7 @@ from typing import Literal
 
 import icmplib
 
-from agent import wire
+from netmon.agent import wire
 
 log = logging.getLogger(__name__)
 

@@ -27,17 +27,17 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent import wire
-from agent.counters import DeviceCounters, advance
-from agent.icmp import DEFAULT_TCP_PORT, IcmpMode, Pinger, choose_mode, icmp_round, tcp_probe
-from agent.scheduler import Scheduler
-from agent.selfmetrics import PollStats
-from agent.sink import SampleSink
-from agent.snmp import ResolvedProfile, SnmpClient, SnmpConfigError, resolve_profile
-from config.credentials import WEAK_AUTH, WEAK_PRIV, SnmpProfile
-from config.inventory import Device, Probe
-from config.secrets import Secret
-from config.settings import PollSettings, SecurityPolicy
+from netmon.agent import wire
+from netmon.agent.counters import DeviceCounters, advance
+from netmon.agent.icmp import DEFAULT_TCP_PORT, IcmpMode, Pinger, choose_mode, icmp_round, tcp_probe
+from netmon.agent.scheduler import Scheduler
+from netmon.agent.selfmetrics import PollStats
+from netmon.agent.sink import SampleSink
+from netmon.agent.snmp import ResolvedProfile, SnmpClient, SnmpConfigError, resolve_profile
+from netmon.config.credentials import WEAK_AUTH, WEAK_PRIV, SnmpProfile
+from netmon.config.inventory import Device, Probe
+from netmon.config.secrets import Secret
+from netmon.config.settings import PollSettings, SecurityPolicy
 
 log = logging.getLogger(__name__)
 

@@ -35,15 +35,15 @@ from aiomqtt.exceptions import MqttConnectError
 from paho.mqtt.client import MQTT_CLEAN_START_FIRST_ONLY
 from paho.mqtt.reasoncodes import ReasonCode
 
-from agent import wire
-from agent.outbox import Outbox, OutboxError, Queued
-from config.secrets import Secret
-from config.settings import BrokerSettings, OutboxSettings, PollSettings, TlsSettings
+from netmon.agent import wire
+from netmon.agent.outbox import Outbox, OutboxError, Queued
+from netmon.config.secrets import Secret
+from netmon.config.settings import BrokerSettings, OutboxSettings, PollSettings, TlsSettings
 
 log = logging.getLogger(__name__)
 #: aiomqtt/paho log here; aiomqtt warns on every publish while more than
 #: ``pending_calls_threshold`` are pending, which our window does on purpose.
-mqtt_log = logging.getLogger("agent.mqtt")
+mqtt_log = logging.getLogger("netmon.agent.mqtt")
 
 #: How long a publish may wait for its PUBACK on a live connection before we reconnect.
 PUBACK_TIMEOUT_S = 30.0

@@ -18,7 +18,7 @@ import logging
 import math
 from collections.abc import Awaitable, Callable
 
-from agent.selfmetrics import PollStats
+from netmon.agent.selfmetrics import PollStats
 
 log = logging.getLogger(__name__)
 

@@ -29,18 +29,18 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from agent import wire
-from agent.outbox import Outbox, OutboxError
-from agent.poller import Poller, PollerConfigError
-from agent.publisher import Batcher, Publisher
-from agent.sink import JsonlSink, SampleSink
-from config.credentials import Credentials
-from config.errors import ConfigError, Problem
-from config.inventory import Device, Inventory
-from config.loader import load_agent_settings, load_credentials, load_inventory
-from config.logsetup import register_secret, setup_logging
-from config.secrets import Secret
-from config.settings import AgentSettings, Scope
+from netmon.agent import wire
+from netmon.agent.outbox import Outbox, OutboxError
+from netmon.agent.poller import Poller, PollerConfigError
+from netmon.agent.publisher import Batcher, Publisher
+from netmon.agent.sink import JsonlSink, SampleSink
+from netmon.config.credentials import Credentials
+from netmon.config.errors import ConfigError, Problem
+from netmon.config.inventory import Device, Inventory
+from netmon.config.loader import load_agent_settings, load_credentials, load_inventory
+from netmon.config.logsetup import register_secret, setup_logging
+from netmon.config.secrets import Secret
+from netmon.config.settings import AgentSettings, Scope
 
 log = logging.getLogger(__name__)
 
@@ -252,7 +252,7 @@ def _serve_metrics(
     from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
     from prometheus_client.registry import Collector
 
-    from agent import selfmetrics
+    from netmon.agent import selfmetrics
 
     class TransportCollector(Collector):
         def collect(self) -> Iterator[Metric]:

@@ -14,7 +14,7 @@ from typing import IO, Protocol, runtime_checkable
 
 import msgspec
 
-from agent import wire
+from netmon.agent import wire
 
 log = logging.getLogger(__name__)
 

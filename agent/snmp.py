@@ -60,8 +60,8 @@ from pysnmp.hlapi.v3arch.asyncio.lcd import CommandGeneratorLcdConfigurator
 from pysnmp.hlapi.v3arch.asyncio.transport import UdpTransportTarget
 from pysnmp.proto import errind, rfc1902, rfc1905
 
-from agent import ber
-from agent.ber import (
+from netmon.agent import ber
+from netmon.agent.ber import (
     BerError,
     Oid,
     decode_oid_content,
@@ -72,9 +72,9 @@ from agent.ber import (
     read_tlv,
     tlv,
 )
-from agent.counters import RawInterface
-from config.credentials import AuthProtocol, PrivProtocol, SnmpProfile
-from config.secrets import Secret
+from netmon.agent.counters import RawInterface
+from netmon.config.credentials import AuthProtocol, PrivProtocol, SnmpProfile
+from netmon.config.secrets import Secret
 
 log = logging.getLogger(__name__)
 

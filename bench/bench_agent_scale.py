@@ -21,14 +21,14 @@ import socket
 import time
 from typing import Any
 
-from agent.ber import Oid, encode_integer, encode_oid, read_tlv, tlv
-from agent.poller import Poller
-from agent.sink import MemorySink
-from agent.snmp import IF_COLUMNS, PDU_BULK, PDU_GET, SYSTEM_OIDS
-from config.credentials import SnmpProfile
-from config.inventory import Device, Probe, Role
-from config.secrets import SecretRef
-from config.settings import PollSettings
+from netmon.agent.ber import Oid, encode_integer, encode_oid, read_tlv, tlv
+from netmon.agent.poller import Poller
+from netmon.agent.sink import MemorySink
+from netmon.agent.snmp import IF_COLUMNS, PDU_BULK, PDU_GET, SYSTEM_OIDS
+from netmon.config.credentials import SnmpProfile
+from netmon.config.inventory import Device, Probe, Role
+from netmon.config.secrets import SecretRef
+from netmon.config.settings import PollSettings
 
 PORTS = 100
 COMMUNITY = b"bench"

@@ -21,12 +21,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from agent import wire
-from collector.engine import Engine
-from collector.store import SqliteStore
-from config.geography import generate
-from config.inventory import Inventory
-from config.settings import CollectorSettings
+from netmon.agent import wire
+from netmon.collector.engine import Engine
+from netmon.collector.store import SqliteStore
+from netmon.config.geography import generate
+from netmon.config.inventory import Inventory
+from netmon.config.settings import CollectorSettings
 
 
 def national(devices: int) -> Inventory:
@@ -186,8 +186,8 @@ def main() -> int:
 
 def seed_history(store: SqliteStore, ids: list[str], start: float, per_device: int, rng: random.Random) -> None:
     """Write 30 days of transitions before ``start``: ``per_device`` outages of every device."""
-    from collector.model import State, Transition
-    from collector.store import Commit
+    from netmon.collector.model import State, Transition
+    from netmon.collector.store import Commit
 
     t0 = start - 30 * 86400
     trs: list[Transition] = []

@@ -44,7 +44,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from config import geography
+from netmon.config import geography
 from netmon.demo import ber, recording, simulator
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -18,7 +18,7 @@ import time
 
 from prometheus_client import CollectorRegistry
 
-from exporters.prometheus import SnapshotCollector, render
+from netmon.exporters.prometheus import SnapshotCollector, render
 from tests.services_exporters import national_inventory, scenario_snapshot
 
 

@@ -22,10 +22,10 @@ import subprocess
 import sys
 import time
 
-from agent.poller import Poller
-from agent.sink import MemorySink
-from config.inventory import Device, Probe, Role
-from config.settings import PollSettings
+from netmon.agent.poller import Poller
+from netmon.agent.sink import MemorySink
+from netmon.config.inventory import Device, Probe, Role
+from netmon.config.settings import PollSettings
 
 
 def hosts(n: int) -> list[str]:

@@ -31,8 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from agent import wire  # noqa: E402
-from config.settings import BrokerSettings, OutboxSettings, PollSettings  # noqa: E402
+from netmon.agent import wire  # noqa: E402
+from netmon.config.settings import BrokerSettings, OutboxSettings, PollSettings  # noqa: E402
 
 
 def cpu_s() -> float:
@@ -51,8 +51,8 @@ def device_ids(n: int) -> list[str]:
 
 async def run_agent_role(args: argparse.Namespace) -> None:
     """Publish ``rate`` samples/s for ``duration`` s of this agent's share of the devices."""
-    from agent.outbox import Outbox
-    from agent.publisher import Batcher, Publisher
+    from netmon.agent.outbox import Outbox
+    from netmon.agent.publisher import Batcher, Publisher
 
     ids = device_ids(args.devices)[args.index :: args.agents]
     broker = BrokerSettings(url=f"mqtt://127.0.0.1:{args.port}")
@@ -87,8 +87,8 @@ async def run_agent_role(args: argparse.Namespace) -> None:
 
 async def run_collector_role(args: argparse.Namespace) -> None:
     """Subscribe, ingest, and report throughput, CPU and latency once ``expect`` samples arrived."""
-    from collector.ingest import Ingestor
-    from collector.subscriber import run_subscriber
+    from netmon.collector.ingest import Ingestor
+    from netmon.collector.subscriber import run_subscriber
 
     engine: object
     store: object
@@ -96,9 +96,9 @@ async def run_collector_role(args: argparse.Namespace) -> None:
         sys.path.insert(0, str(ROOT / "bench"))
         from bench_core import national
 
-        from collector.engine import Engine
-        from collector.store import SqliteStore
-        from config.settings import CollectorSettings
+        from netmon.collector.engine import Engine
+        from netmon.collector.store import SqliteStore
+        from netmon.config.settings import CollectorSettings
 
         inv = national(args.devices)
         store = SqliteStore.open(os.path.join(args.workdir, "netmon.sqlite"))

@@ -26,13 +26,13 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from agent.poller import Poller
-from agent.sink import MemorySink
-from agent.snmp import SnmpClient
-from config.credentials import AuthProtocol, PrivProtocol, SnmpProfile
-from config.inventory import Device, Probe, Role
-from config.secrets import SecretRef
-from config.settings import PollSettings
+from netmon.agent.poller import Poller
+from netmon.agent.sink import MemorySink
+from netmon.agent.snmp import SnmpClient
+from netmon.config.credentials import AuthProtocol, PrivProtocol, SnmpProfile
+from netmon.config.inventory import Device, Probe, Role
+from netmon.config.secrets import SecretRef
+from netmon.config.settings import PollSettings
 from tests import services
 
 SYSTEM = ["1.3.6.1.2.1.1.1.0", "1.3.6.1.2.1.1.2.0", "1.3.6.1.2.1.1.3.0", "1.3.6.1.2.1.1.5.0"]

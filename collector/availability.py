@@ -17,7 +17,7 @@ import heapq
 from bisect import bisect_right
 from collections.abc import Iterable, Iterator, Sequence
 
-from collector.model import Availability, State
+from netmon.collector.model import Availability, State
 
 Timeline = Sequence[tuple[float, State]]
 

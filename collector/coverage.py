@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from collector.availability import Timeline, device_availability
-from collector.model import Counts, CoveragePoint, State
-from config.inventory import InventoryIndex
+from netmon.collector.availability import Timeline, device_availability
+from netmon.collector.model import Counts, CoveragePoint, State
+from netmon.config.inventory import InventoryIndex
 
 
 def access_devices(index: InventoryIndex) -> dict[str, tuple[str, ...]]:

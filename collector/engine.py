@@ -50,11 +50,11 @@ from operator import attrgetter, itemgetter
 
 import msgspec
 
-from agent import wire
-from collector import availability as av
-from collector import coverage as cov
-from collector import maintenance as mnt
-from collector.model import (
+from netmon.agent import wire
+from netmon.collector import availability as av
+from netmon.collector import coverage as cov
+from netmon.collector import maintenance as mnt
+from netmon.collector.model import (
     STANDARD_WINDOWS_S,
     AgentView,
     Availability,
@@ -73,8 +73,8 @@ from collector.model import (
     State,
     Transition,
 )
-from collector.samplelog import SampleLog
-from collector.state import (
+from netmon.collector.samplelog import SampleLog
+from netmon.collector.state import (
     IMPAIRED,
     AncestorChanged,
     Context,
@@ -88,9 +88,9 @@ from collector.state import (
     initial,
     rules_for,
 )
-from collector.store import Commit, SqliteStore, Store
-from config.inventory import Device, Inventory
-from config.settings import CollectorSettings, MaintenanceWindow
+from netmon.collector.store import Commit, SqliteStore, Store
+from netmon.config.inventory import Device, Inventory
+from netmon.config.settings import CollectorSettings, MaintenanceWindow
 
 log = logging.getLogger(__name__)
 

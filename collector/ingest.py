@@ -26,9 +26,9 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from agent import wire
-from collector.model import IngestCounters
-from collector.store import StoreError
+from netmon.agent import wire
+from netmon.collector.model import IngestCounters
+from netmon.collector.store import StoreError
 
 log = logging.getLogger(__name__)
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 
-from config.inventory import InventoryIndex
-from config.settings import MaintenanceWindow
+from netmon.config.inventory import InventoryIndex
+from netmon.config.settings import MaintenanceWindow
 
 _PERIOD = {"daily": 86400.0, "weekly": 7 * 86400.0}
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from collector.model import Snapshot
+from netmon.collector.model import Snapshot
 
 UnitKind = Literal["commune", "district"]
 

@@ -39,8 +39,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
-from collector.model import State, Transition
-from config.settings import StateSettings
+from netmon.collector.model import State, Transition
+from netmon.config.settings import StateSettings
 
 IMPAIRED = frozenset({State.DOWN, State.UNREACHABLE})
 

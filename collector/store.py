@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from collector.ledger import SeenSequences
-from collector.model import HistoryPoint, Outage, State, Transition
+from netmon.collector.ledger import SeenSequences
+from netmon.collector.model import HistoryPoint, Outage, State, Transition
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

@@ -41,13 +41,13 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from agent import wire
-from collector.ingest import Ingestor
-from config.secrets import Secret
-from config.settings import BrokerSettings
+from netmon.agent import wire
+from netmon.collector.ingest import Ingestor
+from netmon.config.secrets import Secret
+from netmon.config.settings import BrokerSettings
 
 log = logging.getLogger(__name__)
-mqtt_log = logging.getLogger("collector.mqtt")
+mqtt_log = logging.getLogger("netmon.collector.mqtt")
 
 #: How long the broker keeps the collector's session (and queues its QoS 1 messages).
 SESSION_EXPIRY_S = 7 * 86400

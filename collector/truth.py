@@ -13,9 +13,9 @@ import random
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-from agent import wire
-from collector.model import State
-from config.inventory import Inventory
+from netmon.agent import wire
+from netmon.collector.model import State
+from netmon.config.inventory import Inventory
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,12 +7,12 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from config.credentials import Credentials
-from config.errors import Problem
-from config.inventory import Inventory
-from config.loader import YamlDoc, check_inventory_doc, raw_inventory_problems, read_yaml, resolve_path, validate
-from config.secrets import SecretRef
-from config.settings import AgentSettings, CollectorSettings
+from netmon.config.credentials import Credentials
+from netmon.config.errors import Problem
+from netmon.config.inventory import Inventory
+from netmon.config.loader import YamlDoc, check_inventory_doc, raw_inventory_problems, read_yaml, resolve_path, validate
+from netmon.config.secrets import SecretRef
+from netmon.config.settings import AgentSettings, CollectorSettings
 
 Kind = str
 
@@ -50,7 +50,7 @@ def _secret_problems(doc: YamlDoc, obj: BaseModel, loc: tuple[str | int, ...] = 
                 try:
                     v.resolve(base)
                 except ValueError as exc:
-                    from config.loader import field_path
+                    from netmon.config.loader import field_path
 
                     out.append(Problem(doc.file, doc.line_of(sub_loc), field_path(sub_loc), str(exc)))
             elif isinstance(v, BaseModel):

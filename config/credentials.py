@@ -9,7 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from config.secrets import SecretRef
+from netmon.config.secrets import SecretRef
 
 
 class AuthProtocol(StrEnum):

@@ -55,7 +55,7 @@ def provinces(edition: Edition, source: Literal["shipped", "package"] = "shipped
 
 
 def _read_shipped(edition: Edition) -> list[dict[str, Any]]:
-    ref = resources.files("config") / "data" / f"divisions-{edition}.json.gz"
+    ref = resources.files("netmon.config") / "data" / f"divisions-{edition}.json.gz"
     with ref.open("rb") as fh, gzip.open(fh, "rt", encoding="utf-8") as text:
         doc = json.load(text)
     provinces_: list[dict[str, Any]] = doc["provinces"]

@@ -15,11 +15,11 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from config import inventory as inv_mod
-from config.credentials import Credentials
-from config.errors import ConfigError, Problem
-from config.inventory import Inventory
-from config.settings import AgentSettings, CollectorSettings
+from netmon.config import inventory as inv_mod
+from netmon.config.credentials import Credentials
+from netmon.config.errors import ConfigError, Problem
+from netmon.config.inventory import Inventory
+from netmon.config.settings import AgentSettings, CollectorSettings
 
 try:  # libyaml is several times faster on a national inventory
     _Loader: type[yaml.SafeLoader] = yaml.CSafeLoader  # type: ignore[assignment]

@@ -31,8 +31,8 @@ import time
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from config.secrets import Secret
-from config.settings import LogSettings
+from netmon.config.secrets import Secret
+from netmon.config.settings import LogSettings
 
 REDACTED = "<secret>"
 #: Shorter values are not searched for in log lines (see the module docstring).

@@ -8,8 +8,8 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from config.inventory import Role
-from config.secrets import SecretRef
+from netmon.config.inventory import Role
+from netmon.config.secrets import SecretRef
 
 
 class _Strict(BaseModel):

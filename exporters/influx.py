@@ -52,10 +52,10 @@ from influxdb_client.rest import ApiException
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from agent import wire
-from config.inventory import Inventory
-from config.secrets import Secret
-from config.settings import InfluxSettings
+from netmon.agent import wire
+from netmon.config.inventory import Inventory
+from netmon.config.secrets import Secret
+from netmon.config.settings import InfluxSettings
 
 __all__ = ["InfluxWriter", "WriterCollector", "WriterStats", "batch_lines"]
 

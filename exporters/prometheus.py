@@ -86,7 +86,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.samples import Sample
 
-from collector.model import STANDARD_WINDOWS_S, STATE_CODE, Availability, Counts, Snapshot, State
+from netmon.collector.model import STANDARD_WINDOWS_S, STATE_CODE, Availability, Counts, Snapshot, State
 
 __all__ = [
     "CONTENT_TYPE_OPENMETRICS",

@@ -28,8 +28,8 @@ from zoneinfo import ZoneInfo
 import jinja2
 from markupsafe import Markup
 
-from collector.model import Availability, Outage, Reader, Snapshot
-from collector.web import svg
+from netmon.collector.model import Availability, Outage, Reader, Snapshot
+from netmon.collector.web import svg
 
 Progress = Callable[[int, int], None]
 

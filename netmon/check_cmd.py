@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from config.check import check_file, detect_kind
-from config.credentials import Credentials
-from config.errors import ConfigError, Problem
-from config.inventory import Device, InventoryIndex
-from config.loader import load_agent_settings, load_credentials, load_inventory, read_yaml, resolve_path
-from config.settings import AgentSettings
+from netmon.config.check import check_file, detect_kind
+from netmon.config.credentials import Credentials
+from netmon.config.errors import ConfigError, Problem
+from netmon.config.inventory import Device, InventoryIndex
+from netmon.config.loader import load_agent_settings, load_credentials, load_inventory, read_yaml, resolve_path
+from netmon.config.settings import AgentSettings
 
 #: Policy errors listed one device each, up to this many per agent file, then counted.
 MAX_POLICY_DEVICES = 20
@@ -41,7 +41,7 @@ def policy_problems(path: str) -> list[Problem]:
     naming each device and its profile. Files that are not valid agent settings give no
     problems here (:func:`config.check.check_file` reports them).
     """
-    from agent.poller import policy_violations
+    from netmon.agent.poller import policy_violations
 
     doc, _ = read_yaml(path)
     if detect_kind(doc.data) != "agent":

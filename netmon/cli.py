@@ -15,7 +15,7 @@ from netmon import __version__
 
 #: subcommand -> "module:function" taking the parsed arguments and returning an exit code.
 _HANDLERS = {
-    "agent": "agent.service:cli_main",
+    "agent": "netmon.agent.service:cli_main",
     "collector": "netmon.collectord:cli_main",
     "demo": "netmon.demo:cli_main",
     "site": "netmon.site:cli_main",

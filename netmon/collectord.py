@@ -20,20 +20,20 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from collector.engine import Engine
-from collector.ingest import Ingestor
-from collector.model import IngestCounters
-from collector.store import SqliteStore, StoreError
-from collector.subscriber import run_subscriber
-from collector.web import build_app
-from config.credentials import Credentials
-from config.errors import ConfigError
-from config.inventory import Inventory
-from config.loader import load_collector_settings, load_credentials, load_inventory
-from config.logsetup import register_secret, setup_logging
-from config.secrets import Secret
-from config.settings import CollectorSettings
-from exporters.prometheus import SnapshotCollector, metrics_handler
+from netmon.collector.engine import Engine
+from netmon.collector.ingest import Ingestor
+from netmon.collector.model import IngestCounters
+from netmon.collector.store import SqliteStore, StoreError
+from netmon.collector.subscriber import run_subscriber
+from netmon.collector.web import build_app
+from netmon.config.credentials import Credentials
+from netmon.config.errors import ConfigError
+from netmon.config.inventory import Inventory
+from netmon.config.loader import load_collector_settings, load_credentials, load_inventory
+from netmon.config.logsetup import register_secret, setup_logging
+from netmon.config.secrets import Secret
+from netmon.config.settings import CollectorSettings
+from netmon.exporters.prometheus import SnapshotCollector, metrics_handler
 
 log = logging.getLogger("netmon.collector")
 
@@ -114,7 +114,7 @@ async def run_collector(
 
         influx = None
         if settings.influx is not None:
-            from exporters.influx import InfluxWriter
+            from netmon.exporters.influx import InfluxWriter
 
             itoken = settings.influx.token.resolve(Path(settings.inventory).parent) if settings.influx.token else None
             if itoken is not None:
@@ -126,7 +126,7 @@ async def run_collector(
         snap_collector = SnapshotCollector(engine.snapshot, coverage_target=settings.objectives.coverage_target)
         registry.register(snap_collector)
         if influx is not None:
-            from exporters.influx import WriterCollector
+            from netmon.exporters.influx import WriterCollector
 
             registry.register(WriterCollector(influx))
         app = build_app(

@@ -7,9 +7,9 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from config import geography
-from config.errors import ConfigError
-from config.loader import load_inventory
+from netmon.config import geography
+from netmon.config.errors import ConfigError
+from netmon.config.loader import load_inventory
 
 
 def cli_main(args: argparse.Namespace) -> int:

@@ -14,11 +14,11 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from collector.engine import Engine
-from collector.store import SqliteStore, StoreError
-from config.errors import ConfigError
-from config.loader import load_collector_settings, load_inventory
-from exporters.report import PeriodError, build_report, period_from, write_report
+from netmon.collector.engine import Engine
+from netmon.collector.store import SqliteStore, StoreError
+from netmon.config.errors import ConfigError
+from netmon.config.loader import load_collector_settings, load_inventory
+from netmon.exporters.report import PeriodError, build_report, period_from, write_report
 
 
 def cli_main(args: argparse.Namespace) -> int:

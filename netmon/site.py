@@ -21,7 +21,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from collector.web.i18n import clock, duration, words
+from netmon.collector.web.i18n import clock, duration, words
 
 #: Seconds to wait for the collector before saying it cannot be reached.
 TIMEOUT_S = 10.0

@@ -22,14 +22,14 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from agent import wire
-from collector.engine import Engine
-from collector.model import (
+from netmon.agent import wire
+from netmon.collector.engine import Engine
+from netmon.collector.model import (
     State,
 )
-from config.inventory import Inventory
-from config.loader import load_inventory
-from config.settings import CollectorSettings
+from netmon.config.inventory import Inventory
+from netmon.config.loader import load_inventory
+from netmon.config.settings import CollectorSettings
 
 INVENTORY_PATH = Path(__file__).resolve().parents[1] / "config" / "quang-ngai-2021.yaml"
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -197,7 +197,7 @@ def scenario_engine(
 ) -> Engine:
     """The real collector engine (with its SQLite store) fed with the scenario up to ``until``;
     another inventory or list of events may replace the scenario's."""
-    from collector.store import SqliteStore
+    from netmon.collector.store import SqliteStore
 
     inv = inv if inv is not None else inventory()
     clock = Clock(T0 - 1.0)

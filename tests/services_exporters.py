@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from collector.model import (
+from netmon.collector.model import (
     STANDARD_WINDOWS_S,
     AgentView,
     Availability,
@@ -25,7 +25,7 @@ from collector.model import (
     Snapshot,
     State,
 )
-from config.inventory import Inventory, iter_devices
+from netmon.config.inventory import Inventory, iter_devices
 from tests.services import Service, free_port, http_ok, require
 
 
@@ -238,7 +238,7 @@ def live_batches(inv: Inventory, now: float, rounds: int = 4) -> list[Any]:
     interval before ``now`` (so a tick at ``now`` refreshes the engine's availability, which
     it does at most once a minute); ``LIVE_DOWN_CPE``, ``LIVE_DOWN_ROUTER`` and every device below the router
     fail every round, the others answer (RTT 20 ms)."""
-    from agent import wire
+    from netmon.agent import wire
 
     index = inv.index
     failing = {LIVE_DOWN_CPE, LIVE_DOWN_ROUTER}

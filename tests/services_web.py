@@ -10,8 +10,8 @@ from typing import Any
 
 from aiohttp import web
 
-from collector.model import Reader
-from collector.web import build_app
+from netmon.collector.model import Reader
+from netmon.collector.web import build_app
 from tests.services import free_port
 
 

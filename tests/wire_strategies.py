@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from agent import wire
+from netmon.agent import wire
 
 _t = st.floats(0, 10, allow_nan=False)
 rtts = st.builds(wire.Rtt, _t, _t, _t, _t)

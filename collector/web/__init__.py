@@ -24,11 +24,11 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from collector.model import Reader, Snapshot
-from collector.search import SearchIndex
-from collector.web import openapi, svg, views
-from collector.web.i18n import LANGUAGES, TZ, clock, duration, pick_language, words
-from config.secrets import Secret
+from netmon.collector.model import Reader, Snapshot
+from netmon.collector.search import SearchIndex
+from netmon.collector.web import openapi, svg, views
+from netmon.collector.web.i18n import LANGUAGES, TZ, clock, duration, pick_language, words
+from netmon.config.secrets import Secret
 
 __all__ = ["build_app"]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.model import State
+from netmon.collector.model import State
 
 Schema = dict[str, Any]
 

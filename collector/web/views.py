@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from collector.model import (
+from netmon.collector.model import (
     STANDARD_WINDOWS_S,
     Availability,
     CommuneView,
@@ -20,8 +20,8 @@ from collector.model import (
     Snapshot,
     State,
 )
-from collector.search import SearchIndex
-from collector.web.i18n import clock, unit_phrase, words
+from netmon.collector.search import SearchIndex
+from netmon.collector.web.i18n import clock, unit_phrase, words
 
 Json = dict[str, Any]
 

@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from collector.model import STATE_CODE
+from netmon.collector.model import STATE_CODE
 
 __all__ = ["DATASOURCE_UID", "LANGUAGES", "build", "main", "write"]
 

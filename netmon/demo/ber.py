@@ -17,7 +17,7 @@ from dataclasses import dataclass
 # The BER primitives and tags are the agent's (agent.ber): the agent's client and these
 # simulated devices speak through one codec. Re-exported here, where the demo, its tests
 # and bench/bench_demo.py reach them as ``ber.<name>``.
-from agent.ber import (
+from netmon.agent.ber import (
     COUNTER32,
     COUNTER64,
     END_OF_MIB_VIEW,

@@ -31,10 +31,10 @@ from typing import Any, TextIO
 
 import yaml
 
-from config import geography
-from config.inventory import Inventory, Probe
-from config.loader import load_inventory
-from config.settings import (
+from netmon.config import geography
+from netmon.config.inventory import Inventory, Probe
+from netmon.config.loader import load_inventory
+from netmon.config.settings import (
     AgentSettings,
     BrokerSettings,
     CollectorSettings,
@@ -506,7 +506,7 @@ async def _run(
 
 async def _serve(demo: Demo, stop: asyncio.Event, ready: asyncio.Event | None) -> int:
     opts = demo.opts
-    from agent.service import run_agent
+    from netmon.agent.service import run_agent
     from netmon.collectord import run_collector
 
     embedded: EmbeddedBroker | None = None

@@ -23,8 +23,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from config.inventory import Inventory, Role
-from config.settings import MaintenanceWindow, Scope
+from netmon.config.inventory import Inventory, Role
+from netmon.config.settings import MaintenanceWindow, Scope
 
 #: The mountain districts of Quảng Ngãi, where links are longer and worse.
 MOUNTAIN_DISTRICTS = ("Ba Tơ", "Sơn Tây", "Minh Long", "Sơn Hà", "Trà Bồng")

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from collector.model import Availability, State
-from config.inventory import Inventory
+from netmon.collector.model import Availability, State
+from netmon.config.inventory import Inventory
 from netmon.demo.scenario import Plan
 
 TRUTH_VERSION = 1

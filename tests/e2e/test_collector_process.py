@@ -17,7 +17,7 @@ import paho.mqtt.client as paho
 import pytest
 import yaml
 
-from agent import wire
+from netmon.agent import wire
 from tests import services
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -22,7 +22,7 @@ from typing import Any
 
 import yaml
 
-from config import geography
+from netmon.config import geography
 from netmon.demo import scenario, truth
 from tests import services
 

@@ -23,9 +23,9 @@ import atheris
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 with atheris.instrument_imports():
-    from agent import wire
-    from config.errors import ConfigError
-    from config.loader import load_agent_settings, load_collector_settings, load_credentials, load_inventory
+    from netmon.agent import wire
+    from netmon.config.errors import ConfigError
+    from netmon.config.loader import load_agent_settings, load_collector_settings, load_credentials, load_inventory
 
 NOW = 1_800_000_000.0
 _tmp = Path(tempfile.mkdtemp(prefix="netmon-fuzz-")) / "input.yaml"

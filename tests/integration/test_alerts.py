@@ -16,10 +16,10 @@ import yaml
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from collector.model import State
-from config.loader import load_inventory
-from exporters.grafana.dashboards import LANGUAGES, build
-from exporters.prometheus import METRIC_NAMES, SnapshotCollector, render
+from netmon.collector.model import State
+from netmon.config.loader import load_inventory
+from netmon.exporters.grafana.dashboards import LANGUAGES, build
+from netmon.exporters.prometheus import METRIC_NAMES, SnapshotCollector, render
 from tests.services import Service, require, wait_until
 from tests.services_exporters import promql_metric_names, scenario_snapshot, start_alertmanager
 

@@ -9,7 +9,7 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis import checks
 
-from collector.web.openapi import document
+from netmon.collector.web.openapi import document
 from tests.people_scenario import HOUR, T0, engine_at
 from tests.services_web import serve_app
 

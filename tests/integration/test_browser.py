@@ -115,7 +115,7 @@ def test_auto_refresh_keeps_the_scroll_position(page: Page, url: str) -> None:
 
 
 def test_report_html_renders_and_prints(browser: Browser) -> None:
-    from exporters.report import Period, build_report, render_html
+    from netmon.exporters.report import Period, build_report, render_html
     from tests.people_scenario import NOW
 
     model = build_report(engine_at(NOW), Period(T0, NOW, "2026-10-01"))

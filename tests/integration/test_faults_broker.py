@@ -20,10 +20,10 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from agent import wire
-from agent.outbox import Outbox
-from agent.publisher import Publisher
-from config.settings import BrokerSettings, OutboxSettings
+from netmon.agent import wire
+from netmon.agent.outbox import Outbox
+from netmon.agent.publisher import Publisher
+from netmon.config.settings import BrokerSettings, OutboxSettings
 from tests import services
 
 T0 = 1_800_000_000.0
@@ -94,7 +94,7 @@ async def test_broker_down_for_an_hour(tmp_path: Path) -> None:
                 refusals.set()
 
     watch = Watch()
-    logging.getLogger("agent.publisher").addHandler(watch)
+    logging.getLogger("netmon.agent.publisher").addHandler(watch)
     try:
         async with asyncio.TaskGroup() as tg:
             task = tg.create_task(pub.run(), name="publisher")
@@ -130,7 +130,7 @@ async def test_broker_down_for_an_hour(tmp_path: Path) -> None:
         assert collector.messages.empty()
         assert box.stats().depth == 0
     finally:
-        logging.getLogger("agent.publisher").removeHandler(watch)
+        logging.getLogger("netmon.agent.publisher").removeHandler(watch)
         collector.close()
         box.close()
         broker.stop()

@@ -18,13 +18,13 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from agent import wire
-from collector.engine import Engine
-from collector.ingest import Ingestor
-from collector.store import Commit, SqliteStore
-from collector.subscriber import run_subscriber
-from config.loader import load_inventory
-from config.settings import BrokerSettings, CollectorSettings
+from netmon.agent import wire
+from netmon.collector.engine import Engine
+from netmon.collector.ingest import Ingestor
+from netmon.collector.store import Commit, SqliteStore
+from netmon.collector.subscriber import run_subscriber
+from netmon.config.loader import load_inventory
+from netmon.config.settings import BrokerSettings, CollectorSettings
 from tests import services
 
 ROOT = Path(__file__).resolve().parents[2]

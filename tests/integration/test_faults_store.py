@@ -37,12 +37,12 @@ ROOT = Path(__file__).resolve().parents[2]
 CHILD = textwrap.dedent(
     """
     import io, json, logging, os, subprocess, sys, time
-    from agent import wire
-    from collector.engine import Engine
-    from collector.ingest import Ingestor
-    from collector.store import SqliteStore, StoreError
-    from config.loader import load_inventory
-    from config.settings import CollectorSettings
+    from netmon.agent import wire
+    from netmon.collector.engine import Engine
+    from netmon.collector.ingest import Ingestor
+    from netmon.collector.store import SqliteStore, StoreError
+    from netmon.config.loader import load_inventory
+    from netmon.config.settings import CollectorSettings
 
     disk, scenario = sys.argv[1], sys.argv[2]
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", disk], check=True)

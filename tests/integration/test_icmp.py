@@ -15,8 +15,8 @@ from pathlib import Path
 import msgspec
 import pytest
 
-from agent import wire
-from agent.icmp import Pinger, choose_mode, icmp_round, jitter, round_sample
+from netmon.agent import wire
+from netmon.agent.icmp import Pinger, choose_mode, icmp_round, jitter, round_sample
 from tests.services import require
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -51,7 +51,7 @@ def in_netns(code: str, *, setup: str = NETNS_SETUP, user: int | None = None) ->
 
 PROBE = """
 import asyncio, json, logging, time, msgspec
-from agent.icmp import Pinger, choose_mode, icmp_round, tcp_probe
+from netmon.agent.icmp import Pinger, choose_mode, icmp_round, tcp_probe
 logging.basicConfig(level=logging.INFO)
 
 async def main():

@@ -16,11 +16,11 @@ from typing import Any
 
 import pytest
 
-from config.inventory import Inventory
-from config.loader import load_inventory
-from config.secrets import Secret
-from config.settings import InfluxSettings
-from exporters.influx import InfluxWriter
+from netmon.config.inventory import Inventory
+from netmon.config.loader import load_inventory
+from netmon.config.secrets import Secret
+from netmon.config.settings import InfluxSettings
+from netmon.exporters.influx import InfluxWriter
 from tests.services import Service, free_port, start_victoriametrics, wait_until
 from tests.services_exporters import LIVE_DOWN_CPE, LIVE_SNMP_CPE, live_batches
 

@@ -28,17 +28,17 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from agent import wire
-from collector.engine import Engine
-from collector.ingest import Ingestor
-from collector.model import STATE_CODE, IngestCounters, Snapshot, State
-from collector.store import SqliteStore
-from config.inventory import Inventory
-from config.loader import load_inventory
-from config.settings import CollectorSettings, InfluxSettings
-from exporters.grafana.dashboards import LANGUAGES, build
-from exporters.influx import InfluxWriter
-from exporters.prometheus import SnapshotCollector, metrics_handler, render
+from netmon.agent import wire
+from netmon.collector.engine import Engine
+from netmon.collector.ingest import Ingestor
+from netmon.collector.model import STATE_CODE, IngestCounters, Snapshot, State
+from netmon.collector.store import SqliteStore
+from netmon.config.inventory import Inventory
+from netmon.config.loader import load_inventory
+from netmon.config.settings import CollectorSettings, InfluxSettings
+from netmon.exporters.grafana.dashboards import LANGUAGES, build
+from netmon.exporters.influx import InfluxWriter
+from netmon.exporters.prometheus import SnapshotCollector, metrics_handler, render
 from tests.services import Service, free_port, start_prometheus, start_victoriametrics, wait_until
 from tests.services_exporters import (
     LIVE_AGENT,

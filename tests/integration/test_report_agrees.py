@@ -8,9 +8,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from collector.web import build_app
-from exporters.prometheus import SnapshotCollector
-from exporters.report import Period, ReportModel, build_report
+from netmon.collector.web import build_app
+from netmon.exporters.prometheus import SnapshotCollector
+from netmon.exporters.report import Period, ReportModel, build_report
 from tests.people_scenario import NOW, T0, engine_at
 
 

@@ -22,7 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
-from agent import wire
+from netmon.agent import wire
 from tests import services
 from tests.services_security import Pki, make_pki, start_secure_mosquitto
 
@@ -236,10 +236,10 @@ def test_client_without_ca_signed_certificate_cannot_connect(broker: Broker, whi
 
 
 async def test_real_agent_publisher_connects_with_tls_certificate_and_password(broker: Broker, tmp_path: Path) -> None:
-    from agent.outbox import Outbox
-    from agent.publisher import Publisher
-    from config.secrets import Secret
-    from config.settings import BrokerSettings, OutboxSettings, TlsSettings
+    from netmon.agent.outbox import Outbox
+    from netmon.agent.publisher import Publisher
+    from netmon.config.secrets import Secret
+    from netmon.config.settings import BrokerSettings, OutboxSettings, TlsSettings
 
     coll = collector(broker, "coll-t7")
     assert coll.subscribe(wire.samples_topic("d522")).value == 1
@@ -268,10 +268,10 @@ async def test_real_agent_publisher_connects_with_tls_certificate_and_password(b
 
 
 async def test_real_agent_publisher_with_wrong_password_is_refused_and_says_why(broker: Broker, tmp_path: Path) -> None:
-    from agent.outbox import Outbox
-    from agent.publisher import Publisher
-    from config.secrets import Secret
-    from config.settings import BrokerSettings, OutboxSettings, TlsSettings
+    from netmon.agent.outbox import Outbox
+    from netmon.agent.publisher import Publisher
+    from netmon.config.secrets import Secret
+    from netmon.config.settings import BrokerSettings, OutboxSettings, TlsSettings
 
     cert, key = broker.pki.clients["d522"]
     settings = BrokerSettings(
@@ -292,7 +292,7 @@ async def test_real_agent_publisher_with_wrong_password_is_refused_and_says_why(
                 told.set()
 
     watch = Watch()
-    logging.getLogger("agent.publisher").addHandler(watch)
+    logging.getLogger("netmon.agent.publisher").addHandler(watch)
     try:
         async with asyncio.TaskGroup() as tg:
             task = tg.create_task(pub.run(), name="publisher")
@@ -305,5 +305,5 @@ async def test_real_agent_publisher_with_wrong_password_is_refused_and_says_why(
         assert "refused" in pub.stats.last_error
         assert all("not-the-password" not in line for line in [*refusals, pub.stats.last_error])
     finally:
-        logging.getLogger("agent.publisher").removeHandler(watch)
+        logging.getLogger("netmon.agent.publisher").removeHandler(watch)
         outbox.close()

@@ -22,17 +22,17 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from agent import wire
-from agent.outbox import Outbox
-from agent.poller import Poller
-from agent.publisher import Publisher
-from agent.sink import MemorySink
-from collector.web import build_app
-from config.credentials import AuthProtocol, PrivProtocol, SnmpProfile
-from config.inventory import Device, Probe, Role
-from config.logsetup import forget_secrets, setup_logging
-from config.secrets import Secret, SecretRef
-from config.settings import BrokerSettings, HttpSettings, LogSettings, OutboxSettings, PollSettings
+from netmon.agent import wire
+from netmon.agent.outbox import Outbox
+from netmon.agent.poller import Poller
+from netmon.agent.publisher import Publisher
+from netmon.agent.sink import MemorySink
+from netmon.collector.web import build_app
+from netmon.config.credentials import AuthProtocol, PrivProtocol, SnmpProfile
+from netmon.config.inventory import Device, Probe, Role
+from netmon.config.logsetup import forget_secrets, setup_logging
+from netmon.config.secrets import Secret, SecretRef
+from netmon.config.settings import BrokerSettings, HttpSettings, LogSettings, OutboxSettings, PollSettings
 from tests import services
 from tests.people_scenario import NOW, engine_at, inventory
 

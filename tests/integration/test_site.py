@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from config.secrets import Secret
+from netmon.config.secrets import Secret
 from tests.people_scenario import HOUR, T0, TINH_KHE, engine_at
 from tests.services import free_port
 from tests.services_web import serve_app

@@ -9,12 +9,12 @@ import time
 
 import pytest
 
-from agent.poller import Poller
-from agent.sink import MemorySink
-from config.credentials import AuthProtocol, PrivProtocol, SnmpProfile
-from config.inventory import Device, Probe, Role
-from config.secrets import SecretRef
-from config.settings import PollSettings
+from netmon.agent.poller import Poller
+from netmon.agent.sink import MemorySink
+from netmon.config.credentials import AuthProtocol, PrivProtocol, SnmpProfile
+from netmon.config.inventory import Device, Probe, Role
+from netmon.config.secrets import SecretRef
+from netmon.config.settings import PollSettings
 from tests import services
 from tests.services_snmp import HostileResponder
 
@@ -33,7 +33,7 @@ async def test_hostile_responders_are_counted_and_do_not_delay_others(
     devices.append(Device(id="good", role=Role.CPE, address="127.0.0.1", snmp="good", probes=(Probe.SNMP,)))
     sink = MemorySink()
     poller = Poller(devices, profiles, PollSettings(icmp_mode="off", concurrency=8), sink)
-    caplog.set_level(logging.INFO, logger="agent")
+    caplog.set_level(logging.INFO, logger="netmon.agent")
     good_done = asyncio.Event()
     good_at: list[float] = []
 

@@ -10,14 +10,14 @@ from typing import NoReturn
 
 import pytest
 
-from agent import wire
-from agent.poller import Poller, PollerConfigError
-from agent.sink import JsonlSink, MemorySink, read_jsonl
-from agent.snmp import SnmpClient
-from config.credentials import AuthProtocol, PrivProtocol, SnmpProfile
-from config.inventory import Device, Probe, Role
-from config.secrets import SecretRef
-from config.settings import PollSettings, SecurityPolicy
+from netmon.agent import wire
+from netmon.agent.poller import Poller, PollerConfigError
+from netmon.agent.sink import JsonlSink, MemorySink, read_jsonl
+from netmon.agent.snmp import SnmpClient
+from netmon.config.credentials import AuthProtocol, PrivProtocol, SnmpProfile
+from netmon.config.inventory import Device, Probe, Role
+from netmon.config.secrets import SecretRef
+from netmon.config.settings import PollSettings, SecurityPolicy
 from tests import services
 
 # No retries; the timeout leaves room for a loaded CI machine (the pysnmp path and the

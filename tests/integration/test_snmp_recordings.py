@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from agent.poller import Poller
-from agent.sink import MemorySink
-from config.credentials import SnmpProfile
-from config.inventory import Device, Probe, Role
-from config.secrets import SecretRef
-from config.settings import PollSettings
+from netmon.agent.poller import Poller
+from netmon.agent.sink import MemorySink
+from netmon.config.credentials import SnmpProfile
+from netmon.config.inventory import Device, Probe, Role
+from netmon.config.secrets import SecretRef
+from netmon.config.settings import PollSettings
 from tests import services
 from tests.services_snmp import NO_IFMIB, RECORDINGS, snmpbulkwalk, start_snmpsim
 

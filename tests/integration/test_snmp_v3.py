@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from agent.snmp import ResolvedProfile, SnmpClient, resolve_profile
-from config.credentials import AuthProtocol, PrivProtocol, SnmpProfile
-from config.secrets import Secret, SecretRef
+from netmon.agent.snmp import ResolvedProfile, SnmpClient, resolve_profile
+from netmon.config.credentials import AuthProtocol, PrivProtocol, SnmpProfile
+from netmon.config.secrets import Secret, SecretRef
 from tests import services
 from tests.services_snmp import start_snmpd_persistent
 

@@ -22,13 +22,13 @@ from pathlib import Path
 
 import pytest
 
-from agent import wire
-from agent.outbox import Outbox
-from agent.publisher import Batcher, Publisher
-from collector.ingest import Ingestor
-from collector.subscriber import run_subscriber
-from config.secrets import Secret
-from config.settings import BrokerSettings, OutboxSettings, PollSettings, TlsSettings
+from netmon.agent import wire
+from netmon.agent.outbox import Outbox
+from netmon.agent.publisher import Batcher, Publisher
+from netmon.collector.ingest import Ingestor
+from netmon.collector.subscriber import run_subscriber
+from netmon.config.secrets import Secret
+from netmon.config.settings import BrokerSettings, OutboxSettings, PollSettings, TlsSettings
 from tests import services, services_transport
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -190,10 +190,10 @@ async def test_broker_sigkilled_mid_stream_and_restarted_every_sample_exactly_on
 _KILLED_AGENT = textwrap.dedent(
     """
     import asyncio, sys
-    from agent import wire
-    from agent.outbox import Outbox
-    from agent.publisher import Batcher, Publisher
-    from config.settings import BrokerSettings, OutboxSettings, PollSettings
+    from netmon.agent import wire
+    from netmon.agent.outbox import Outbox
+    from netmon.agent.publisher import Batcher, Publisher
+    from netmon.config.settings import BrokerSettings, OutboxSettings, PollSettings
 
     async def main():
         path, agent_id, port, start, n = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
@@ -329,7 +329,7 @@ async def test_wrong_password_clear_error_and_retry_not_crash(tmp_path: Path, ca
             broker = broker_of(svc, username="agent-x", protocol=protocol)
             ob = Outbox(tmp_path / f"o{protocol}.sqlite", OutboxSettings(), "agent-x")
             pub = Publisher(broker, "agent-x", ob, OutboxSettings(), username="agent-x", password=Secret("wrong"))
-            with caplog.at_level(logging.WARNING, logger="agent.publisher"):
+            with caplog.at_level(logging.WARNING, logger="netmon.agent.publisher"):
                 task = asyncio.create_task(pub.run())
                 async with asyncio.timeout(10):
                     while pub.stats.connect_failures < 3:  # it keeps retrying (with back-off)
@@ -374,7 +374,7 @@ async def test_tls_mismatch_clear_error_and_retry_then_right_ca_with_client_cert
         )
         ob = Outbox(tmp_path / "o.sqlite", OutboxSettings(), "agent-t")
         pub = Publisher(bad, "agent-t", ob, OutboxSettings())
-        with caplog.at_level(logging.WARNING, logger="agent.publisher"):
+        with caplog.at_level(logging.WARNING, logger="netmon.agent.publisher"):
             task = asyncio.create_task(pub.run())
             async with asyncio.timeout(10):
                 while pub.stats.connect_failures < 3:
@@ -439,10 +439,10 @@ async def test_long_backlog_with_live_data_is_not_lost_to_the_real_dedup_ledger(
 ) -> None:
     """Live data overtaking a 400-batch backlog must not make the real store's ledger give
     the backlog up as duplicates."""
-    from collector.engine import Engine
-    from collector.store import SqliteStore
-    from config.inventory import Inventory, ProvinceRef
-    from config.settings import CollectorSettings
+    from netmon.collector.engine import Engine
+    from netmon.collector.store import SqliteStore
+    from netmon.config.inventory import Inventory, ProvinceRef
+    from netmon.config.settings import CollectorSettings
 
     broker = broker_of(mosquitto)
     aid, path = uid("a"), tmp_path / "o.sqlite"
@@ -529,7 +529,7 @@ async def test_collector_wrong_password_clear_error_and_retry(tmp_path: Path) ->
             seen.set()
 
     handler = Catch(level=logging.WARNING)
-    sub_log = logging.getLogger("collector.subscriber")
+    sub_log = logging.getLogger("netmon.collector.subscriber")
     sub_log.addHandler(handler)
     try:
         broker = broker_of(svc, username="collector")

@@ -14,14 +14,14 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-from agent import wire
-from collector.engine import Engine
-from collector.ingest import Ingestor
-from collector.model import State
-from collector.store import SqliteStore
-from collector.subscriber import run_subscriber
-from config.loader import load_collector_settings, load_inventory
-from config.settings import BrokerSettings
+from netmon.agent import wire
+from netmon.collector.engine import Engine
+from netmon.collector.ingest import Ingestor
+from netmon.collector.model import State
+from netmon.collector.store import SqliteStore
+from netmon.collector.subscriber import run_subscriber
+from netmon.config.loader import load_collector_settings, load_inventory
+from netmon.config.settings import BrokerSettings
 from tests import services
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -284,7 +284,7 @@ async def test_sigterm_without_broker_keeps_the_round_in_the_outbox_then_deliver
 ) -> None:
     import sqlite3
 
-    import agent.service
+    import netmon.agent.service
 
     agent_id, mqtt_port = f"agent-{uuid.uuid4().hex[:8]}", services.free_port()
     async with tcp_listener() as open_port:
@@ -308,10 +308,10 @@ async def test_sigterm_without_broker_keeps_the_round_in_the_outbox_then_deliver
         loop = asyncio.get_running_loop()
         t0 = loop.time()
         proc.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(agent.service.SHUTDOWN_GRACE_S + 10):
+        async with asyncio.timeout(netmon.agent.service.SHUTDOWN_GRACE_S + 10):
             await proc.communicate()
         assert proc.returncode == 0
-        assert loop.time() - t0 < agent.service.SHUTDOWN_GRACE_S + 5
+        assert loop.time() - t0 < netmon.agent.service.SHUTDOWN_GRACE_S + 5
         db = sqlite3.connect(tmp_path / "outbox.sqlite")
         (queued,) = db.execute("SELECT COALESCE(SUM(samples), 0) FROM batches").fetchone()
         db.close()

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from collector.model import Reader
-from collector.web import build_app
-from config.secrets import Secret
+from netmon.collector.model import Reader
+from netmon.collector.web import build_app
+from netmon.config.secrets import Secret
 from tests.people_scenario import BA_TO, HOUR, NOW, T0, TINH_KHE, ba_to_communes, engine_at, inventory
 
 DURING_BA_TO = T0 + 14.5 * HOUR
@@ -176,7 +176,7 @@ async def test_unknown_pages_and_methods(client: TestClient) -> None:
 async def test_search_index_follows_an_inventory_reload() -> None:
     from dataclasses import replace
 
-    from collector.model import Snapshot
+    from netmon.collector.model import Snapshot
 
     snap = engine_at(NOW).snapshot()
 
@@ -211,7 +211,7 @@ async def test_extra_routes_serve_metrics_beside_the_page() -> None:
     from prometheus_client import CollectorRegistry
     from prometheus_client.parser import text_string_to_metric_families
 
-    from exporters.prometheus import SnapshotCollector, metrics_handler
+    from netmon.exporters.prometheus import SnapshotCollector, metrics_handler
 
     engine = engine_at(NOW)
     registry = CollectorRegistry(auto_describe=False)

@@ -22,14 +22,14 @@ from dataclasses import dataclass
 
 import pytest
 
-from agent import wire
-from collector import availability as av
-from collector.engine import Engine
-from collector.model import State
-from collector.truth import Failure, Schedule, Silence, rounds, true_timeline
-from config.inventory import Inventory
-from config.loader import load_inventory
-from config.settings import CollectorSettings, StateSettings
+from netmon.agent import wire
+from netmon.collector import availability as av
+from netmon.collector.engine import Engine
+from netmon.collector.model import State
+from netmon.collector.truth import Failure, Schedule, Silence, rounds, true_timeline
+from netmon.config.inventory import Inventory
+from netmon.config.loader import load_inventory
+from netmon.config.settings import CollectorSettings, StateSettings
 
 DAY = 86400.0
 START = 1_790_000_000.0

@@ -9,7 +9,7 @@ from pyasn1.codec.ber import decoder, encoder
 from pyasn1.type import univ
 from pysnmp.proto import rfc1902
 
-from agent import ber, snmp
+from netmon.agent import ber, snmp
 from netmon.demo import ber as demo_ber
 
 oids = st.tuples(st.integers(0, 2), st.integers(0, 39), st.lists(st.integers(0, 2**32 - 1), max_size=12)).map(

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector import availability as av
-from collector.model import STANDARD_WINDOWS_S, Availability, StandardAvailability, State
+from netmon.collector import availability as av
+from netmon.collector.model import STANDARD_WINDOWS_S, Availability, StandardAvailability, State
 
 STATES = st.sampled_from(list(State))
 

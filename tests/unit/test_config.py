@@ -10,12 +10,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from config import geography
-from config.check import check_file
-from config.errors import ConfigError
-from config.inventory import Inventory
-from config.loader import load_agent_settings, load_collector_settings, load_credentials, load_inventory
-from config.secrets import Secret, SecretRef
+from netmon.config import geography
+from netmon.config.check import check_file
+from netmon.config.errors import ConfigError
+from netmon.config.inventory import Inventory
+from netmon.config.loader import load_agent_settings, load_collector_settings, load_credentials, load_inventory
+from netmon.config.secrets import Secret, SecretRef
 
 ROOT = Path(__file__).resolve().parents[2]
 CONFIG = ROOT / "config"

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent.counters import (
+from netmon.agent.counters import (
     TIMETICKS_MOD,
     DeviceCounters,
     IfCounters,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from collector import coverage as cov
-from collector.model import State
-from config.inventory import Inventory
-from config.loader import load_inventory
+from netmon.collector import coverage as cov
+from netmon.collector.model import State
+from netmon.config.inventory import Inventory
+from netmon.config.loader import load_inventory
 
 
 def test_2021_structure_counts() -> None:

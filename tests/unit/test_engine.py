@@ -11,13 +11,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agent import wire
-from collector.engine import Engine
-from collector.model import STANDARD_WINDOWS_S, Reader, State
-from collector.store import SqliteStore
-from config.inventory import Inventory
-from config.loader import load_inventory
-from config.settings import CollectorSettings, MaintenanceWindow, StateSettings
+from netmon.agent import wire
+from netmon.collector.engine import Engine
+from netmon.collector.model import STANDARD_WINDOWS_S, Reader, State
+from netmon.collector.store import SqliteStore
+from netmon.config.inventory import Inventory
+from netmon.config.loader import load_inventory
+from netmon.config.settings import CollectorSettings, MaintenanceWindow, StateSettings
 
 T0 = 1_800_000_000.0
 IV = 60.0

@@ -8,11 +8,11 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent import wire
-from collector.engine import Engine
-from collector.model import State
-from config.loader import load_inventory
-from config.settings import CollectorSettings
+from netmon.agent import wire
+from netmon.collector.engine import Engine
+from netmon.collector.model import State
+from netmon.config.loader import load_inventory
+from netmon.config.settings import CollectorSettings
 from tests.unit.test_config import CONFIG
 
 T0 = 1_800_000_000.0

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from agent import wire
-from collector.engine import Engine
-from collector.model import State
-from config.loader import load_inventory
-from config.settings import CollectorSettings
+from netmon.agent import wire
+from netmon.collector.engine import Engine
+from netmon.collector.model import State
+from netmon.config.loader import load_inventory
+from netmon.config.settings import CollectorSettings
 from tests.unit.test_config import CONFIG
 
 T0 = 1_800_000_000.0

@@ -23,15 +23,15 @@ from pathlib import Path
 
 import pytest
 
-from agent import wire
-from agent.outbox import Outbox
-from collector.engine import Engine
-from collector.ingest import Ingestor
-from collector.model import State
-from collector.store import SqliteStore
-from config.inventory import Inventory
-from config.loader import load_inventory
-from config.settings import CollectorSettings, OutboxSettings
+from netmon.agent import wire
+from netmon.agent.outbox import Outbox
+from netmon.collector.engine import Engine
+from netmon.collector.ingest import Ingestor
+from netmon.collector.model import State
+from netmon.collector.store import SqliteStore
+from netmon.config.inventory import Inventory
+from netmon.config.loader import load_inventory
+from netmon.config.settings import CollectorSettings, OutboxSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 T0 = 1_800_000_000.0
@@ -84,7 +84,7 @@ def test_forward_jump_rejects_the_batch_and_tells_the_operator(
     send(ingest, 1, T0 - 60, ok=True)
     before = state_of(engine, clock)
     assert before == State.UP
-    with caplog.at_level(logging.WARNING, logger="collector.ingest"):
+    with caplog.at_level(logging.WARNING, logger="netmon.collector.ingest"):
         send(ingest, 2, clock.now + 3600, ok=False)  # the agent's clock is an hour ahead
     assert ingest.counters().invalid == {"timestamp": 1}
     assert "reason=timestamp" in caplog.text

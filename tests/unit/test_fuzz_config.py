@@ -16,9 +16,9 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from config.check import check_file
-from config.errors import ConfigError
-from config.loader import load_agent_settings, load_collector_settings, load_credentials, load_inventory
+from netmon.config.check import check_file
+from netmon.config.errors import ConfigError
+from netmon.config.loader import load_agent_settings, load_collector_settings, load_credentials, load_inventory
 
 LOADERS: list[Callable[[Path], Any]] = [load_inventory, load_credentials, load_agent_settings, load_collector_settings]
 

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent import wire
+from netmon.agent import wire
 from tests import wire_strategies
 
 NOW = 1_800_000_000.0

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import yaml
 
-from exporters.grafana.dashboards import DATASOURCE_UID, LANGUAGES, build
+from netmon.exporters.grafana.dashboards import DATASOURCE_UID, LANGUAGES, build
 
 GRAFANA = Path(__file__).resolve().parents[2] / "exporters" / "grafana"
 

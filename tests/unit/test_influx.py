@@ -10,11 +10,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 
-from agent import wire
-from config.inventory import Inventory
-from config.loader import load_inventory
-from config.settings import InfluxSettings
-from exporters.influx import InfluxWriter, WriterCollector, _tag, batch_lines, classify
+from netmon.agent import wire
+from netmon.config.inventory import Inventory
+from netmon.config.loader import load_inventory
+from netmon.config.settings import InfluxSettings
+from netmon.exporters.influx import InfluxWriter, WriterCollector, _tag, batch_lines, classify
 from tests.services import require
 
 ROOT = Path(__file__).resolve().parents[2]

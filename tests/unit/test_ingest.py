@@ -9,8 +9,8 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent import wire
-from collector.ingest import Ingestor
+from netmon.agent import wire
+from netmon.collector.ingest import Ingestor
 
 NOW = 1_780_000_000.0
 P = wire.DEFAULT_PREFIX

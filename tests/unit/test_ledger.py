@@ -7,7 +7,7 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.ledger import SeenSequences
+from netmon.collector.ledger import SeenSequences
 
 
 @settings(max_examples=300, deadline=None)

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from config.logsetup import MIN_SECRET_LEN, forget_secrets, register_secret, setup_logging
-from config.secrets import Secret
-from config.settings import LogSettings
+from netmon.config.logsetup import MIN_SECRET_LEN, forget_secrets, register_secret, setup_logging
+from netmon.config.secrets import Secret
+from netmon.config.settings import LogSettings
 
 
 @pytest.fixture
@@ -32,7 +32,7 @@ def stream() -> Iterator[io.StringIO]:
 
 def test_text_line_has_ts_level_logger_msg_and_extras(stream: io.StringIO) -> None:
     setup_logging(LogSettings(level="INFO", format="text"), stream=stream)
-    logging.getLogger("agent.poller").info(
+    logging.getLogger("netmon.agent.poller").info(
         "device down %s", "now", extra={"agent": "d522", "device": "d522-r1", "note": "two words"}
     )
     line = stream.getvalue().rstrip("\n")
@@ -40,7 +40,7 @@ def test_text_line_has_ts_level_logger_msg_and_extras(stream: io.StringIO) -> No
     ts, level, logger, rest = line.split(" ", 3)
     assert ts.endswith("Z")
     assert "T" in ts
-    assert (level, logger) == ("INFO", "agent.poller")
+    assert (level, logger) == ("INFO", "netmon.agent.poller")
     assert rest.startswith("device down now ")
     assert "agent=d522" in rest
     assert "device=d522-r1" in rest
@@ -49,13 +49,13 @@ def test_text_line_has_ts_level_logger_msg_and_extras(stream: io.StringIO) -> No
 
 def test_json_lines_parse_and_carry_extras(stream: io.StringIO) -> None:
     setup_logging(LogSettings(level="DEBUG", format="json"), stream=stream)
-    log = logging.getLogger("collector.engine")
+    log = logging.getLogger("netmon.collector.engine")
     log.debug("state change", extra={"device": "c21010-cpe1", "commune": "21010", "count": 3})
     log.warning("second")
     lines = stream.getvalue().splitlines()
     assert len(lines) == 2
     first, second = (json.loads(x) for x in lines)
-    assert (first["level"], first["logger"]) == ("DEBUG", "collector.engine")
+    assert (first["level"], first["logger"]) == ("DEBUG", "netmon.collector.engine")
     assert first["msg"] == "state change"
     assert (first["device"], first["commune"], first["count"]) == ("c21010-cpe1", "21010", 3)
     assert set(second) == {"ts", "level", "logger", "msg"}
@@ -81,14 +81,14 @@ def test_second_setup_replaces_the_first(stream: io.StringIO) -> None:
 def test_newline_in_hostile_text_cannot_forge_a_line(stream: io.StringIO) -> None:
     setup_logging(LogSettings(format="text"), stream=stream)
     hostile = "Cisco\n2026-01-01T00:00:00.000Z ERROR collector forged"
-    logging.getLogger("agent.snmp").warning("sysDescr %s", hostile, extra={"descr": hostile})
+    logging.getLogger("netmon.agent.snmp").warning("sysDescr %s", hostile, extra={"descr": hostile})
     assert len(stream.getvalue().splitlines()) == 1
 
 
 def test_secret_object_in_args_and_extras_is_redacted(stream: io.StringIO) -> None:
     setup_logging(LogSettings(format="json"), stream=stream)
     pw = Secret("hunter2-broker-password")
-    log = logging.getLogger("agent.publisher")
+    log = logging.getLogger("netmon.agent.publisher")
     log.info("connecting with %r and %s", pw, pw, extra={"password": pw, "nested": {"k": [pw]}})
     out = stream.getvalue()
     assert "hunter2-broker-password" not in out

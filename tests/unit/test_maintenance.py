@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from collector import maintenance as mnt
-from config.loader import load_inventory
-from config.settings import MaintenanceWindow
+from netmon.collector import maintenance as mnt
+from netmon.config.loader import load_inventory
+from netmon.config.settings import MaintenanceWindow
 
 ICT = timezone(timedelta(hours=7))
 T = datetime(2026, 11, 2, 22, 0, tzinfo=ICT)

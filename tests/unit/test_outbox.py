@@ -13,9 +13,9 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent import wire
-from agent.outbox import Outbox
-from config.settings import OutboxSettings
+from netmon.agent import wire
+from netmon.agent.outbox import Outbox
+from netmon.config.settings import OutboxSettings
 
 T0 = 1_780_000_000.0
 
@@ -110,9 +110,9 @@ def test_size_bound_keeps_newest_within_bytes_and_counts_every_drop(sizes: list[
 _WRITER = textwrap.dedent(
     """
     import sys
-    from agent import wire
-    from agent.outbox import Outbox
-    from config.settings import OutboxSettings
+    from netmon.agent import wire
+    from netmon.agent.outbox import Outbox
+    from netmon.config.settings import OutboxSettings
     ob = Outbox(sys.argv[1], OutboxSettings(), "a")
     s = wire.Sample(device="d", probe="icmp", ts=1_780_000_000.0, ok=True)
     while True:

@@ -8,10 +8,10 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from agent import wire
-from agent.outbox import Outbox
-from agent.publisher import Backoff, Batcher
-from config.settings import OutboxSettings, PollSettings
+from netmon.agent import wire
+from netmon.agent.outbox import Outbox
+from netmon.agent.publisher import Backoff, Batcher
+from netmon.config.settings import OutboxSettings, PollSettings
 
 
 def sample(i: int) -> wire.Sample:

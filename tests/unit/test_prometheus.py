@@ -16,10 +16,10 @@ from prometheus_client.openmetrics.exposition import generate_latest as generate
 from prometheus_client.openmetrics.parser import text_string_to_metric_families as parse_openmetrics
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
-from collector.model import STATE_CODE, Snapshot, State
-from config.inventory import Inventory
-from config.loader import load_inventory
-from exporters.prometheus import (
+from netmon.collector.model import STATE_CODE, Snapshot, State
+from netmon.config.inventory import Inventory
+from netmon.config.loader import load_inventory
+from netmon.exporters.prometheus import (
     CONTENT_TYPE_OPENMETRICS,
     CONTENT_TYPE_TEXT,
     METRIC_NAMES,

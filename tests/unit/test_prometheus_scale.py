@@ -9,7 +9,7 @@ import time
 from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
-from exporters.prometheus import SnapshotCollector, render
+from netmon.exporters.prometheus import SnapshotCollector, render
 from tests.services_exporters import national_inventory, scenario_snapshot
 
 

@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collector.model import Outage, State
-from exporters.report import (
+from netmon.collector.model import Outage, State
+from netmon.exporters.report import (
     Period,
     PeriodError,
     ReportModel,
@@ -107,7 +107,7 @@ def test_unknown_time_is_shown_apart() -> None:
 
 
 def test_works_for_the_2025_structure_without_districts() -> None:
-    from config.loader import load_inventory
+    from netmon.config.loader import load_inventory
     from tests.people_scenario import INVENTORY_PATH
 
     inv = load_inventory(INVENTORY_PATH.with_name("quang-ngai-2025.yaml"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collector.samplelog import SampleLog
+from netmon.collector.samplelog import SampleLog
 
 #: Unix times as agents send them, and any other float (kept whole, but kept).
 TIMES = st.one_of(st.floats(1.7e9, 1.8e9), st.floats(allow_nan=False), st.floats(0.0, 1e4))

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.model import State
-from config.inventory import Inventory
+from netmon.collector.model import State
+from netmon.config.inventory import Inventory
 from netmon.demo import recording, runner, scenario, simulator, truth
 
 START = 1_800_000_000.0

@@ -13,8 +13,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry, generate_latest
 
-from agent.scheduler import Scheduler, next_due, phase
-from agent.selfmetrics import PollStats, register
+from netmon.agent.scheduler import Scheduler, next_due, phase
+from netmon.agent.selfmetrics import PollStats, register
 
 
 @given(dev=st.text(min_size=1, max_size=40), interval=st.floats(0.5, 86400), now=st.floats(1.6e9, 2e9))

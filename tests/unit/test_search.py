@@ -8,8 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collector.search import UNIT_PREFIXES, Entry, SearchIndex, fold, strip_prefix
-from config.loader import load_inventory
+from netmon.collector.search import UNIT_PREFIXES, Entry, SearchIndex, fold, strip_prefix
+from netmon.config.loader import load_inventory
 
 INVENTORY = Path(__file__).resolve().parents[2] / "config" / "quang-ngai-2021.yaml"
 

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from agent import wire
-from collector.engine import Engine
-from collector.ingest import Ingestor
-from collector.model import State
-from collector.store import SqliteStore
-from config.loader import load_inventory
-from config.settings import CollectorSettings
+from netmon.agent import wire
+from netmon.collector.engine import Engine
+from netmon.collector.ingest import Ingestor
+from netmon.collector.model import State
+from netmon.collector.store import SqliteStore
+from netmon.config.loader import load_inventory
+from netmon.config.settings import CollectorSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_800_000_000.0
@@ -30,7 +30,7 @@ def test_payload_agent_must_equal_topic_agent(caplog: pytest.LogCaptureFixture) 
     forged = wire.SampleBatch(
         v=1, agent="d522", seq=1, sent_at=NOW, samples=[wire.Sample(device=device, probe="icmp", ts=NOW, ok=False)]
     )
-    with caplog.at_level(logging.WARNING, logger="collector.ingest"):
+    with caplog.at_level(logging.WARNING, logger="netmon.collector.ingest"):
         ingest.handle(wire.samples_topic("d523"), wire.encode(forged))
     counters = ingest.counters()
     assert counters.batches == 0

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from pyasn1.codec.ber import decoder, encoder
 from pysnmp.proto import api
 
-from agent.snmp import (
+from netmon.agent.snmp import (
     END_OF_MIB_VIEW,
     NO_SUCH_INSTANCE,
     NO_SUCH_OBJECT,
@@ -31,7 +31,7 @@ from agent.snmp import (
     read_tlv,
     v3_msg_id,
 )
-from config.credentials import AuthProtocol, PrivProtocol
+from netmon.config.credentials import AuthProtocol, PrivProtocol
 
 V1 = api.PROTOCOL_MODULES[api.SNMP_VERSION_1]
 V2 = api.PROTOCOL_MODULES[api.SNMP_VERSION_2C]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from collector.model import State
-from collector.state import (
+from netmon.collector.model import State
+from netmon.collector.state import (
     AncestorChanged,
     Context,
     DeviceState,
@@ -19,8 +19,8 @@ from collector.state import (
     initial,
     rules_for,
 )
-from config.inventory import Role
-from config.settings import StateSettings
+from netmon.config.inventory import Role
+from netmon.config.settings import StateSettings
 
 RULES = Rules(down_after=3, up_after=1, flap_transitions=4, flap_window_s=3600)
 

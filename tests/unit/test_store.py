@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from collector.model import Outage, State, Transition
-from collector.store import Commit, SqliteStore, StoreError
+from netmon.collector.model import Outage, State, Transition
+from netmon.collector.store import Commit, SqliteStore, StoreError
 
 
 @pytest.fixture
@@ -173,11 +173,11 @@ def test_retention_keeps_the_state_at_the_cut(store: SqliteStore) -> None:
 KILL_CHILD = textwrap.dedent(
     """
     import sys
-    from agent import wire
-    from collector.engine import Engine
-    from collector.store import SqliteStore
-    from config.inventory import Inventory
-    from config.settings import CollectorSettings, StateSettings
+    from netmon.agent import wire
+    from netmon.collector.engine import Engine
+    from netmon.collector.store import SqliteStore
+    from netmon.config.inventory import Inventory
+    from netmon.config.settings import CollectorSettings, StateSettings
 
     inv = Inventory.model_validate({"province": {"code": "51", "name": "P"}, "communes": [
         {"code": "00001", "name": "A", "devices": [{"id": "a", "role": "cpe", "address": "127.0.0.1"}]}]})
@@ -224,9 +224,9 @@ def test_survives_sigkill_with_batches_applied_exactly_once(tmp_path: Path) -> N
 
 
 def test_damaged_pages_are_a_clear_error_when_the_engine_starts(tmp_path: Path) -> None:
-    from collector.engine import Engine
-    from config.inventory import Inventory
-    from config.settings import CollectorSettings
+    from netmon.collector.engine import Engine
+    from netmon.config.inventory import Inventory
+    from netmon.config.settings import CollectorSettings
 
     path = tmp_path / "netmon.sqlite"
     s = SqliteStore.open(path)

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from collector.web import svg
-from collector.web.i18n import LANGUAGES, clock, duration, pick_language, unit_phrase
+from netmon.collector.web import svg
+from netmon.collector.web.i18n import LANGUAGES, clock, duration, pick_language, unit_phrase
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from agent import wire
+from netmon.agent import wire
 from tests import wire_strategies
 
 NOW = 1_780_000_000.0
