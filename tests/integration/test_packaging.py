@@ -60,10 +60,7 @@ def test_wheel_builds_and_carries_inventories_and_geography(tmp_path: Path) -> N
     assert {t for t in tops if not t.endswith(".dist-info")} == {"netmon"}, tops
 
 
-def _wheel(out: Path) -> Path:
-    # From a copy of the sources: a checkout's build/ folder keeps what older layouts built.
-    src = out / "netmon-src"
-    shutil.copytree(ROOT, src, symlinks=True, ignore=shutil.ignore_patterns(*_NOT_SOURCES))
+def _build(src: Path, out: Path, name: str) -> Path:
     done = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(src)],
         capture_output=True,
@@ -71,8 +68,15 @@ def _wheel(out: Path) -> Path:
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    (wheel,) = out.glob("netmon-*.whl")
+    (wheel,) = out.glob(f"{name}-*.whl")
     return wheel
+
+
+def _wheel(out: Path) -> Path:
+    # From a copy of the sources: a checkout's build/ folder keeps what older layouts built.
+    src = out / "netmon-src"
+    shutil.copytree(ROOT, src, symlinks=True, ignore=shutil.ignore_patterns(*_NOT_SOURCES))
+    return _build(src, out, "netmon")
 
 
 def _squatter(out: Path) -> Path:
@@ -86,15 +90,7 @@ def _squatter(out: Path) -> Path:
         "[project]\nname = 'squatter'\nversion = '1.0'\n"
         f"[tool.setuptools]\npackages = {list(GENERIC)!r}\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(out), str(src)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    (wheel,) = out.glob("squatter-*.whl")
-    return wheel
+    return _build(src, out, "squatter")
 
 
 @pytest.fixture(scope="module")
