@@ -162,6 +162,23 @@ class IngestCounters:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreHealth:
+    """Whether the collector's store takes writes.
+
+    Attributes:
+        ok: It does.
+        since: When writes began to fail (None: they do not).
+        error: The store's own words for the last failure (``database or disk is full``).
+        failures: Failed writes since the collector started (batches and ticks).
+    """
+
+    ok: bool = True
+    since: float | None = None
+    error: str = ""
+    failures: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Availability:
     """Seconds spent in each state over a window; unknown and maintenance are apart."""
 
@@ -185,7 +202,14 @@ class Availability:
 
 @dataclass(frozen=True, slots=True)
 class Outage:
-    """A period a device was DOWN or UNREACHABLE; ``end`` None while it lasts."""
+    """A stretch of time a device was DOWN or UNREACHABLE with one root cause; ``end`` None
+    while it lasts.
+
+    An outage whose state or root cause changes (the core recovers while the district
+    uplink stays cut: the communes behind it are now unreachable because of the district
+    router) is stored as consecutive stretches; ``continues`` marks every stretch after
+    the first, so that outages are counted once and each stretch names its own fault.
+    """
 
     device: str
     commune: str | None
@@ -195,6 +219,7 @@ class Outage:
     end: float | None
     cause: str = ""
     root_cause: str | None = None
+    continues: bool = False
 
     def duration(self, now: float) -> float:
         """Length in seconds, up to ``now`` for an outage still open."""
@@ -252,6 +277,8 @@ class Snapshot:
     availability: Mapping[tuple[str, str, int], Availability] = field(default_factory=dict)
     #: Outages by device since start of collection (counts, for the *_total metric).
     outage_counts: dict[str, int] = field(default_factory=dict)
+    #: Whether the store takes writes (a full disk degrades the collector, never stops it).
+    store: StoreHealth = field(default_factory=StoreHealth)
 
 
 #: Windows for which the snapshot carries availability: 1 h, 1 day, 7 days, 30 days.
