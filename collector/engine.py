@@ -31,15 +31,10 @@ from netmon.collector.apply import Writer
 from netmon.collector.devices import Topology
 from netmon.collector.model import (
     Availability,
-    CoveragePoint,
     DeviceView,
-    HistoryPoint,
     IngestCounters,
-    Outage,
-    Scope,
     Snapshot,
     StoreHealth,
-    Transition,
 )
 from netmon.collector.readmodel import (
     MEMORY_S,
@@ -106,8 +101,9 @@ class _StoreHealthTracker:
         )
 
 
-class Engine:
-    """Device states, outages, availability and coverage of one inventory.
+class Engine(History):
+    """Device states, outages, availability and coverage of one inventory: its write side,
+    and the read model (:class:`~collector.readmodel.History`) over its recent log and store.
 
     Args:
         inventory: The network.
@@ -143,20 +139,15 @@ class Engine:
         self._health = _StoreHealthTracker()
         topology = Topology.build(inventory, settings)
         reader = self._store.reader
-        self._recent = RecentLog(topology, now - MEMORY_S, reader.timelines(now - MEMORY_S), reader.outage_counts())
-        self._history = History(topology, reader, self._recent)
+        self._memory = RecentLog(topology, now - MEMORY_S, reader.timelines(now - MEMORY_S), reader.outage_counts())
+        super().__init__(topology, reader, self._memory)
         step = history_step_s or max(HISTORY_STEP_S, len(topology.facts) / HISTORY_POINTS_PER_S)
-        self._writer = Writer(topology, settings.state, self._store, self._recent, now=now, history_step_s=step)
+        self._writer = Writer(topology, settings.state, self._store, self._memory, now=now, history_step_s=step)
         self._views: dict[str, DeviceView] = {}
         self._snapshot: Snapshot | None = None
         self._availability: Mapping[tuple[str, str, int], Availability] = {}
         self._avail_at = float("-inf")
         self._snapshot_read = False
-
-    @property
-    def topology(self) -> Topology:
-        """The inventory, indexed."""
-        return self._writer.topology
 
     # --- the write side ---------------------------------------------------------------------
 
@@ -165,8 +156,8 @@ class Engine:
         (their stored transitions and outages stay)."""
         topology = Topology.build(inventory, self._settings)
         self._writer.retopologise(topology, self._clock())
-        self._recent.retopologise(topology)
-        self._history = History(topology, self._store.reader, self._recent)
+        self._memory.retopologise(topology)
+        self.topology = topology
         for gone in [d for d in self._views if d not in topology.facts]:
             del self._views[gone]
         if isinstance(self._store, SqliteStore):
@@ -208,7 +199,7 @@ class Engine:
             if now - self._pruned_at >= PRUNE_S:
                 self._store.prune(now, history_keep_s=HISTORY_KEEP_S)
                 self._pruned_at = now
-                self._recent.trim(now)
+                self._memory.trim(now)
         except ENVIRONMENT_ERRORS as exc:
             self._health.failed(exc, now)
         else:
@@ -241,7 +232,7 @@ class Engine:
     @property
     def replays(self) -> int:
         """Device re-plays."""
-        return self._writer.counters.replays
+        return self._writer.replayer.replays
 
     @property
     def unknown_samples(self) -> int:
@@ -265,52 +256,15 @@ class Engine:
 
     # --- the read side -----------------------------------------------------------------------
 
-    def reads_store(self, start: float) -> bool:
-        """Whether a window from ``start`` is read from the store (call it off the event loop)."""
-        return self._history.reads_store(start)
-
-    def availability(self, scope: Scope, ident: str, start: float, end: float) -> Availability:
-        """Time in states of a device, commune, district or the province over ``[start, end)``."""
-        return self._history.availability(scope, ident, start, end)
-
-    def time_weighted_coverage(self, scope: Scope, ident: str, start: float, end: float) -> float:
-        """Average share of the unit's communes connected over ``[start, end)``."""
-        return self._history.time_weighted_coverage(scope, ident, start, end)
-
-    def coverage_series(self, start: float, end: float, step_s: float) -> list[CoveragePoint]:
-        """Province coverage sampled every ``step_s`` over ``[start, end]``."""
-        return self._history.coverage_series(start, end, step_s)
-
-    def outages(
-        self,
-        start: float,
-        end: float,
-        *,
-        device: str | None = None,
-        commune: str | None = None,
-        district: str | None = None,
-        limit: int | None = None,
-    ) -> list[Outage]:
-        """Outage stretches overlapping ``[start, end)``, newest first."""
-        return self._history.outages(start, end, device=device, commune=commune, district=district, limit=limit)
-
-    def history(self, device: str, since: float) -> list[HistoryPoint]:
-        """Recent latency points of a device, oldest first."""
-        return self._history.history(device, since)
-
-    def transitions(self, device: str, start: float, end: float) -> list[Transition]:
-        """A device's stored transitions in ``[start, end)`` (for explanations)."""
-        return self._history.transitions(device, start, end)
-
     def device_state(self, device: str) -> DeviceState | None:
         """The core state of a device (for tests and diagnostics)."""
-        return self._writer.core.get(device)
+        return self._writer.records.core.get(device)
 
     def refresh_availability(self, now: float) -> None:
         """Recompute the snapshot's availability over the standard windows ending at ``now``."""
         self._snapshot_read = False
         self._avail_at = now
-        self._availability = standard_availability(self.topology, self._recent, now)
+        self._availability = standard_availability(self.topology, self._memory, now)
         self._writer.changed = True
 
     def snapshot(self) -> Snapshot:
@@ -327,19 +281,21 @@ class Engine:
         topo = self.topology
         for dev_id in w.dirty_views:
             if dev_id in topo.facts:
-                self._views[dev_id] = device_view(topo, dev_id, w.core[dev_id], w.live[dev_id], w.measured.get(dev_id))
+                self._views[dev_id] = device_view(
+                    topo, dev_id, w.records.core[dev_id], w.records.live[dev_id], w.records.measured.get(dev_id)
+                )
         w.dirty_views.clear()
         w.changed = False
         parts = SnapshotParts(
             devices=self._views,
-            core=w.core,
-            agents=w.agents,
+            core=w.records.core,
+            agents=w.records.agents,
             ingest=self._ingest(),
             availability=self._availability,
             started=w.started,
             store=self._health.view(),
         )
-        snap = self._snapshot = build_snapshot(topo, self._recent, parts, now)
+        snap = self._snapshot = build_snapshot(topo, self._memory, parts, now)
         return snap
 
     def _ingest(self) -> IngestCounters:

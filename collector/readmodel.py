@@ -15,12 +15,12 @@ over any window, and the snapshot that exporters and pages render.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import NamedTuple, Protocol
+from typing import NamedTuple
 
 from netmon.agent import wire
 from netmon.collector import availability as av
 from netmon.collector import coverage as cov
-from netmon.collector.devices import NOTHING_MEASURED, Live, Measured, SavedDevice, Topology
+from netmon.collector.devices import NOTHING_MEASURED, Live, Measured, Topology
 from netmon.collector.model import (
     STANDARD_WINDOWS_S,
     AgentView,
@@ -42,6 +42,7 @@ from netmon.collector.model import (
     Transition,
 )
 from netmon.collector.state import DeviceState
+from netmon.collector.storeread import StoreReader
 
 #: How far back the transition log is kept in memory (the longest standard window + a day).
 MEMORY_S = max(STANDARD_WINDOWS_S) + 86400.0
@@ -55,52 +56,6 @@ class Point(NamedTuple):
 
 
 Timeline = list[tuple[float, State]]
-
-
-class LogReader(Protocol):
-    """What the read model needs of the store."""
-
-    def timelines(self, since: float, devices: Iterable[str] | None = None) -> dict[str, list[tuple[float, State]]]:
-        """Per device (all, or those named), the transitions from ``since`` on, preceded
-        by the last one before it."""
-        ...
-
-    def outages(
-        self,
-        start: float,
-        end: float,
-        *,
-        device: str | None = None,
-        commune: str | None = None,
-        district: str | None = None,
-        limit: int | None = None,
-    ) -> list[Outage]:
-        """Outages overlapping ``[start, end)``, newest first."""
-        ...
-
-    def history(self, device: str, since: float) -> list[HistoryPoint]:
-        """A device's latency points from ``since``, oldest first."""
-        ...
-
-    def transitions(self, device: str, start: float, end: float) -> list[Transition]:
-        """A device's transitions in ``[start, end)``, oldest first."""
-        ...
-
-    def outage_counts(self) -> dict[str, int]:
-        """Number of outages per device."""
-        ...
-
-
-class StoredRecords(LogReader, Protocol):
-    """What :class:`StoredModel` needs of the store beside its log."""
-
-    def saved_devices(self) -> dict[str, SavedDevice]:
-        """Every device's record as last saved (unreadable ones left out)."""
-        ...
-
-    def saved_agents(self) -> dict[str, AgentView]:
-        """Every agent's view as last saved (unreadable ones left out)."""
-        ...
 
 
 class RecentLog:
@@ -165,9 +120,9 @@ class History:
         recent: The recent log in memory (None: every window is read from the store).
     """
 
-    def __init__(self, topology: Topology, store: LogReader, recent: RecentLog | None = None) -> None:
+    def __init__(self, topology: Topology, store: StoreReader, recent: RecentLog | None = None) -> None:
         self.topology = topology
-        self._store = store
+        self._log = store
         self._recent = recent
 
     def reads_store(self, start: float) -> bool:
@@ -184,7 +139,7 @@ class History:
         if recent is not None and start >= recent.since:
             return (recent.device if scope == "device" else recent.communes()), communes
         # Only the devices the unit is made of, read once.
-        dev_tl = self._store.timelines(start, topo.devices_of(scope, ident))
+        dev_tl = self._log.timelines(start, topo.devices_of(scope, ident))
         if scope == "device":
             return dev_tl, communes
         return {c: av.commune_timeline([dev_tl.get(d, []) for d in topo.access.get(c, ())]) for c in communes}, communes
@@ -217,15 +172,15 @@ class History:
         limit: int | None = None,
     ) -> list[Outage]:
         """Outages overlapping ``[start, end)``, newest first."""
-        return self._store.outages(start, end, device=device, commune=commune, district=district, limit=limit)
+        return self._log.outages(start, end, device=device, commune=commune, district=district, limit=limit)
 
     def history(self, device: str, since: float) -> list[HistoryPoint]:
         """Recent latency points of a device, oldest first."""
-        return self._store.history(device, since)
+        return self._log.history(device, since)
 
     def transitions(self, device: str, start: float, end: float) -> list[Transition]:
         """A device's stored transitions in ``[start, end)`` (for explanations)."""
-        return self._store.transitions(device, start, end)
+        return self._log.transitions(device, start, end)
 
 
 def standard_availability(topology: Topology, recent: RecentLog, now: float) -> StandardAvailability:
@@ -393,7 +348,7 @@ def build_snapshot(topology: Topology, recent: RecentLog, parts: SnapshotParts, 
     )
 
 
-class StoredModel:
+class StoredModel(History):
     """The read model of a store file alone, without a write engine (``netmon report``).
 
     The transition log from ``since`` on is read once into a :class:`RecentLog`; states
@@ -406,17 +361,16 @@ class StoredModel:
         now: The present (a window is cut there).
     """
 
-    def __init__(self, topology: Topology, store: StoredRecords, since: float, now: float) -> None:
-        self.topology = topology
-        self._store = store
+    def __init__(self, topology: Topology, store: StoreReader, since: float, now: float) -> None:
+        self._memory = RecentLog(topology, since, store.timelines(since), store.outage_counts())
+        super().__init__(topology, store, self._memory)
+        self._records = store
         self._now = now
-        self._recent = RecentLog(topology, since, store.timelines(since), store.outage_counts())
-        self._history = History(topology, store, self._recent)
 
     def snapshot(self) -> Snapshot:
         """The network as the collector last saved it."""
         topo = self.topology
-        saved = self._store.saved_devices()
+        saved = self._records.saved_devices()
         core: dict[str, DeviceState] = {}
         views: dict[str, DeviceView] = {}
         for dev_id in topo.facts:
@@ -427,39 +381,10 @@ class StoredModel:
         parts = SnapshotParts(
             devices=views,
             core=core,
-            agents=self._store.saved_agents(),
+            agents=self._records.saved_agents(),
             ingest=IngestCounters(),
             availability={},
             started=self._now,
             store=StoreHealth(),
         )
-        return build_snapshot(topo, self._recent, parts, self._now)
-
-    def availability(self, scope: Scope, ident: str, start: float, end: float) -> Availability:
-        """Time in states of a unit over ``[start, end)``."""
-        return self._history.availability(scope, ident, start, end)
-
-    def time_weighted_coverage(self, scope: Scope, ident: str, start: float, end: float) -> float:
-        """Average share of the unit's communes connected over ``[start, end)``."""
-        return self._history.time_weighted_coverage(scope, ident, start, end)
-
-    def coverage_series(self, start: float, end: float, step_s: float) -> list[CoveragePoint]:
-        """Province coverage sampled every ``step_s`` over ``[start, end]``."""
-        return self._history.coverage_series(start, end, step_s)
-
-    def outages(
-        self,
-        start: float,
-        end: float,
-        *,
-        device: str | None = None,
-        commune: str | None = None,
-        district: str | None = None,
-        limit: int | None = None,
-    ) -> list[Outage]:
-        """Outage stretches overlapping ``[start, end)``, newest first."""
-        return self._history.outages(start, end, device=device, commune=commune, district=district, limit=limit)
-
-    def history(self, device: str, since: float) -> list[HistoryPoint]:
-        """Latency points of a device, oldest first."""
-        return self._history.history(device, since)
+        return build_snapshot(topo, self._memory, parts, self._now)

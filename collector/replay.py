@@ -16,7 +16,8 @@ reads its ancestors' views from those logs at its own :class:`Moment`, and gets 
 messages in the order the live cascade delivered them.
 
 This module holds the data (checkpoints, sample logs, view logs, the queue of pending
-re-plays) and the rules on them; :mod:`collector.apply` runs the re-plays.
+re-plays), the rules on them and the re-plays themselves (:class:`Replayer`), which drive
+the write path's steps (:mod:`collector.apply`).
 """
 
 from __future__ import annotations
@@ -26,11 +27,17 @@ import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple, Protocol
 
+from netmon.collector.devices import DeviceFacts, Live, Topology
 from netmon.collector.model import State
+from netmon.collector.records import DeviceRecords
 from netmon.collector.samplelog import SampleLog
-from netmon.collector.state import DeviceState
+from netmon.collector.state import AncestorChanged, DeviceState, Event, Stale
+from netmon.config.settings import StateSettings
+
+if TYPE_CHECKING:
+    from netmon.collector.journal import Txn
 
 NO_KEY = float("-inf")
 INF = float("inf")
@@ -315,3 +322,188 @@ class Pending:
         """Nothing is due (a failed transaction)."""
         self._from.clear()
         self._order.clear()
+
+
+class Steps(Protocol):
+    """What a re-play needs of the write path (:class:`collector.apply.Writer`)."""
+
+    def journal(self, dev_id: str, tx: Txn) -> None:
+        """Journal a device before the transaction changes it."""
+        ...
+
+    def rewrite(self, dev_id: str, since: float, core: DeviceState, tx: Txn) -> None:
+        """Forget a device's transitions from ``since`` on and restore ``core``."""
+        ...
+
+    def step(
+        self, ts: float, ok: bool, reason: str, *, dev_id: str, f: DeviceFacts, live: Live, tx: Txn, moment: Moment
+    ) -> None:
+        """A sample's part in its round."""
+        ...
+
+    def close_round(
+        self, dev_id: str, f: DeviceFacts, live: Live, tx: Txn, moment: Moment, *, boundary: float | None = None
+    ) -> None:
+        """Decide the open round."""
+        ...
+
+    def feed(self, dev_id: str, event: Event, tx: Txn, moment: Moment) -> None:
+        """Feed an event to the core."""
+        ...
+
+
+class Replayer:
+    """Late samples and re-plays: every device's re-play log, the ancestors' view logs,
+    the queue of re-plays due before the batch commits.
+
+    Args:
+        topology: The inventory, indexed.
+        settings: The state rules (``reorder_window_s``).
+        records: The write path's tables (watermarks and core states are read).
+    """
+
+    def __init__(self, topology: Topology, settings: StateSettings, records: DeviceRecords) -> None:
+        self.topology = topology
+        self._window = settings.reorder_window_s
+        self._records = records
+        self.logs: dict[str, ReplayLog] = {}
+        self.views = ViewLogs(keep_s=3 * settings.reorder_window_s)
+        self.pending = Pending()
+        #: Per device, the newest key an ancestor's message reached it.
+        self.notified: dict[str, float] = {}
+        #: Per device, the newest key its ancestors mattered to it.
+        self.judged: dict[str, float] = {}
+        #: Device re-plays run.
+        self.replays = 0
+
+    def forget(self, dev_id: str) -> None:
+        """A device left the inventory."""
+        self.logs.pop(dev_id, None)
+        self.views.forget(dev_id)
+        self.notified.pop(dev_id, None)
+        self.judged.pop(dev_id, None)
+
+    def last_key(self, dev_id: str) -> float:
+        """The newest processing key that changed or judged a device."""
+        return max(self._records.watermark.get(dev_id, NO_KEY), self.notified.get(dev_id, NO_KEY))
+
+    def schedule(self, dev_id: str, key: float) -> None:
+        """Re-play a device from ``key`` on, before the batch is committed."""
+        self.pending.add(dev_id, key, len(self.topology.facts[dev_id].ancestors))
+
+    def schedule_dependant(self, dev_id: str, key: float) -> None:
+        """Re-play a dependant whose ancestor's view changed at ``key``, unless nothing it did
+        since could have depended on it: its ancestors matter to a device only while it is
+        failing (its failed rounds are judged against them, their messages reach it)."""
+        if self._records.core[dev_id].fail_streak > 0 or self.judged.get(dev_id, NO_KEY) >= key:
+            self.schedule(dev_id, key)
+
+    def first_sample(self, dev_id: str, ts: float, live: Live) -> None:
+        """A device's first sample ever: nothing applied before it, so its state now is a
+        checkpoint for samples up to a reorder window older."""
+        if self._window > 0:
+            cp = Checkpoint(ts - self._window, self._records.core[dev_id], None, False, None, live.maint_checked)
+            self.logs[dev_id] = ReplayLog(new=cp)
+
+    def log(self, dev_id: str, ts: float, ok: bool) -> None:
+        """Log a sample applied in order (if the device has a checkpoint to re-play from)."""
+        rl = self.logs.get(dev_id)
+        if rl is not None and rl.new is not None and not rl.log(ts, ok):
+            del self.logs[dev_id]
+
+    def maybe_checkpoint(self, dev_id: str, live: Live, boundary: float) -> None:
+        """Remember a settled moment (no streak under way, no round open) to re-play from:
+        the state with every sample before ``boundary`` applied, none from it on."""
+        rl = self.logs.get(dev_id)
+        if self._window <= 0 or (rl is not None and rl.new is not None and boundary - rl.new.ts < self._window):
+            return  # the common case: the newer checkpoint is recent enough
+        if dev_id in self.pending:
+            return  # a re-play is due from a checkpoint this one would retire
+        core = self._records.core[dev_id]
+        if core.fail_streak or (core.ok_streak and core.base != State.UP) or live.round_start is not None:
+            return
+        if rl is None:
+            rl = self.logs[dev_id] = ReplayLog()
+        rl.advance(Checkpoint(boundary, core, None, False, live.last_seen, live.maint_checked))
+
+    def late(self, dev_id: str, ts: float, ok: bool) -> bool:
+        """A late sample: merged into the device's log and a re-play scheduled (True), or
+        too late to re-play — older than the window or than every checkpoint (False)."""
+        rl = self.logs.get(dev_id)
+        if rl is None or self._records.watermark[dev_id] - ts > self._window or rl.before(ts) is None:
+            return False
+        # In the log, in time order; the device is re-played once per batch, however many
+        # of its samples came late.
+        rl.samples.insert(ts, ok)
+        self.schedule(dev_id, ts)
+        return True
+
+    def drain(self, tx: Txn, steps: Steps) -> None:
+        """Run the re-plays due, ancestors first."""
+        for dev_id, key in self.pending.drain():
+            self._replay_device(dev_id, key, tx, steps)
+
+    def _replay_device(self, dev_id: str, key: float, tx: Txn, steps: Steps) -> None:
+        """Re-play a device from its newest checkpoint before ``key``; if what its
+        dependants see of it changed, re-play them too."""
+        rl = self.logs.get(dev_id)
+        if rl is None:
+            return
+        cp = rl.before(key)
+        if cp is None:
+            return  # nothing to re-play from: what was decided stays
+        self.replays += 1
+        steps.journal(dev_id, tx)
+        f = self.topology.facts[dev_id]
+        before: list[View] = []
+        if f.descendants:
+            tx.edit_views(dev_id, self.views)
+            before = self.views.cut(dev_id, cp.ts)
+        self._replay_from(dev_id, f=f, rl=rl, cp=cp, tx=tx, steps=steps)
+        if f.descendants:
+            changed = changed_views(before, self.views.since(dev_id, cp.ts))
+            if changed is not None:
+                for d in f.descendants:
+                    self.schedule_dependant(d, changed)
+
+    def _replay_from(
+        self, dev_id: str, *, f: DeviceFacts, rl: ReplayLog, cp: Checkpoint, tx: Txn, steps: Steps
+    ) -> None:
+        """Re-play a device's logged samples from checkpoint ``cp``, in processing-key order
+        with what its ancestors told it (their view logs), as live in-order processing would."""
+        records = self._records
+        live = records.live[dev_id]
+        wm = records.watermark.get(dev_id, cp.ts)
+        steps.rewrite(dev_id, cp.ts, cp.core, tx)
+        live.round_start, live.round_ok, live.round_reason = cp.round_start, cp.round_ok, ""
+        live.last_seen, live.maint_checked = cp.last_seen, cp.maint_checked
+        messages = self.views.messages(f.ancestors, cp.ts)
+        k = 0
+
+        def tell(upto: Stamp) -> None:
+            # The ancestors' messages up to this point, as the live cascade delivered them.
+            nonlocal k
+            while k < len(messages) and messages[k].after <= upto:
+                msg = messages[k]
+                k += 1
+                if records.core[dev_id].fail_streak > 0:
+                    self.notified[dev_id] = max(self.notified.get(dev_id, NO_KEY), msg.stamp[0])
+                    at = Moment(msg.stamp[0], msg.stamp, msg.after, replaying=True)
+                    steps.feed(dev_id, AncestorChanged(msg.ts), tx, at)
+
+        for ts, ok in list(rl.samples):
+            if ts < cp.ts:
+                continue
+            upto = (ts, INF)
+            tell(upto)
+            moment = Moment(ts, None, upto, replaying=True)
+            if live.last_seen is not None and ts - live.last_seen > f.stale_after_s:
+                steps.close_round(dev_id, f, live, tx, moment)
+                steps.feed(dev_id, Stale(live.last_seen + f.interval_s, "no data"), tx, moment)
+            steps.step(ts, ok, "no answer", dev_id=dev_id, f=f, live=live, tx=tx, moment=moment)
+            live.last_seen = ts if live.last_seen is None else max(live.last_seen, ts)
+        tell((INF,))
+        if cp is rl.old:
+            # The newer checkpoint did not know the late sample: the older one takes its place.
+            rl.new, rl.old = cp, None
+        records.watermark[dev_id] = max(wm, live.last_seen or wm)
