@@ -143,16 +143,20 @@ class Writer:
 
     # --- transactions ---------------------------------------------------------------------
 
-    def run(self, commit: Commit, work: Callable[[Txn], None]) -> None:
+    def run(self, commit: Commit, work: Callable[[Txn], None]) -> bool:
         """Do ``work`` in a transaction and persist it; if anything fails (the commit
-        included), the memory is put back as it was and the error propagates."""
+        included), the memory is put back as it was and the error propagates.
+
+        Returns:
+            Whether anything was written (a store that took no write proved nothing).
+        """
         tx = Txn(commit)
         agents = dict(self.records.agents)
         counters = replace(self.counters)
         try:
             work(tx)
             self.replayer.drain(tx, self)
-            self._finish(tx)
+            return self._finish(tx)
         except BaseException:
             tx.rollback(self.records, self.recent, self.replayer.views)
             for dev_id in tx.devices:
@@ -169,7 +173,7 @@ class Writer:
         """Journal a device before its first change in the transaction."""
         tx.touch(dev_id, self.records, self.recent)
 
-    def _finish(self, tx: Txn) -> None:
+    def _finish(self, tx: Txn) -> bool:
         commit = tx.commit
         tails = [
             LiveTail.of(d, self.records.live[d]) for d in tx.moved if d not in commit.devices and d in self.records.live
@@ -182,7 +186,7 @@ class Writer:
                 commit.drop_tails = True
                 commit.devices.update(dict.fromkeys(self.topology.facts, b""))
         if not commit.has_effects():
-            return
+            return False
         gen = self.records.gen + 1
         commit.gen = gen
         for dev_id in commit.devices:
@@ -194,15 +198,17 @@ class Writer:
         self.records.tail_bytes += len(commit.tails or b"")
         if commit.transitions or commit.devices or commit.agents:
             self.changed = True
+        return True
 
     # --- batches --------------------------------------------------------------------------
 
-    def apply_batch(self, batch: wire.SampleBatch, received_at: float) -> None:
-        """Apply an agent's batch and persist its effects with ``(agent, seq)`` atomically."""
+    def apply_batch(self, batch: wire.SampleBatch, received_at: float) -> bool:
+        """Apply an agent's batch and persist its effects with ``(agent, seq)`` atomically;
+        returns whether anything was written (not for a duplicate)."""
         if self._store.is_duplicate(batch.agent, batch.seq):
             self.counters.duplicates += 1
-            return
-        self.run(Commit(ledger=(batch.agent, batch.seq)), lambda tx: self._batch(batch, received_at, tx))
+            return False
+        return self.run(Commit(ledger=(batch.agent, batch.seq)), lambda tx: self._batch(batch, received_at, tx))
 
     def _batch(self, batch: wire.SampleBatch, received_at: float, tx: Txn) -> None:
         self.counters.batches += 1
@@ -290,7 +296,6 @@ class Writer:
                 # say replaces the UNKNOWN that the tick or the last will had declared.
                 since = core.since
                 self.rewrite(dev_id, since, live.pre_stale, tx)
-                self._restate(dev_id, live.pre_stale, f, tx)
                 if f.descendants:
                     # What its dependants saw of the UNKNOWN is retracted too.
                     tx.edit_views(dev_id, self.replayer.views)
@@ -498,7 +503,10 @@ class Writer:
         self.changed = True
 
     def rewrite(self, dev_id: str, since: float, core: DeviceState, tx: Txn) -> None:
-        """Forget a device's transitions from ``since`` on and restore ``core``."""
+        """Forget a device's transitions from ``since`` on and restore ``core``; the log then
+        ends in ``core``'s state (its transition may have been among those forgotten: a
+        state clamped to the engine's start, dated after the checkpoint it is restored from,
+        or superseded by an UNKNOWN clamped to the same instant)."""
         commit = tx.commit
         recent = self.recent
         tl = recent.device.get(dev_id, [])
@@ -521,16 +529,11 @@ class Writer:
         self.records.core[dev_id] = core
         commit.devices[dev_id] = b""
         self._touched(dev_id)
-
-    def _restate(self, dev_id: str, core: DeviceState, f: DeviceFacts, tx: Txn) -> None:
-        """After a rewrite, make the log end in ``core``'s state: the transition into it may
-        have been among those removed (a state clamped to the engine's start, then an
-        UNKNOWN at the same instant that superseded it)."""
-        tl = self.recent.device.get(dev_id, [])
-        if (tl[-1][1] if tl else State.UNKNOWN) != core.state:
-            before = tl[-1][1] if tl else State.UNKNOWN
-            ts = max(core.since, tl[-1][0]) if tl else core.since
-            self._record(Transition(dev_id, ts, before, core.state, core.cause, core.root_cause), f, tx)
+        before = keep[-1][1] if keep else State.UNKNOWN
+        if before != core.state:
+            ts = max(core.since, keep[-1][0]) if keep else core.since
+            tr = Transition(dev_id, ts, before, core.state, core.cause, core.root_cause)
+            self._record(tr, self.topology.facts[dev_id], tx)
 
     # --- late samples and re-plays ------------------------------------------------------------
 
@@ -546,9 +549,10 @@ class Writer:
 
     # --- agent statuses, the tick -----------------------------------------------------------
 
-    def agent_status(self, status: wire.AgentStatus, received_at: float) -> None:
-        """An agent's birth message or last will; offline makes its devices UNKNOWN at once."""
-        self.run(Commit(), lambda tx: self._agent_status(status, received_at, tx))
+    def agent_status(self, status: wire.AgentStatus, received_at: float) -> bool:
+        """An agent's birth message or last will; offline makes its devices UNKNOWN at once;
+        returns whether anything was written."""
+        return self.run(Commit(), lambda tx: self._agent_status(status, received_at, tx))
 
     def _agent_status(self, status: wire.AgentStatus, received_at: float, tx: Txn) -> None:
         prev = self.records.agents.get(status.agent)
@@ -586,15 +590,16 @@ class Writer:
         if self.records.core[dev_id] is not before:
             live.pre_stale = before
 
-    def tick(self, now: float, *, save_all: bool) -> None:
+    def tick(self, now: float, *, save_all: bool) -> bool:
         """Close rounds that nobody answered, declare staleness, apply maintenance
-        boundaries; ``save_all`` saves every device (a checkpoint)."""
+        boundaries; ``save_all`` saves every device (a checkpoint). Returns whether
+        anything was written."""
         commit = Commit()
         if save_all:
             for dev_id in self.topology.facts:
                 commit.devices[dev_id] = b""
             commit.drop_tails = True
-        self.run(commit, lambda tx: self._tick(now, tx))
+        return self.run(commit, lambda tx: self._tick(now, tx))
 
     def _tick(self, now: float, tx: Txn) -> None:
         for dev_id, f in self.topology.facts.items():

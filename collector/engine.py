@@ -177,13 +177,14 @@ class Engine(History):
         """An agent's birth message or last will; offline makes its devices UNKNOWN at once."""
         self._write(lambda: self._writer.agent_status(status, received_at), received_at)
 
-    def _write(self, work: Callable[[], None], now: float) -> None:
+    def _write(self, work: Callable[[], bool], now: float) -> None:
         try:
-            work()
+            wrote = work()
         except ENVIRONMENT_ERRORS as exc:
             self._health.failed(exc, now)
             raise
-        self._health.worked(now)
+        if wrote:
+            self._health.worked(now)
 
     def tick(self, now: float) -> None:
         """Periodic work: close rounds that nobody answered, staleness to UNKNOWN,
@@ -195,7 +196,7 @@ class Engine(History):
         """
         save_all = now - self._checkpoint_at >= self._checkpoint_s
         try:
-            self._writer.tick(now, save_all=save_all)
+            wrote = self._writer.tick(now, save_all=save_all)
             if now - self._pruned_at >= PRUNE_S:
                 self._store.prune(now, history_keep_s=HISTORY_KEEP_S)
                 self._pruned_at = now
@@ -203,7 +204,8 @@ class Engine(History):
         except ENVIRONMENT_ERRORS as exc:
             self._health.failed(exc, now)
         else:
-            self._health.worked(now)
+            if wrote:
+                self._health.worked(now)
             if save_all:
                 self._checkpoint_at = now
         # Only when someone reads snapshots: a simulation that never looks costs nothing.

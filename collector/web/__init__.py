@@ -213,7 +213,8 @@ def _page(request: web.Request, template: str, data: dict[str, Any], status: int
     state = request.app[_STATE_KEY]
     lang = _lang(request)
     w = words(lang)
-    now = request.app[READER_KEY].snapshot().taken_at if "taken_at" not in data else data["taken_at"]
+    snap = request.app[READER_KEY].snapshot()
+    now = data.get("taken_at", snap.taken_at)
     other = "en" if lang == "vi" else "vi"
 
     def when(ts: float | None) -> str:
@@ -240,6 +241,7 @@ def _page(request: web.Request, template: str, data: dict[str, Any], status: int
             path=request.path,
             q=request.query.get("q", ""),
             refresh_s=state["refresh_s"],
+            store=snap.store,
         )
     )
     resp = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
