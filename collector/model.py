@@ -239,6 +239,19 @@ class Transition:
 
 
 @dataclass(frozen=True, slots=True)
+class WindowFigures:
+    """A unit's figures over a window.
+
+    Attributes:
+        availability: Time in each state.
+        time_weighted_coverage: Average share of its communes connected (None for a device).
+    """
+
+    availability: Availability
+    time_weighted_coverage: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class HistoryPoint:
     """One latency measurement for the small charts."""
 
@@ -348,6 +361,15 @@ class Reader(Protocol):
 
     def time_weighted_coverage(self, scope: Scope, ident: str, start: float, end: float) -> float:
         """Average share of the unit's communes connected over a window (0..1)."""
+        ...
+
+    def figures(self, scope: Scope, ident: str, start: float, end: float) -> WindowFigures:
+        """Availability and time-weighted coverage of a unit over a window, read once."""
+        ...
+
+    def reads_store(self, start: float) -> bool:
+        """Whether a window from ``start`` is read from the store: slow (a 90-day national
+        window reads tens of megabytes); the caller runs such reads off its event loop."""
         ...
 
     def history(self, device: str, since: float) -> list[HistoryPoint]:

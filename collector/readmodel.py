@@ -40,6 +40,7 @@ from netmon.collector.model import (
     State,
     StoreHealth,
     Transition,
+    WindowFigures,
 )
 from netmon.collector.state import DeviceState
 from netmon.collector.storeread import StoreReader
@@ -155,6 +156,15 @@ class History:
         """Average share of the unit's communes connected over ``[start, end)``."""
         tls, communes = self._timelines(scope, ident, start)
         return cov.time_weighted(tls, communes, start, end)
+
+    def figures(self, scope: Scope, ident: str, start: float, end: float) -> WindowFigures:
+        """Availability and time-weighted coverage of a unit over ``[start, end)``, from
+        one read of its timelines."""
+        tls, communes = self._timelines(scope, ident, start)
+        if scope == "device":
+            return WindowFigures(av.device_availability(tls.get(ident, []), start, end), None)
+        a = av.total(av.device_availability(tls.get(c, []), start, end) for c in communes)
+        return WindowFigures(a, cov.time_weighted(tls, communes, start, end))
 
     def coverage_series(self, start: float, end: float, step_s: float) -> list[CoveragePoint]:
         """Province coverage sampled every ``step_s`` over ``[start, end]``."""
