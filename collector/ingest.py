@@ -21,20 +21,19 @@ tested without a broker. For every message it:
 from __future__ import annotations
 
 import logging
-import sqlite3
 import time
 from collections.abc import Callable
 from typing import Protocol
 
 from netmon.agent import wire
 from netmon.collector.model import IngestCounters
-from netmon.collector.store import StoreError
+from netmon.collector.store import ENVIRONMENT_ERRORS
 
 log = logging.getLogger(__name__)
 
-#: Failures of the collector's environment, not of the payload: the message is not
-#: acknowledged and comes again (a full disk must not lose a batch the broker accepted).
-ENVIRONMENT_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, OSError, StoreError)
+#: Failures of the collector's environment, not of the payload (:data:`ENVIRONMENT_ERRORS`):
+#: the message is not acknowledged and comes again (a full disk must not lose a batch the
+#: broker accepted).
 
 #: Invalid reasons that can be counted; anything else is counted as ``internal``.
 REASONS = ("json", "schema", "version", "agent_mismatch", "timestamp", "value", "topic", "internal")

@@ -162,6 +162,23 @@ class IngestCounters:
 
 
 @dataclass(frozen=True, slots=True)
+class StoreHealth:
+    """Whether the collector's store takes writes.
+
+    Attributes:
+        ok: It does.
+        since: When writes began to fail (None: they do not).
+        error: The store's own words for the last failure (``database or disk is full``).
+        failures: Failed writes since the collector started (batches and ticks).
+    """
+
+    ok: bool = True
+    since: float | None = None
+    error: str = ""
+    failures: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Availability:
     """Seconds spent in each state over a window; unknown and maintenance are apart."""
 
@@ -185,7 +202,14 @@ class Availability:
 
 @dataclass(frozen=True, slots=True)
 class Outage:
-    """A period a device was DOWN or UNREACHABLE; ``end`` None while it lasts."""
+    """A stretch of time a device was DOWN or UNREACHABLE with one root cause; ``end`` None
+    while it lasts.
+
+    An outage whose state or root cause changes (the core recovers while the district
+    uplink stays cut: the communes behind it are now unreachable because of the district
+    router) is stored as consecutive stretches; ``continues`` marks every stretch after
+    the first, so that outages are counted once and each stretch names its own fault.
+    """
 
     device: str
     commune: str | None
@@ -195,6 +219,7 @@ class Outage:
     end: float | None
     cause: str = ""
     root_cause: str | None = None
+    continues: bool = False
 
     def duration(self, now: float) -> float:
         """Length in seconds, up to ``now`` for an outage still open."""
@@ -211,6 +236,19 @@ class Transition:
     new: State
     cause: str = ""
     root_cause: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WindowFigures:
+    """A unit's figures over a window.
+
+    Attributes:
+        availability: Time in each state.
+        time_weighted_coverage: Average share of its communes connected (None for a device).
+    """
+
+    availability: Availability
+    time_weighted_coverage: float | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -252,6 +290,8 @@ class Snapshot:
     availability: Mapping[tuple[str, str, int], Availability] = field(default_factory=dict)
     #: Outages by device since start of collection (counts, for the *_total metric).
     outage_counts: dict[str, int] = field(default_factory=dict)
+    #: Whether the store takes writes (a full disk degrades the collector, never stops it).
+    store: StoreHealth = field(default_factory=StoreHealth)
 
 
 #: Windows for which the snapshot carries availability: 1 h, 1 day, 7 days, 30 days.
@@ -321,6 +361,15 @@ class Reader(Protocol):
 
     def time_weighted_coverage(self, scope: Scope, ident: str, start: float, end: float) -> float:
         """Average share of the unit's communes connected over a window (0..1)."""
+        ...
+
+    def figures(self, scope: Scope, ident: str, start: float, end: float) -> WindowFigures:
+        """Availability and time-weighted coverage of a unit over a window, read once."""
+        ...
+
+    def reads_store(self, start: float) -> bool:
+        """Whether a window from ``start`` is read from the store: slow (a 90-day national
+        window reads tens of megabytes); the caller runs such reads off its event loop."""
         ...
 
     def history(self, device: str, since: float) -> list[HistoryPoint]:

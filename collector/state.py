@@ -72,6 +72,8 @@ class DeviceState:
         ok_start: Time of the first good round of that streak.
         flaps: Times of recent UP <-> DOWN/UNREACHABLE changes, within the flap window.
         flapping: Whether the device flaps.
+        cause_since: When the root cause last changed within the current state (None:
+            not since the state began).
     """
 
     state: State = State.UNKNOWN
@@ -86,6 +88,7 @@ class DeviceState:
     ok_start: float | None = None
     flaps: tuple[float, ...] = ()
     flapping: bool = False
+    cause_since: float | None = None
 
     @property
     def suspect(self) -> bool:
@@ -165,13 +168,24 @@ def _move(
     rules: Rules,
     **changes: object,
 ) -> tuple[DeviceState, tuple[Transition, ...]]:
-    """Set a new base state at ``ts`` and emit the effective transition, if any."""
-    ts = max(ts, dev.since)  # transitions of a device never go back in time
+    """Set a new base state at ``ts`` and emit the effective transition, if any.
+
+    A new root cause of the same impaired state (the core answers again while the district
+    uplink stays cut) is a transition too, from the state to itself, dated at ``now``: the
+    outage goes on, but the fault that explains it is another from then on.
+    """
+    floor = dev.since if dev.cause_since is None else max(dev.since, dev.cause_since)
+    ts = max(ts, floor)  # transitions of a device never go back in time
     effective = State.MAINTENANCE if dev.maint else base
     if effective == dev.state:
-        # Same effective state (e.g. inside maintenance, or a new root cause): no transition.
+        new_root = root if base in IMPAIRED else None
+        if not dev.maint and base in IMPAIRED and new_root != dev.root_cause:
+            at = max(now, floor)
+            tr = Transition(device=device, ts=at, old=dev.state, new=dev.state, cause=cause, root_cause=new_root)
+            return replace(dev, base=base, cause=cause, root_cause=new_root, cause_since=at, **changes), (tr,)  # type: ignore[arg-type]
+        # Same effective state (e.g. inside maintenance): no transition.
         keep_cause = dev.cause if dev.maint else cause
-        return replace(dev, base=base, cause=keep_cause, root_cause=root if base in IMPAIRED else None, **changes), ()  # type: ignore[arg-type]
+        return replace(dev, base=base, cause=keep_cause, root_cause=new_root, **changes), ()  # type: ignore[arg-type]
     flaps = dev.flaps
     if {dev.state, effective} & {State.UP} and {dev.state, effective} & IMPAIRED:
         horizon = max(now, ts) - rules.flap_window_s
@@ -194,6 +208,7 @@ def _move(
         base=base,
         flaps=flaps,
         flapping=flapping,
+        cause_since=None,
         **changes,  # type: ignore[arg-type]
     )
     return new, (tr,)

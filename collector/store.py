@@ -22,10 +22,22 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from netmon.collector.ledger import SeenSequences
-from netmon.collector.model import HistoryPoint, Outage, State, Transition
+from netmon.collector.model import Outage, Transition
+from netmon.collector.storeread import StoreError, StoreReader
+
+__all__ = [
+    "ENVIRONMENT_ERRORS",
+    "Commit",
+    "DeadLetter",
+    "HistoryRow",
+    "SqliteStore",
+    "Store",
+    "StoreError",
+    "StoreReader",
+]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -42,6 +54,7 @@ CREATE TABLE IF NOT EXISTS outages (
 CREATE INDEX IF NOT EXISTS outages_start ON outages (start);
 CREATE INDEX IF NOT EXISTS outages_device ON outages (device, start);
 CREATE INDEX IF NOT EXISTS outages_open ON outages (device) WHERE end_ts IS NULL;
+CREATE INDEX IF NOT EXISTS outages_device_end ON outages (device, end_ts);
 CREATE TABLE IF NOT EXISTS devices (id TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS seen_batches (agent TEXT PRIMARY KEY, ranges TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS agents (id TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
@@ -53,12 +66,13 @@ CREATE TABLE IF NOT EXISTS history (
     device TEXT NOT NULL, ts REAL NOT NULL, ok INTEGER NOT NULL, rtt REAL, loss REAL, jitter REAL
 );
 CREATE INDEX IF NOT EXISTS history_device_ts ON history (device, ts);
+CREATE TABLE IF NOT EXISTS live_tails (gen INTEGER PRIMARY KEY, data BLOB NOT NULL);
 """
 SCHEMA_VERSION = "1"
 
-
-class StoreError(Exception):
-    """The store cannot be used (corrupt, read-only, missing directory, wrong schema)."""
+#: Failures of the collector's environment, not of what it was given (full disk, I/O
+#: error, locked or read-only store): the work is rolled back and done again later.
+ENVIRONMENT_ERRORS: tuple[type[Exception], ...] = (sqlite3.Error, OSError, StoreError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +87,17 @@ class DeadLetter:
     payload: bytes
 
 
+class HistoryRow(NamedTuple):
+    """A latency point for the charts, as written."""
+
+    device: str
+    ts: float
+    ok: bool
+    rtt_avg_s: float | None
+    loss_ratio: float | None
+    jitter_s: float | None
+
+
 @dataclass
 class Commit:
     """Everything one batch (or one tick) changes, written in one transaction.
@@ -85,7 +110,10 @@ class Commit:
         devices: ``device -> serialized state`` to upsert.
         agents: ``agent -> serialized view`` to upsert.
         ledger: The ``(agent, seq)`` of the batch, recorded in the same transaction.
-        history: ``(device, ts, ok, rtt, loss, jitter)`` points for the charts.
+        history: Latency points for the charts.
+        gen: The commit's number (the engine's; records saved carry it).
+        tails: The live tails of the devices the batch moved (encoded), saved with it.
+        drop_tails: Forget every saved live tail (every device's record is in ``devices``).
     """
 
     transitions: list[Transition] = field(default_factory=list)
@@ -94,11 +122,30 @@ class Commit:
     devices: dict[str, bytes] = field(default_factory=dict)
     agents: dict[str, bytes] = field(default_factory=dict)
     ledger: tuple[str, int] | None = None
-    history: list[tuple[str, float, bool, float | None, float | None, float | None]] = field(default_factory=list)
+    history: list[HistoryRow] = field(default_factory=list)
+    gen: int = 0
+    tails: bytes | None = None
+    drop_tails: bool = False
+
+    def has_effects(self) -> bool:
+        """Whether there is anything to write."""
+        return bool(
+            self.transitions
+            or self.devices
+            or self.ledger is not None
+            or self.agents
+            or self.history
+            or self.rewrite_from
+            or self.tails is not None
+            or self.drop_tails
+        )
 
 
 class Store(Protocol):
     """What the engine and the ingest need of a store (SQLite now, a server database later)."""
+
+    #: Queries over the log, on a connection of their own.
+    reader: StoreReader
 
     def is_duplicate(self, agent: str, seq: int) -> bool:
         """Whether the batch ``(agent, seq)`` was already applied."""
@@ -124,33 +171,8 @@ class Store(Protocol):
         """Every agent's serialized view."""
         ...
 
-    def timelines(self, since: float) -> dict[str, list[tuple[float, State]]]:
-        """Per device, the transitions from ``since`` on, preceded by the last one before it."""
-        ...
-
-    def transitions(self, device: str, start: float, end: float) -> list[Transition]:
-        """A device's transitions in ``[start, end)``, oldest first."""
-        ...
-
-    def outages(
-        self,
-        start: float,
-        end: float,
-        *,
-        device: str | None = None,
-        commune: str | None = None,
-        district: str | None = None,
-        limit: int | None = None,
-    ) -> list[Outage]:
-        """Outages overlapping ``[start, end)``, newest first."""
-        ...
-
-    def outage_counts(self) -> dict[str, int]:
-        """Number of outages per device in the store."""
-        ...
-
-    def history(self, device: str, since: float) -> list[HistoryPoint]:
-        """A device's latency points from ``since``, oldest first."""
+    def load_tails(self) -> list[tuple[int, bytes]]:
+        """The live tails saved since the last checkpoint: ``(gen, data)`` in commit order."""
         ...
 
     def prune(self, now: float, *, history_keep_s: float) -> None:
@@ -174,6 +196,12 @@ class SqliteStore:
         self._seen: dict[str, SeenSequences] = {}
         self._load_ledger(conn)
         self._dead_count = int(conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0])
+        #: Queries over the log. A file store reads on a read-only connection of its own (a
+        #: long query neither waits for a batch nor makes one wait); an in-memory one
+        #: shares this connection and its lock.
+        self.reader = StoreReader(conn, path, self._lock)
+        if path != ":memory:":
+            self.reader = StoreReader.open(path, schema=SCHEMA_VERSION)
 
     @classmethod
     def open(cls, path: str | Path, *, retention_days: int = 800, dead_letter_max: int = 10_000) -> SqliteStore:
@@ -329,6 +357,10 @@ class SqliteStore:
                         "INSERT INTO history (device, ts, ok, rtt, loss, jitter) VALUES (?, ?, ?, ?, ?, ?)",
                         commit.history,
                     )
+                if commit.drop_tails:
+                    c.execute("DELETE FROM live_tails")
+                if commit.tails is not None:
+                    c.execute("INSERT OR REPLACE INTO live_tails (gen, data) VALUES (?, ?)", (commit.gen, commit.tails))
                 if commit.ledger is not None:
                     self._record(*commit.ledger)
                 c.execute("COMMIT")
@@ -345,15 +377,10 @@ class SqliteStore:
 
     @contextlib.contextmanager
     def _reading(self, what: str) -> Iterator[None]:
-        """Read under the lock; a damaged file is a :class:`StoreError` that says so."""
-        with self._lock:
-            try:
-                yield
-            except sqlite3.DatabaseError as exc:
-                raise StoreError(
-                    f"store {self.path}: cannot read {what}: {exc}; the file is damaged: "
-                    "move it aside (the collector starts a new one) or restore a backup"
-                ) from None
+        """Read on the writing connection, under the lock; a damaged file is a
+        :class:`StoreError` that says so."""
+        with StoreReader(self._conn, self.path, self._lock).reading(what):
+            yield
 
     def load_devices(self) -> dict[str, bytes]:
         """Every device's serialized state."""
@@ -365,75 +392,12 @@ class SqliteStore:
         with self._reading("agents"):
             return {r[0]: bytes(r[1]) for r in self._conn.execute("SELECT id, data FROM agents")}
 
-    def timelines(self, since: float) -> dict[str, list[tuple[float, State]]]:
-        """Per device, its transitions from ``since`` on, preceded by the last one before."""
-        out: dict[str, list[tuple[float, State]]] = {}
-        states = {s.value: s for s in State}
-        # Row by row, not fetchall(): the points keep the rows' floats, and a fetched list
-        # of rows around them would leave most of its memory stranded (80 MB, not 30 MB,
-        # for a national inventory's 30 days).
-        with self._reading("the transition log"):
-            for device, ts, new in self._conn.execute(
-                "SELECT device, max(ts), new FROM transitions WHERE ts < ? GROUP BY device", (since,)
-            ):
-                out[device] = [(float(ts), states[new])]
-            for device, ts, new in self._conn.execute(
-                "SELECT device, ts, new FROM transitions WHERE ts >= ? ORDER BY device, ts, rowid", (since,)
-            ):
-                out.setdefault(device, []).append((float(ts), states[new]))
-        return out
-
-    def transitions(self, device: str, start: float, end: float) -> list[Transition]:
-        """A device's transitions in ``[start, end)``, oldest first."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT device, ts, old, new, cause, root_cause FROM transitions "
-                "WHERE device = ? AND ts >= ? AND ts < ? ORDER BY ts, rowid",
-                (device, start, end),
-            ).fetchall()
-        return [Transition(r[0], float(r[1]), State(r[2]), State(r[3]), r[4], r[5]) for r in rows]
-
-    def outages(
-        self,
-        start: float,
-        end: float,
-        *,
-        device: str | None = None,
-        commune: str | None = None,
-        district: str | None = None,
-        limit: int | None = None,
-    ) -> list[Outage]:
-        """Outages overlapping ``[start, end)``, newest first."""
-        sql = "SELECT device, commune, district, state, start, end_ts, cause, root_cause FROM outages WHERE start < ? AND (end_ts IS NULL OR end_ts > ?)"
-        args: list[object] = [end, start]
-        for col, val in (("device", device), ("commune", commune), ("district", district)):
-            if val is not None:
-                sql += f" AND {col} = ?"
-                args.append(val)
-        sql += " ORDER BY start DESC, id DESC"
-        if limit is not None:
-            sql += " LIMIT ?"
-            args.append(limit)
-        with self._lock:
-            rows = self._conn.execute(sql, args).fetchall()
-        return [
-            Outage(r[0], r[1], r[2], State(r[3]), float(r[4]), None if r[5] is None else float(r[5]), r[6], r[7])
-            for r in rows
-        ]
-
-    def outage_counts(self) -> dict[str, int]:
-        """Number of outages per device in the store."""
-        with self._reading("outages"):
-            return {r[0]: int(r[1]) for r in self._conn.execute("SELECT device, count(*) FROM outages GROUP BY device")}
-
-    def history(self, device: str, since: float) -> list[HistoryPoint]:
-        """A device's latency points from ``since``, oldest first."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT ts, ok, rtt, loss, jitter FROM history WHERE device = ? AND ts >= ? ORDER BY ts",
-                (device, since),
-            ).fetchall()
-        return [HistoryPoint(float(r[0]), bool(r[1]), r[2], r[3], r[4]) for r in rows]
+    def load_tails(self) -> list[tuple[int, bytes]]:
+        """The live tails saved since the last checkpoint: ``(gen, data)`` in commit order."""
+        with self._reading("live tails"):
+            return [
+                (int(r[0]), bytes(r[1])) for r in self._conn.execute("SELECT gen, data FROM live_tails ORDER BY gen")
+            ]
 
     def prune(self, now: float, *, history_keep_s: float) -> None:
         """Drop transitions and outages older than the retention, and old latency points."""
@@ -470,6 +434,8 @@ class SqliteStore:
     def close(self) -> None:
         """Checkpoint the WAL and close."""
         with self._lock:
+            if self.path != ":memory:":
+                self.reader.close()
             with contextlib.suppress(sqlite3.Error):  # closing anyway; the WAL is replayed on the next open
                 self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             self._conn.close()

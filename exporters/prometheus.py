@@ -58,6 +58,8 @@ netmon_agent_info{agent,version}               1
 netmon_collector_*_total                       ingest: batches, samples, duplicate batches,
                                                late samples, unknown-device samples, dead
                                                letters, invalid batches {reason}
+netmon_collector_store_up                      1 while the store takes writes (0: full disk)
+netmon_collector_store_write_failures_total    failed store writes, each retried
 netmon_snapshot_timestamp_seconds              when the exported snapshot was taken
 ============================================== ===========================================
 
@@ -203,6 +205,12 @@ _SPECS: tuple[tuple[str, str, str], ...] = (
     ("netmon_collector_unknown_device_samples", "Samples for devices not in the inventory.", "counter"),
     ("netmon_collector_invalid_batches", "Payloads rejected, by reason.", "counter"),
     ("netmon_collector_dead_letters", "Payloads kept in the dead-letter table.", "counter"),
+    (
+        "netmon_collector_store_up",
+        "1 while the store takes writes; 0 while they fail (full disk): nothing is lost, batches wait at the broker.",
+        "gauge",
+    ),
+    ("netmon_collector_store_write_failures", "Store writes that failed (batches and ticks, each retried).", "counter"),
     ("netmon_snapshot_timestamp_seconds", "Unix time the exported snapshot was taken.", "gauge"),
 )
 
@@ -331,6 +339,8 @@ def build_families(snap: Snapshot, coverage_target: float = 1.0) -> list[Metric]
         fam[name].add("", value)
     for reason, n in sorted(ing.invalid.items()):
         fam["netmon_collector_invalid_batches"].add(_block({"reason": reason}), n)
+    fam["netmon_collector_store_up"].add("", 1 if snap.store.ok else 0)
+    fam["netmon_collector_store_write_failures"].add("", snap.store.failures)
     fam["netmon_snapshot_timestamp_seconds"].add("", snap.taken_at)
     return list(fam.values())
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from netmon.collector.archive import ArchiveReader
 from netmon.collector.engine import Engine
 from netmon.collector.ingest import Ingestor
 from netmon.collector.model import IngestCounters
@@ -122,6 +123,9 @@ async def run_collector(
             influx = InfluxWriter(settings.influx, inventory, itoken)
             ingestor.listeners.append(influx.offer)
 
+        archive = ArchiveReader(inventory, settings, settings.store.path)
+        archive.start()
+        stack.callback(archive.close)
         registry = CollectorRegistry(auto_describe=False)
         snap_collector = SnapshotCollector(engine.snapshot, coverage_target=settings.objectives.coverage_target)
         registry.register(snap_collector)
@@ -136,6 +140,7 @@ async def run_collector(
             # the snapshot is taken on the loop (the engine is not thread-safe), rendered in a thread
             extra_routes=[web.get("/metrics", metrics_handler(registry, prepare=[snap_collector]))],
             coverage_target=settings.objectives.coverage_target,
+            archive=archive,
         )
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -159,6 +164,7 @@ async def run_collector(
                 log.error("inventory reload refused, keeping the current one:\n%s", exc)
                 return
             engine.reload(new_inventory)
+            archive.reload(new_inventory)
             log.info("inventory reloaded", extra={"devices": len(new_inventory.index.devices)})
 
         with contextlib.suppress(NotImplementedError, RuntimeError):

@@ -1,21 +1,23 @@
 """``netmon report``: the coverage and availability report for a period, from the store.
 
-The collector's store is opened beside a running collector (SQLite WAL lets both read); the
-engine is built over it only to answer Reader queries: it is never ticked, fed or closed, so
-the report writes nothing into the store.
+The collector's store is opened read-only beside a running collector (SQLite WAL lets both
+read): the report reads through the read model (:class:`collector.readmodel.StoredModel`),
+without a write engine, and writes nothing into the store.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
 from pathlib import Path
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from netmon.collector.engine import Engine
-from netmon.collector.store import SqliteStore, StoreError
+from netmon.collector.devices import Topology
+from netmon.collector.readmodel import StoredModel
+from netmon.collector.store import SCHEMA_VERSION, StoreError, StoreReader
 from netmon.config.errors import ConfigError
 from netmon.config.loader import load_collector_settings, load_inventory
 from netmon.exporters.report import PeriodError, build_report, period_from, write_report
@@ -28,16 +30,12 @@ def cli_main(args: argparse.Namespace) -> int:
         period = period_from(month=args.month, quarter=args.quarter, start=args.start, end=args.end, tz=args.tz)
         settings = load_collector_settings(args.config)
         inventory = load_inventory(settings.inventory)
-        store = SqliteStore.open(
-            settings.store.path,
-            retention_days=settings.store.retention_days,
-            dead_letter_max=settings.store.dead_letter_max,
-        )
+        store = StoreReader.open(settings.store.path, schema=SCHEMA_VERSION)
     except (PeriodError, ConfigError, StoreError) as exc:
         print(f"netmon report: {exc}", file=sys.stderr)
         return 2
     try:
-        engine = Engine(inventory, settings, store)
+        model_reader = StoredModel(Topology.build(inventory, settings), store, period.start, time.time())
         with Progress(
             TextColumn("[progress.description]{task.description}"),
             BarColumn(),
@@ -53,7 +51,7 @@ def cli_main(args: argparse.Namespace) -> int:
                 progress.update(task, completed=done, total=total)
 
             model = build_report(
-                engine,
+                model_reader,
                 period,
                 availability_target=settings.objectives.availability_target,
                 coverage_target=settings.objectives.coverage_target,

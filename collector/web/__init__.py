@@ -12,23 +12,27 @@ This module is the edge: what the pages say is computed in :mod:`collector.web.v
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import math
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
-from netmon.collector.model import Reader, Snapshot
+from netmon.collector.archive import ArchiveReader
+from netmon.collector.model import CoveragePoint, Reader, Scope, Snapshot, WindowFigures
 from netmon.collector.search import SearchIndex
 from netmon.collector.web import openapi, svg, views
 from netmon.collector.web.i18n import LANGUAGES, TZ, clock, duration, pick_language, words
 from netmon.config.secrets import Secret
+
+T = TypeVar("T")
 
 __all__ = ["build_app"]
 
@@ -40,6 +44,8 @@ MAX_POINTS = 5000
 _SCOPES = ("device", "commune", "district", "province")
 
 READER_KEY = web.AppKey("reader", Reader)
+#: Reads of windows older than the collector's memory, in a worker process (None: on a thread).
+ARCHIVE_KEY: web.AppKey[ArchiveReader | None] = web.AppKey("archive")
 _STATE_KEY: web.AppKey[dict[str, Any]] = web.AppKey("web_state")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -213,7 +219,8 @@ def _page(request: web.Request, template: str, data: dict[str, Any], status: int
     state = request.app[_STATE_KEY]
     lang = _lang(request)
     w = words(lang)
-    now = request.app[READER_KEY].snapshot().taken_at if "taken_at" not in data else data["taken_at"]
+    snap = request.app[READER_KEY].snapshot()
+    now = data.get("taken_at", snap.taken_at)
     other = "en" if lang == "vi" else "vi"
 
     def when(ts: float | None) -> str:
@@ -240,6 +247,7 @@ def _page(request: web.Request, template: str, data: dict[str, Any], status: int
             path=request.path,
             q=request.query.get("q", ""),
             refresh_s=state["refresh_s"],
+            store=snap.store,
         )
     )
     resp = web.Response(text=html, status=status, content_type="text/html", charset="utf-8")
@@ -331,13 +339,45 @@ async def api_search(request: web.Request) -> web.StreamResponse:
     return _json(views.search(snap, _index(request, snap), q, limit))
 
 
+async def _figures(request: web.Request, scope: Scope, ident: str, start: float, end: float) -> WindowFigures:
+    """A unit's figures over a window: from memory here; from the store in the archive's
+    worker process (a 90-day national window is seconds of work: ingest must not wait)."""
+    reader = request.app[READER_KEY]
+    if not reader.reads_store(start):
+        return reader.figures(scope, ident, start, end)
+    archive = request.app[ARCHIVE_KEY]
+    if archive is not None:
+        return await archive.figures(scope, ident, start, end)
+    return await asyncio.to_thread(reader.figures, scope, ident, start, end)
+
+
+async def _coverage(
+    request: web.Request, start: float, end: float, step: float
+) -> tuple[list[CoveragePoint], WindowFigures]:
+    """Province coverage over a window and the province's figures, read as :func:`_figures` reads."""
+    reader = request.app[READER_KEY]
+    province = reader.snapshot().province_code
+
+    def read() -> tuple[list[CoveragePoint], WindowFigures]:
+        return reader.coverage_series(start, end, step), reader.figures("province", province, start, end)
+
+    if not reader.reads_store(start):
+        return read()
+    archive = request.app[ARCHIVE_KEY]
+    if archive is not None:
+        return await archive.coverage(start, end, step)
+    return await asyncio.to_thread(read)
+
+
 async def api_outages(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/outages?from=&to=&device=&commune=&district=&limit=."""
     reader = request.app[READER_KEY]
     start, end = _window(request, 86400.0)
     limit = _int_param(request, "limit", 1000, 1, 10000)
     q = request.query
-    found = reader.outages(
+    # Always from the store, on its own read-only connection: off the event loop.
+    found = await asyncio.to_thread(
+        reader.outages,
         start,
         end,
         device=q.get("device") or None,
@@ -371,23 +411,21 @@ async def api_availability(request: web.Request) -> web.StreamResponse:
     reader = request.app[READER_KEY]
     scope, ident = _check_scope(reader.snapshot(), request.query.get("scope"), request.query.get("id"))
     start, end = _window(request, 86400.0)
-    a = reader.availability(scope, ident, start, end)  # type: ignore[arg-type]
-    twc = None if scope == "device" else reader.time_weighted_coverage(scope, ident, start, end)  # type: ignore[arg-type]
+    fig = await _figures(request, scope, ident, start, end)  # type: ignore[arg-type]
     return _json(
         {
             "scope": scope,
             "id": ident,
             "from": start,
             "to": end,
-            "availability": views.availability_json(a),
-            "time_weighted_coverage": twc,
+            "availability": views.availability_json(fig.availability),
+            "time_weighted_coverage": fig.time_weighted_coverage,
         }
     )
 
 
 async def api_coverage(request: web.Request) -> web.StreamResponse:
     """GET /api/v1/coverage?from=&to=&step=."""
-    reader = request.app[READER_KEY]
     start, end = _window(request, 86400.0)
     span = end - start
     raw_step = request.query.get("step")
@@ -402,14 +440,13 @@ async def api_coverage(request: web.Request) -> web.StreamResponse:
             raise BadRequest("step", f"more than {MAX_POINTS} points; use a larger step")
     else:
         step = max(60.0, span / 288)
-    series = reader.coverage_series(start, end, step)
-    snap = reader.snapshot()
+    series, fig = await _coverage(request, start, end, step)
     return _json(
         {
             "from": start,
             "to": end,
             "step": step,
-            "time_weighted_coverage": reader.time_weighted_coverage("province", snap.province_code, start, end),
+            "time_weighted_coverage": fig.time_weighted_coverage,
             "points": [
                 {
                     "ts": p.ts,
@@ -436,6 +473,7 @@ def build_app(
     extra_routes: Sequence[web.RouteDef] = (),
     coverage_target: float = 1.0,
     refresh_s: int = 30,
+    archive: ArchiveReader | None = None,
 ) -> web.Application:
     """The status page and JSON API over a Reader.
 
@@ -446,9 +484,12 @@ def build_app(
         extra_routes: More routes on the same app (the collector adds ``/metrics``).
         coverage_target: Share of communes the province aims to connect (the overview's line).
         refresh_s: Pages refresh their content in place this often (0: never).
+        archive: Reads windows older than the reader's memory in a worker process (None:
+            on a thread).
     """
     app = web.Application(middlewares=_middlewares(token))
     app[READER_KEY] = reader
+    app[ARCHIVE_KEY] = archive
     app[_STATE_KEY] = {
         "env": _env(),
         "language": language if language in LANGUAGES else "vi",

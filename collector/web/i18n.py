@@ -67,6 +67,10 @@ _WORDS: dict[str, dict[str, str]] = {
         "maintenance_since": "đang bảo trì từ {time}",
         "up_since": "hoạt động từ {time}",
         "unauthorized": "cần mã truy cập",
+        "store_failing": (
+            "Máy thu thập không ghi được số liệu từ {time} ({error}): số liệu mới chưa được ghi nhận, "
+            "không bị mất (broker giữ lại) và sẽ được ghi khi lưu trữ hoạt động trở lại."
+        ),
     },
     "en": {
         "title": "Dedicated data network monitoring",
@@ -125,6 +129,10 @@ _WORDS: dict[str, dict[str, str]] = {
         "maintenance_since": "in maintenance since {time}",
         "up_since": "up since {time}",
         "unauthorized": "a token is required",
+        "store_failing": (
+            "The collector cannot write to its store since {time} ({error}): new data is not recorded yet, "
+            "nothing is lost (the broker keeps it) and it is recorded when the store works again."
+        ),
     },
 }
 

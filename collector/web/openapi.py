@@ -157,6 +157,7 @@ OVERVIEW = _obj(
             }
         ),
         "coverage_target": _NUM,
+        "store": _obj({"ok": {"type": "boolean"}, "since": _NNUM, "error": _STR}),
         "districts": {
             "type": "array",
             "items": _obj(

@@ -183,6 +183,7 @@ def overview(reader: Reader, snap: Snapshot, lang: str, coverage_target: float =
             "availability_24h": _availability_24h(snap, "province", snap.province_code),
         },
         "coverage_target": coverage_target,
+        "store": {"ok": snap.store.ok, "since": snap.store.since, "error": snap.store.error},
         "districts": districts,
         "communes": [_commune_brief(snap, c, lang) for c in loose],
         "down": down,

@@ -45,7 +45,7 @@ CHILD = textwrap.dedent(
     from netmon.config.settings import CollectorSettings
 
     disk, scenario = sys.argv[1], sys.argv[2]
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", disk], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", disk], check=True)
     log = io.StringIO()
     logging.basicConfig(stream=log, level=logging.INFO)
     out = {}
@@ -118,9 +118,9 @@ CHILD = textwrap.dedent(
             ref.apply_batch(batch(s), now)
         recovered = SqliteStore.open(path)
         out["transitions_equal"] = all(
-            recovered.transitions(d, 0, 2e9) == ref_store.transitions(d, 0, 2e9) for d in devices)
+            recovered.reader.transitions(d, 0, 2e9) == ref_store.reader.transitions(d, 0, 2e9) for d in devices)
         out["transitions_counts"] = [
-            sum(len(st.transitions(d, 0, 2e9)) for d in devices) for st in (recovered, ref_store)]
+            sum(len(st.reader.transitions(d, 0, 2e9)) for d in devices) for st in (recovered, ref_store)]
     print(json.dumps(out))
     """
 )

@@ -108,7 +108,7 @@ def test_failed_commit_writes_nothing_not_even_the_ledger(store: SqliteStore) ->
     with pytest.raises(Exception):  # noqa: B017, PT011 - any database error will do
         store.commit(bad)
     assert not store.is_duplicate("a", 1)
-    assert store.transitions("d", 0, 10) == []
+    assert store.reader.transitions("d", 0, 10) == []
 
 
 def test_outages_follow_transitions_and_rewrites(store: SqliteStore) -> None:
@@ -125,19 +125,19 @@ def test_outages_follow_transitions_and_rewrites(store: SqliteStore) -> None:
     )
     store.commit(Commit(transitions=[tr(30, State.DOWN, State.UNREACHABLE)], opened=[opened(30, State.UNREACHABLE)]))
     store.commit(Commit(transitions=[tr(50, State.UNREACHABLE, State.UP)]))
-    outs = store.outages(0, 100)
+    outs = store.reader.outages(0, 100)
     assert [(o.state, o.start, o.end, o.root_cause) for o in outs] == [
         (State.UNREACHABLE, 30, 50, "r"),
         (State.DOWN, 20, 30, None),
     ]
-    assert [o.start for o in store.outages(35, 40)] == [30]
-    assert store.outages(0, 100, commune="c", limit=1)[0].start == 30
-    assert store.outages(0, 100, device="other") == []
+    assert [o.start for o in store.reader.outages(35, 40)] == [30]
+    assert store.reader.outages(0, 100, commune="c", limit=1)[0].start == 30
+    assert store.reader.outages(0, 100, device="other") == []
     # Late samples rewrite from 30: the UNREACHABLE is forgotten and the DOWN is open again.
     store.commit(Commit(rewrite_from={"d": 30.0}))
-    assert [(o.start, o.end) for o in store.outages(0, 100)] == [(20, None)]
-    assert [t.ts for t in store.transitions("d", 0, 100)] == [10, 20]
-    assert store.timelines(15) == {"d": [(10.0, State.UP), (20.0, State.DOWN)]}
+    assert [(o.start, o.end) for o in store.reader.outages(0, 100)] == [(20, None)]
+    assert [t.ts for t in store.reader.transitions("d", 0, 100)] == [10, 20]
+    assert store.reader.timelines(15) == {"d": [(10.0, State.UP), (20.0, State.DOWN)]}
 
 
 def test_dead_letters_are_bounded(store: SqliteStore) -> None:
@@ -163,11 +163,11 @@ def test_retention_keeps_the_state_at_the_cut(store: SqliteStore) -> None:
         )
     )
     store.prune(now, history_keep_s=3600)
-    assert [t.ts for t in store.transitions("d", 0, now)] == [
+    assert [t.ts for t in store.reader.transitions("d", 0, now)] == [
         2 * day,
         90 * day,
     ]  # the DOWN still says how the log begins
-    assert [h.ts for h in store.history("d", 0)] == [now - 10]
+    assert [h.ts for h in store.reader.history("d", 0)] == [now - 10]
 
 
 KILL_CHILD = textwrap.dedent(
@@ -214,7 +214,7 @@ def test_survives_sigkill_with_batches_applied_exactly_once(tmp_path: Path) -> N
         assert store.is_duplicate("ag", last)
         applied = store._seen["ag"].count()
         assert list(store._seen["ag"].ranges()) == [(0, applied - 1)]
-        trs = store.transitions("a", 0, 2e10)
+        trs = store.reader.transitions("a", 0, 2e10)
         last_applied = applied - 1
         assert len(trs) == (applied if last_applied % 2 == 0 else applied - 1)
         assert [t.new for t in trs[:3]] == [State.UP, State.DOWN, State.UP]

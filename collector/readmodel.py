@@ -1,0 +1,400 @@
+"""The collector's read model: the transition log as timelines, availability and coverage
+over any window, and the snapshot that exporters and pages render.
+
+* :class:`RecentLog` keeps the recent transition log in memory (the longest standard window
+  and a day): every device's timeline and, merged from them, every commune's. The write
+  path (:mod:`collector.apply`) appends to it.
+* :class:`History` answers the :class:`~collector.model.Reader` queries over a window: from
+  the recent log when the window lies in it, else from the store (read on its own
+  read-only connection, for just the devices the unit is made of). ``netmon report`` uses a
+  :class:`History` over the store alone, without a write engine.
+* :func:`build_snapshot` and :func:`standard_availability` make the immutable
+  :class:`~collector.model.Snapshot` from the devices' records and the recent log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import NamedTuple
+
+from netmon.agent import wire
+from netmon.collector import availability as av
+from netmon.collector import coverage as cov
+from netmon.collector.devices import NOTHING_MEASURED, Live, Measured, Topology
+from netmon.collector.model import (
+    STANDARD_WINDOWS_S,
+    AgentView,
+    Availability,
+    CommuneView,
+    Counts,
+    CoveragePoint,
+    DeviceView,
+    DistrictView,
+    HistoryPoint,
+    IngestCounters,
+    InterfaceView,
+    Outage,
+    Scope,
+    Snapshot,
+    StandardAvailability,
+    State,
+    StoreHealth,
+    Transition,
+    WindowFigures,
+)
+from netmon.collector.state import DeviceState
+from netmon.collector.storeread import StoreReader
+
+#: How far back the transition log is kept in memory (the longest standard window + a day).
+MEMORY_S = max(STANDARD_WINDOWS_S) + 86400.0
+
+
+class Point(NamedTuple):
+    """A point of a timeline: the device (or commune) is in ``state`` from ``ts`` on."""
+
+    ts: float
+    state: State
+
+
+Timeline = list[tuple[float, State]]
+
+
+class RecentLog:
+    """The recent transition log, in memory.
+
+    Args:
+        topology: The inventory, indexed.
+        since: The log covers ``[since, now]``.
+        timelines: Per device, its points from ``since`` on, preceded by the last one before.
+        outage_counts: Per device, outages since the store began.
+    """
+
+    def __init__(
+        self, topology: Topology, since: float, timelines: dict[str, Timeline], outage_counts: dict[str, int]
+    ) -> None:
+        self.topology = topology
+        self.since = since
+        self.device = timelines
+        self.outage_counts = outage_counts
+        self._commune: dict[str, Timeline] = {}
+        self._dirty: set[str] = set(topology.communes)
+
+    def retopologise(self, topology: Topology) -> None:
+        """A new inventory: every commune is merged again."""
+        self.topology = topology
+        self._dirty.update(topology.communes)
+
+    def touched(self, dev_id: str) -> None:
+        """A device's timeline changed: its commune's needs merging again."""
+        c = self.topology.commune_of_access.get(dev_id)
+        if c is not None:
+            self._dirty.add(c)
+
+    def communes(self) -> dict[str, Timeline]:
+        """Every commune's timeline, merged from its access devices'."""
+        if self._dirty:
+            access = self.topology.access
+            for c in self._dirty:
+                self._commune[c] = av.commune_timeline([self.device.get(d, []) for d in access.get(c, ())])
+            self._dirty.clear()
+        return self._commune
+
+    def trim(self, now: float) -> None:
+        """Forget the points older than :data:`MEMORY_S` (keeping the one in force then)."""
+        since = now - MEMORY_S
+        for dev_id, tl in self.device.items():
+            i = 0
+            while i + 1 < len(tl) and tl[i + 1][0] <= since:
+                i += 1
+            if i:
+                self.device[dev_id] = tl[i:]
+        self.since = since
+        self._dirty.update(self.topology.communes)
+
+
+class History:
+    """Availability, coverage and outages over any window.
+
+    Args:
+        topology: The inventory, indexed.
+        store: The stored log.
+        recent: The recent log in memory (None: every window is read from the store).
+    """
+
+    def __init__(self, topology: Topology, store: StoreReader, recent: RecentLog | None = None) -> None:
+        self.topology = topology
+        self._log = store
+        self._recent = recent
+
+    def reads_store(self, start: float) -> bool:
+        """Whether a window from ``start`` is read from the store (slow: call it off the
+        event loop); a window in the recent log is answered from memory."""
+        return self._recent is None or start < self._recent.since
+
+    def _timelines(self, scope: Scope, ident: str, start: float) -> tuple[Mapping[str, Timeline], list[str]]:
+        """The timelines a unit's figures are made of over a window from ``start``: its
+        own (a device) or its communes' (the others), and the communes."""
+        topo = self.topology
+        communes = list(topo.communes_of(scope, ident))
+        recent = self._recent
+        if recent is not None and start >= recent.since:
+            return (recent.device if scope == "device" else recent.communes()), communes
+        # Only the devices the unit is made of, read once.
+        dev_tl = self._log.timelines(start, topo.devices_of(scope, ident))
+        if scope == "device":
+            return dev_tl, communes
+        return {c: av.commune_timeline([dev_tl.get(d, []) for d in topo.access.get(c, ())]) for c in communes}, communes
+
+    def availability(self, scope: Scope, ident: str, start: float, end: float) -> Availability:
+        """Time in states of a device, commune, district or the province over ``[start, end)``."""
+        tls, communes = self._timelines(scope, ident, start)
+        if scope == "device":
+            return av.device_availability(tls.get(ident, []), start, end)
+        return av.total(av.device_availability(tls.get(c, []), start, end) for c in communes)
+
+    def time_weighted_coverage(self, scope: Scope, ident: str, start: float, end: float) -> float:
+        """Average share of the unit's communes connected over ``[start, end)``."""
+        tls, communes = self._timelines(scope, ident, start)
+        return cov.time_weighted(tls, communes, start, end)
+
+    def figures(self, scope: Scope, ident: str, start: float, end: float) -> WindowFigures:
+        """Availability and time-weighted coverage of a unit over ``[start, end)``, from
+        one read of its timelines."""
+        tls, communes = self._timelines(scope, ident, start)
+        if scope == "device":
+            return WindowFigures(av.device_availability(tls.get(ident, []), start, end), None)
+        a = av.total(av.device_availability(tls.get(c, []), start, end) for c in communes)
+        return WindowFigures(a, cov.time_weighted(tls, communes, start, end))
+
+    def coverage_series(self, start: float, end: float, step_s: float) -> list[CoveragePoint]:
+        """Province coverage sampled every ``step_s`` over ``[start, end]``."""
+        tls, communes = self._timelines("province", self.topology.inventory.province.code, start)
+        return cov.series(tls, communes, start, end, step_s)
+
+    def outages(
+        self,
+        start: float,
+        end: float,
+        *,
+        device: str | None = None,
+        commune: str | None = None,
+        district: str | None = None,
+        limit: int | None = None,
+    ) -> list[Outage]:
+        """Outages overlapping ``[start, end)``, newest first."""
+        return self._log.outages(start, end, device=device, commune=commune, district=district, limit=limit)
+
+    def history(self, device: str, since: float) -> list[HistoryPoint]:
+        """Recent latency points of a device, oldest first."""
+        return self._log.history(device, since)
+
+    def transitions(self, device: str, start: float, end: float) -> list[Transition]:
+        """A device's stored transitions in ``[start, end)`` (for explanations)."""
+        return self._log.transitions(device, start, end)
+
+
+def standard_availability(topology: Topology, recent: RecentLog, now: float) -> StandardAvailability:
+    """Availability of every unit over the standard windows ending at ``now``."""
+    com_tl = recent.communes()
+    starts = [now - w for w in STANDARD_WINDOWS_S]
+    # Most units share the same figures (up the whole window): one object for each
+    # distinct value keeps a national snapshot's memory small (values are immutable).
+    one: dict[Availability, Availability] = {}
+    same: dict[tuple[Availability, ...], tuple[Availability, ...]] = {}
+
+    def shared(items: Iterable[Availability]) -> tuple[Availability, ...]:
+        t = tuple(one.setdefault(a, a) for a in items)
+        return same.setdefault(t, t)
+
+    def windows(tl: Sequence[tuple[float, State]]) -> tuple[Availability, ...]:
+        return shared(av.device_availability(tl, start, now) for start in starts)
+
+    empty: Timeline = []
+    devices = {dev_id: windows(recent.device.get(dev_id, empty)) for dev_id in topology.facts}
+    communes = {c: windows(com_tl.get(c, empty)) for c in topology.communes}
+    n = range(len(STANDARD_WINDOWS_S))
+    districts = {
+        d: shared(av.total(communes[c][i] for c in cs) for i in n) for d, cs in topology.district_communes.items()
+    }
+    province = {topology.inventory.province.code: shared(av.total(a[i] for a in communes.values()) for i in n)}
+    return StandardAvailability({"device": devices, "commune": communes, "district": districts, "province": province})
+
+
+def device_view(
+    topology: Topology, dev_id: str, core: DeviceState, live: Live, measured: Measured | None
+) -> DeviceView:
+    """A device as the pages and exporters show it."""
+    facts = topology.facts[dev_id]
+    m = measured or NOTHING_MEASURED
+    d = facts.device
+    return DeviceView(
+        id=dev_id,
+        role=d.role.value,
+        name=d.name,
+        address=d.address,
+        commune=facts.commune,
+        district=facts.district,
+        parent=d.parent,
+        agent=live.agent,
+        state=core.state,
+        since=core.since,
+        cause=core.cause,
+        root_cause=core.root_cause,
+        flapping=core.flapping,
+        last_seen=live.last_seen,
+        last_ok=live.last_ok,
+        rtt_min_s=m.rtt_min_s,
+        rtt_avg_s=m.rtt_avg_s,
+        rtt_max_s=m.rtt_max_s,
+        jitter_s=m.jitter_s,
+        loss_ratio=m.loss_ratio,
+        response_s=m.response_s,
+        sys_uptime_s=live.sys_uptime_s,
+        sys_name=live.sys_name,
+        sys_descr=live.sys_descr,
+        is_access=d.is_access,
+        interfaces=tuple(interface_view(i) for i in m.interfaces or ()),
+    )
+
+
+def interface_view(i: wire.Interface) -> InterfaceView:
+    """An interface as last polled."""
+    return InterfaceView(
+        index=i.index,
+        name=i.name,
+        alias=i.alias,
+        oper_status=i.oper_status,
+        admin_status=i.admin_status,
+        speed_bps=i.speed_bps,
+        in_bps=i.in_bps,
+        out_bps=i.out_bps,
+        in_octets=i.in_octets,
+        out_octets=i.out_octets,
+        in_errors=i.in_errors,
+        out_errors=i.out_errors,
+        in_discards=i.in_discards,
+        out_discards=i.out_discards,
+    )
+
+
+class SnapshotParts(NamedTuple):
+    """What a snapshot is made of beside the topology and the recent log.
+
+    Attributes:
+        devices: Every device's view (kept up to date by the caller).
+        core: Every device's core state (for the communes' root causes).
+        agents: Every agent's view.
+        ingest: The ingestion counters.
+        availability: The standard windows' availability.
+        started: When the engine started (the "since" of a commune never heard of).
+        store: Whether the store takes writes.
+    """
+
+    devices: dict[str, DeviceView]
+    core: Mapping[str, DeviceState]
+    agents: dict[str, AgentView]
+    ingest: IngestCounters
+    availability: Mapping[tuple[str, str, int], Availability]
+    started: float
+    store: StoreHealth
+
+
+def build_snapshot(topology: Topology, recent: RecentLog, parts: SnapshotParts, now: float) -> Snapshot:
+    """The immutable snapshot at ``now``."""
+    com_tl = recent.communes()
+    communes: dict[str, CommuneView] = {}
+    states: dict[str, State] = {}
+    provisioned: dict[str, bool] = {}
+    idx = topology.inventory.index
+    core = parts.core
+    for code in topology.communes:
+        access = topology.access.get(code, ())
+        tl = com_tl.get(code)
+        cstate = tl[-1][1] if tl else State.UNKNOWN
+        since = tl[-1][0] if tl else parts.started
+        root = None
+        if cstate == State.UNREACHABLE:
+            root = next((core[d].root_cause for d in access if core[d].root_cause), None)
+        district = idx.commune_district.get(code)
+        communes[code] = CommuneView(
+            code=code,
+            name=idx.communes[code].name,
+            district=district.code if district else None,
+            connected=cstate == State.UP,
+            provisioned=bool(access),
+            state=cstate,
+            since=since,
+            devices=tuple(dv.id for dv in idx.communes[code].devices),
+            root_cause=root,
+        )
+        states[code] = cstate
+        provisioned[code] = bool(access)
+    districts = {
+        code: DistrictView(
+            code=code,
+            name=d.name,
+            counts=cov.counts(topology.district_communes[code], states, provisioned),
+            devices=tuple(dv.id for dv in d.devices),
+            communes=topology.district_communes[code],
+        )
+        for code, d in idx.districts.items()
+    }
+    province: Counts = cov.counts(topology.communes, states, provisioned)
+    inv = topology.inventory
+    return Snapshot(
+        taken_at=now,
+        province_code=inv.province.code,
+        province_name=inv.province.name,
+        edition=inv.edition,
+        devices=dict(parts.devices),
+        communes=communes,
+        districts=districts,
+        province=province,
+        agents=dict(parts.agents),
+        ingest=parts.ingest,
+        availability=parts.availability,
+        outage_counts=dict(recent.outage_counts),
+        store=parts.store,
+    )
+
+
+class StoredModel(History):
+    """The read model of a store file alone, without a write engine (``netmon report``).
+
+    The transition log from ``since`` on is read once into a :class:`RecentLog`; states
+    shown are those the collector last saved. Nothing is written to the store.
+
+    Args:
+        topology: The inventory, indexed.
+        store: The store, read-only.
+        since: The earliest time the queries will ask about.
+        now: The present (a window is cut there).
+    """
+
+    def __init__(self, topology: Topology, store: StoreReader, since: float, now: float) -> None:
+        self._memory = RecentLog(topology, since, store.timelines(since), store.outage_counts())
+        super().__init__(topology, store, self._memory)
+        self._records = store
+        self._now = now
+
+    def snapshot(self) -> Snapshot:
+        """The network as the collector last saved it."""
+        topo = self.topology
+        saved = self._records.saved_devices()
+        core: dict[str, DeviceState] = {}
+        views: dict[str, DeviceView] = {}
+        for dev_id in topo.facts:
+            rec = saved.get(dev_id)
+            c, live = (rec.core, rec.live) if rec is not None else (DeviceState(since=self._now), Live())
+            core[dev_id] = c
+            views[dev_id] = device_view(topo, dev_id, c, live, None)
+        parts = SnapshotParts(
+            devices=views,
+            core=core,
+            agents=self._records.saved_agents(),
+            ingest=IngestCounters(),
+            availability={},
+            started=self._now,
+            store=StoreHealth(),
+        )
+        return build_snapshot(topo, self._memory, parts, self._now)
