@@ -27,13 +27,14 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 from netmon.agent import wire
 from netmon.agent.outbox import Outbox, OutboxError
 from netmon.agent.poller import Poller, PollerConfigError
 from netmon.agent.publisher import Batcher, Publisher
 from netmon.agent.sink import JsonlSink, SampleSink
+from netmon.config.addresses import parse_listen
+from netmon.config.check import startup_problems
 from netmon.config.credentials import Credentials
 from netmon.config.errors import ConfigError, Problem
 from netmon.config.inventory import Device, Inventory
@@ -93,15 +94,14 @@ def mqtt_login(settings: AgentSettings, creds: Credentials | None) -> tuple[str 
         ConfigError: The named login does not exist, or its secret cannot be read.
     """
     broker = settings.broker
-    base = Path(settings.credentials).parent if settings.credentials else None
     src = settings.credentials or "settings"
     try:
         if broker.credential is not None:
             if creds is None or broker.credential not in creds.mqtt:
                 raise ConfigError([Problem(src, None, "broker.credential", f"no MQTT login {broker.credential!r}")])
             login = creds.mqtt[broker.credential]
-            return login.username, login.password.resolve(base)
-        return broker.username, broker.password.resolve(base) if broker.password is not None else None
+            return login.username, login.password.resolve()
+        return broker.username, broker.password.resolve() if broker.password is not None else None
     except ValueError as exc:
         raise ConfigError([Problem(src, None, "broker.password", str(exc))]) from None
 
@@ -114,7 +114,6 @@ def build_poller(settings: AgentSettings, creds: Credentials | None, devices: li
         settings.poll,
         sink,
         policy=settings.security,
-        secrets_dir=Path(settings.credentials).parent if settings.credentials else None,
     )
 
 
@@ -281,12 +280,17 @@ def _serve_metrics(
     registry = CollectorRegistry()
     selfmetrics.register(poller.stats, registry, agent_id)
     registry.register(TransportCollector())
-    host, _, port = listen.rpartition(":")
-    start_http_server(int(port), addr=host or "127.0.0.1", registry=registry)
+    addr = parse_listen(listen)
+    start_http_server(addr.port, addr=addr.host, registry=registry)
 
 
 def cli_main(args: argparse.Namespace) -> int:
-    """``netmon agent``: 0 on a clean stop, 1 when ``--once`` could not deliver, 2 on a configuration error."""
+    """``netmon agent``: 0 on a clean stop, 1 when ``--once`` could not deliver, 2 on a configuration error
+    (every problem ``netmon check-config`` would report, at once)."""
+    problems = startup_problems(args.config, "agent")
+    if problems:
+        print(ConfigError(problems), file=sys.stderr)
+        return 2
     try:
         settings = load_agent_settings(args.config)
     except ConfigError as exc:
