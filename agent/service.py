@@ -248,34 +248,15 @@ def _serve_metrics(
 ) -> None:
     """Expose the agent's self-metrics (polling, outbox, publisher) on ``listen``."""
     from prometheus_client import CollectorRegistry, start_http_server
-    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+    from prometheus_client.core import Metric
     from prometheus_client.registry import Collector
 
     from netmon.agent import selfmetrics
 
     class TransportCollector(Collector):
         def collect(self) -> Iterator[Metric]:
-            st = outbox.stats()
-            ps = publisher.stats
-            for name, value, doc in (
-                ("netmon_agent_outbox_batches", st.depth, "Batches waiting for the broker's PUBACK."),
-                ("netmon_agent_outbox_bytes", st.bytes, "Encoded size of the waiting batches."),
-                ("netmon_agent_outbox_oldest_age_seconds", st.oldest_age_s, "Age of the oldest waiting batch."),
-                ("netmon_agent_broker_connected", int(ps.connected), "1 while connected to the broker."),
-            ):
-                g = GaugeMetricFamily(name, doc, labels=["agent"])
-                g.add_metric([agent_id], value)
-                yield g
-            for name, value, doc in (
-                ("netmon_agent_outbox_dropped_batches", st.dropped_batches, "Batches dropped by the outbox bounds."),
-                ("netmon_agent_outbox_dropped_samples", st.dropped_samples, "Samples in the dropped batches."),
-                ("netmon_agent_published_batches", ps.published_batches, "Batches acknowledged by the broker."),
-                ("netmon_agent_broker_connect_failures", ps.connect_failures, "Failed connection attempts."),
-                ("netmon_agent_lost_samples", batcher.lost_samples, "Samples lost to outbox write errors."),
-            ):
-                c = CounterMetricFamily(name, doc, labels=["agent"])
-                c.add_metric([agent_id], value)
-                yield c
+            sources = {"outbox": outbox.stats(), "publisher": publisher.stats, "batcher": batcher}
+            return selfmetrics.TABLE.stat_families(sources, agent_id)
 
     registry = CollectorRegistry()
     selfmetrics.register(poller.stats, registry, agent_id)
