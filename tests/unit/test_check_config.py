@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
 
 from netmon.agent import service as agent_service
 from netmon.collectord import cli_main as collector_main
@@ -94,6 +95,12 @@ CASES = [
         "s.yaml:3: broker.tls.cert_file",
         "cannot load the client certificate and key",
     ),
+    (
+        "agent",
+        "broker: {url: 'mqtts://127.0.0.1:8883', tls: {cert_file: pki/client-a.crt, key_file: pki/encrypted.key}}",
+        "s.yaml:3: broker.tls.cert_file",
+        "the key is encrypted",  # OpenSSL would ask for a passphrase on the terminal
+    ),
     ("agent", "outbox: {path: pki}", "s.yaml:3: outbox.path", "not a regular file"),
     ("agent", "broker: {password: {file: /dev/zero}}", "s.yaml:3: broker.password", "not a regular file"),
 ]
@@ -103,7 +110,15 @@ CASES = [
 def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (tmp_path / "inventory.yaml").write_text(INVENTORY, encoding="utf-8")
     (tmp_path / "garbage.pem").write_text("not a certificate\n", encoding="utf-8")
-    make_pki(tmp_path / "pki", ("a", "b"))
+    pki = make_pki(tmp_path / "pki", ("a", "b"))
+    key = serialization.load_pem_private_key(pki.clients["a"][1].read_bytes(), None)
+    (tmp_path / "pki" / "encrypted.key").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.BestAvailableEncryption(b"passphrase"),
+        )
+    )
     monkeypatch.delenv(UNSET, raising=False)
     monkeypatch.chdir(tmp_path)
     return tmp_path
