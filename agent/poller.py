@@ -2,14 +2,13 @@
 
 Usage::
 
-    poller = Poller(devices, profiles, settings.poll, sink, policy=settings.security,
-                    secrets_dir=Path(credentials_file).parent)
+    poller = Poller(devices, profiles, settings.poll, sink, policy=settings.security)
     await poller.run()                   # forever, spread over each device's interval
     samples = await poller.poll_all_once()  # or one round of everything, now
 
 Secrets: the poller resolves every :class:`~config.secrets.SecretRef` of the profiles its
-devices use when it is built (and on :meth:`Poller.reload`), relative file references
-against ``secrets_dir`` (the directory of the credentials file). A missing secret, an
+devices use when it is built (and on :meth:`Poller.reload`); the loader made relative
+file references relative to the credentials file. A missing secret, an
 unknown profile, a profile the :class:`~config.settings.SecurityPolicy` refuses, or
 privacy without the ``cryptography`` package raises :class:`PollerConfigError` then,
 naming the device and the profile: a bad configuration fails at start, not at 3 a.m.
@@ -25,7 +24,6 @@ import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 from netmon.agent import wire
 from netmon.agent.counters import DeviceCounters, advance
@@ -66,13 +64,13 @@ def policy_violations(profile: SnmpProfile, policy: SecurityPolicy) -> list[str]
     return out
 
 
-def _resolve_secrets(name: str, profile: SnmpProfile, base: Path | None) -> dict[str, Secret]:
+def _resolve_secrets(name: str, profile: SnmpProfile) -> dict[str, Secret]:
     out: dict[str, Secret] = {}
     for key in ("community", "auth_key", "priv_key"):
         ref = getattr(profile, key)
         if ref is not None:
             try:
-                out[key] = ref.resolve(base)
+                out[key] = ref.resolve()
             except ValueError as exc:
                 raise PollerConfigError(f"SNMP profile {name!r}: {key}: {exc}") from None
     return out
@@ -95,7 +93,6 @@ class Poller:
         sink: Where samples go.
         policy: Security policy; profiles it refuses make the constructor raise.
         clock: Wall clock for sample timestamps and schedule phases.
-        secrets_dir: Base directory of relative ``{file: ...}`` secrets.
         snmp: An SNMP client to share (several pollers in one process, the demo).
 
     Raises:
@@ -111,14 +108,12 @@ class Poller:
         *,
         policy: SecurityPolicy | None = None,
         clock: Callable[[], float] = time.time,
-        secrets_dir: Path | None = None,
         snmp: SnmpClient | None = None,
     ) -> None:
         self._settings = poll
         self._sink = sink
         self._policy = policy or SecurityPolicy()
         self._clock = clock
-        self._secrets_dir = secrets_dir
         self.stats = PollStats()
         self._snmp = snmp or SnmpClient()
         self._mode: IcmpMode | None = None
@@ -154,7 +149,7 @@ class Poller:
                 continue
             if dev.snmp not in resolved:
                 try:
-                    secrets = _resolve_secrets(dev.snmp, prof, self._secrets_dir)
+                    secrets = _resolve_secrets(dev.snmp, prof)
                     resolved[dev.snmp] = resolve_profile(dev.snmp, prof, secrets)
                 except (PollerConfigError, SnmpConfigError) as exc:
                     problems.append(f"device {dev.id!r}: {exc}")

@@ -4,6 +4,11 @@
 :class:`PollStatsCollector` is a prometheus_client custom collector that reads it at
 scrape time, registered on a registry the caller injects (tests never touch the global
 one).
+
+Every family of the agent's ``/metrics`` is one :class:`~config.metricspec.MetricSpec`
+line below, emitted through it, and the README's table is generated from them
+(``python -m netmon.metrics_doc``). To add a one-series family: a field on its stats
+object and one ``TABLE.stat(...)`` line; then ``python -m netmon.metrics_doc --write``.
 """
 
 from __future__ import annotations
@@ -15,12 +20,12 @@ from dataclasses import dataclass, field
 
 from prometheus_client.core import (
     CounterMetricFamily,
-    GaugeMetricFamily,
-    HistogramMetricFamily,
     InfoMetricFamily,
     Metric,
 )
 from prometheus_client.registry import Collector, CollectorRegistry
+
+from netmon.config.metricspec import MetricTable
 
 #: Histogram buckets (seconds) for poll duration and schedule lag.
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -103,6 +108,38 @@ class PollStats:
             self.errors[(probe, reason or "unknown")] += 1
 
 
+AGENT = ("agent",)
+
+#: Every family of the agent's /metrics, in exposition order (the README's table is made of it).
+TABLE = MetricTable()
+FAMILIES = TABLE.families
+
+# One line per family; `fmt: off` keeps each on its line (a merge adds or drops a line).
+# fmt: off
+POLLS = TABLE.family("netmon_agent_polls", "counter", "Probes completed.", (*AGENT, "probe", "result"))
+POLL_ERRORS = TABLE.family("netmon_agent_poll_errors", "counter", "Failed probes by kind.", (*AGENT, "probe", "reason"))
+TABLE.stat("netmon_agent_poll_duration_seconds", "histogram", "Wall time of one device poll.", AGENT, "poll", "duration")
+TABLE.stat("netmon_agent_schedule_lag_seconds", "histogram", "Start of a poll minus its due time.", AGENT, "poll", "lag")
+TABLE.stat("netmon_agent_overruns", "counter", "Polls still running when the next one was due.", AGENT, "poll", "overruns")
+TABLE.stat("netmon_agent_skipped_polls", "counter", "Polls skipped because the previous one was running.", AGENT, "poll", "skipped")
+TABLE.stat("netmon_agent_snmp_malformed_messages", "counter", "SNMP messages that could not be decoded.", AGENT, "poll", "malformed")
+TABLE.stat("netmon_agent_internal_errors", "counter", "Unexpected errors caught at the poll boundary.", AGENT, "poll", "internal_errors")
+TABLE.stat("netmon_agent_queue_depth", "gauge", "Polls due and waiting for a concurrency slot.", AGENT, "poll", "queue_depth")
+TABLE.stat("netmon_agent_polls_in_flight", "gauge", "Polls running now.", AGENT, "poll", "in_flight")
+TABLE.stat("netmon_agent_devices", "gauge", "Devices scheduled.", AGENT, "poll", "devices")
+ICMP = TABLE.family("netmon_agent_icmp", "info", "How reachability is probed.", (*AGENT, "mode"))
+TABLE.stat("netmon_agent_outbox_batches", "gauge", "Batches waiting for the broker's PUBACK.", AGENT, "outbox", "depth")
+TABLE.stat("netmon_agent_outbox_bytes", "gauge", "Encoded size of the waiting batches.", AGENT, "outbox", "bytes")
+TABLE.stat("netmon_agent_outbox_oldest_age_seconds", "gauge", "Age of the oldest waiting batch.", AGENT, "outbox", "oldest_age_s")
+TABLE.stat("netmon_agent_broker_connected", "gauge", "1 while connected to the broker.", AGENT, "publisher", "connected")
+TABLE.stat("netmon_agent_outbox_dropped_batches", "counter", "Batches dropped by the outbox bounds.", AGENT, "outbox", "dropped_batches")
+TABLE.stat("netmon_agent_outbox_dropped_samples", "counter", "Samples in the dropped batches.", AGENT, "outbox", "dropped_samples")
+TABLE.stat("netmon_agent_published_batches", "counter", "Batches acknowledged by the broker.", AGENT, "publisher", "published_batches")
+TABLE.stat("netmon_agent_broker_connect_failures", "counter", "Failed connection attempts.", AGENT, "publisher", "connect_failures")
+TABLE.stat("netmon_agent_lost_samples", "counter", "Samples lost to outbox write errors.", AGENT, "batcher", "lost_samples")
+# fmt: on
+
+
 class PollStatsCollector(Collector):
     """Exposes a :class:`PollStats` as ``netmon_agent_*`` metrics.
 
@@ -119,41 +156,16 @@ class PollStatsCollector(Collector):
         """Yield the metric families (called by the registry at scrape time)."""
         s = self._stats
         a = self._agent
-        polls = CounterMetricFamily("netmon_agent_polls", "Probes completed.", labels=["agent", "probe", "result"])
+        polls = CounterMetricFamily(POLLS.name, POLLS.help, labels=list(POLLS.labels))
         for (probe, result), n in sorted(s.polls.items()):
             polls.add_metric([a, probe, result], n)
         yield polls
-        errors = CounterMetricFamily(
-            "netmon_agent_poll_errors", "Failed probes by kind.", labels=["agent", "probe", "reason"]
-        )
+        errors = CounterMetricFamily(POLL_ERRORS.name, POLL_ERRORS.help, labels=list(POLL_ERRORS.labels))
         for (probe, reason), n in sorted(s.errors.items()):
             errors.add_metric([a, probe, reason], n)
         yield errors
-        for name, doc, h in (
-            ("netmon_agent_poll_duration_seconds", "Wall time of one device poll.", s.duration),
-            ("netmon_agent_schedule_lag_seconds", "Start of a poll minus its due time.", s.lag),
-        ):
-            fam = HistogramMetricFamily(name, doc, labels=["agent"])
-            fam.add_metric([a], h.buckets(), h.total)
-            yield fam
-        for name, doc, value in (
-            ("netmon_agent_overruns", "Polls still running when the next one was due.", s.overruns),
-            ("netmon_agent_skipped_polls", "Polls skipped because the previous one was running.", s.skipped),
-            ("netmon_agent_snmp_malformed_messages", "SNMP messages that could not be decoded.", s.malformed),
-            ("netmon_agent_internal_errors", "Unexpected errors caught at the poll boundary.", s.internal_errors),
-        ):
-            c = CounterMetricFamily(name, doc, labels=["agent"])
-            c.add_metric([a], value)
-            yield c
-        for name, doc, value in (
-            ("netmon_agent_queue_depth", "Polls due and waiting for a concurrency slot.", s.queue_depth),
-            ("netmon_agent_polls_in_flight", "Polls running now.", s.in_flight),
-            ("netmon_agent_devices", "Devices scheduled.", s.devices),
-        ):
-            g = GaugeMetricFamily(name, doc, labels=["agent"])
-            g.add_metric([a], value)
-            yield g
-        info = InfoMetricFamily("netmon_agent_icmp", "How reachability is probed.", labels=["agent"])
+        yield from TABLE.stat_families({"poll": s}, a)
+        info = InfoMetricFamily(ICMP.name, ICMP.help, labels=list(AGENT))
         info.add_metric([a], {"mode": s.icmp_mode or "unknown"})
         yield info
 

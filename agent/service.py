@@ -27,13 +27,14 @@ import signal
 import sys
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 from netmon.agent import wire
 from netmon.agent.outbox import Outbox, OutboxError
 from netmon.agent.poller import Poller, PollerConfigError
 from netmon.agent.publisher import Batcher, Publisher
 from netmon.agent.sink import JsonlSink, SampleSink
+from netmon.config.addresses import parse_listen
+from netmon.config.check import startup_problems
 from netmon.config.credentials import Credentials
 from netmon.config.errors import ConfigError, Problem
 from netmon.config.inventory import Device, Inventory
@@ -93,15 +94,14 @@ def mqtt_login(settings: AgentSettings, creds: Credentials | None) -> tuple[str 
         ConfigError: The named login does not exist, or its secret cannot be read.
     """
     broker = settings.broker
-    base = Path(settings.credentials).parent if settings.credentials else None
     src = settings.credentials or "settings"
     try:
         if broker.credential is not None:
             if creds is None or broker.credential not in creds.mqtt:
                 raise ConfigError([Problem(src, None, "broker.credential", f"no MQTT login {broker.credential!r}")])
             login = creds.mqtt[broker.credential]
-            return login.username, login.password.resolve(base)
-        return broker.username, broker.password.resolve(base) if broker.password is not None else None
+            return login.username, login.password.resolve()
+        return broker.username, broker.password.resolve() if broker.password is not None else None
     except ValueError as exc:
         raise ConfigError([Problem(src, None, "broker.password", str(exc))]) from None
 
@@ -114,7 +114,6 @@ def build_poller(settings: AgentSettings, creds: Credentials | None, devices: li
         settings.poll,
         sink,
         policy=settings.security,
-        secrets_dir=Path(settings.credentials).parent if settings.credentials else None,
     )
 
 
@@ -249,44 +248,30 @@ def _serve_metrics(
 ) -> None:
     """Expose the agent's self-metrics (polling, outbox, publisher) on ``listen``."""
     from prometheus_client import CollectorRegistry, start_http_server
-    from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+    from prometheus_client.core import Metric
     from prometheus_client.registry import Collector
 
     from netmon.agent import selfmetrics
 
     class TransportCollector(Collector):
         def collect(self) -> Iterator[Metric]:
-            st = outbox.stats()
-            ps = publisher.stats
-            for name, value, doc in (
-                ("netmon_agent_outbox_batches", st.depth, "Batches waiting for the broker's PUBACK."),
-                ("netmon_agent_outbox_bytes", st.bytes, "Encoded size of the waiting batches."),
-                ("netmon_agent_outbox_oldest_age_seconds", st.oldest_age_s, "Age of the oldest waiting batch."),
-                ("netmon_agent_broker_connected", int(ps.connected), "1 while connected to the broker."),
-            ):
-                g = GaugeMetricFamily(name, doc, labels=["agent"])
-                g.add_metric([agent_id], value)
-                yield g
-            for name, value, doc in (
-                ("netmon_agent_outbox_dropped_batches", st.dropped_batches, "Batches dropped by the outbox bounds."),
-                ("netmon_agent_outbox_dropped_samples", st.dropped_samples, "Samples in the dropped batches."),
-                ("netmon_agent_published_batches", ps.published_batches, "Batches acknowledged by the broker."),
-                ("netmon_agent_broker_connect_failures", ps.connect_failures, "Failed connection attempts."),
-                ("netmon_agent_lost_samples", batcher.lost_samples, "Samples lost to outbox write errors."),
-            ):
-                c = CounterMetricFamily(name, doc, labels=["agent"])
-                c.add_metric([agent_id], value)
-                yield c
+            sources = {"outbox": outbox.stats(), "publisher": publisher.stats, "batcher": batcher}
+            return selfmetrics.TABLE.stat_families(sources, agent_id)
 
     registry = CollectorRegistry()
     selfmetrics.register(poller.stats, registry, agent_id)
     registry.register(TransportCollector())
-    host, _, port = listen.rpartition(":")
-    start_http_server(int(port), addr=host or "127.0.0.1", registry=registry)
+    addr = parse_listen(listen)
+    start_http_server(addr.port, addr=addr.host, registry=registry)
 
 
 def cli_main(args: argparse.Namespace) -> int:
-    """``netmon agent``: 0 on a clean stop, 1 when ``--once`` could not deliver, 2 on a configuration error."""
+    """``netmon agent``: 0 on a clean stop, 1 when ``--once`` could not deliver, 2 on a configuration error
+    (every problem ``netmon check-config`` would report, at once)."""
+    problems = startup_problems(args.config, "agent")
+    if problems:
+        print(ConfigError(problems), file=sys.stderr)
+        return 2
     try:
         settings = load_agent_settings(args.config)
     except ConfigError as exc:

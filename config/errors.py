@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from netmon.config.addresses import redact_userinfo
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:
@@ -23,7 +25,8 @@ class Problem:
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line is not None else self.file
-        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        text = f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+        return redact_userinfo(text)  # a URL echoed by a library's message keeps no password
 
 
 class ConfigError(Exception):

@@ -19,6 +19,7 @@ from netmon.config import inventory as inv_mod
 from netmon.config.credentials import Credentials
 from netmon.config.errors import ConfigError, Problem
 from netmon.config.inventory import Inventory
+from netmon.config.paths import resolve_paths
 from netmon.config.settings import AgentSettings, CollectorSettings
 
 try:  # libyaml is several times faster on a national inventory
@@ -218,8 +219,9 @@ def _load(path: str | Path, model: type[M]) -> M:
 
 
 def load_credentials(path: str | Path) -> Credentials:
-    """Load and check a credentials file (secrets stay references until resolved)."""
-    return _load(path, Credentials)
+    """Load and check a credentials file (secrets stay references until resolved; a
+    relative ``{file: ...}`` is made relative to the credentials file)."""
+    return resolve_paths(_load(path, Credentials), path)
 
 
 def check_inventory_doc(doc: YamlDoc, inv: Inventory, snmp_profiles: set[str] | None) -> list[Problem]:
@@ -255,31 +257,9 @@ def load_inventory(path: str | Path, credentials: Credentials | None = None) -> 
 
 def load_agent_settings(path: str | Path) -> AgentSettings:
     """Load an agent settings file; relative paths in it are relative to the file."""
-    return _relative_to(_load(path, AgentSettings), path)
+    return resolve_paths(_load(path, AgentSettings), path)
 
 
 def load_collector_settings(path: str | Path) -> CollectorSettings:
     """Load a collector settings file; relative paths in it are relative to the file."""
-    return _relative_to(_load(path, CollectorSettings), path)
-
-
-def resolve_path(value: str, settings_file: str | Path) -> str:
-    """A path named in a settings file, taken relative to that file's directory."""
-    p = Path(value)
-    if p.is_absolute():
-        return value
-    return str(Path(settings_file).parent / p)
-
-
-S = TypeVar("S", AgentSettings, CollectorSettings)
-
-
-def _relative_to(settings: S, path: str | Path) -> S:
-    update: dict[str, Any] = {"inventory": resolve_path(settings.inventory, path)}
-    if settings.credentials is not None:
-        update["credentials"] = resolve_path(settings.credentials, path)
-    if isinstance(settings, AgentSettings):
-        update["outbox"] = settings.outbox.model_copy(update={"path": resolve_path(settings.outbox.path, path)})
-    else:
-        update["store"] = settings.store.model_copy(update={"path": resolve_path(settings.store.path, path)})
-    return settings.model_copy(update=update)
+    return resolve_paths(_load(path, CollectorSettings), path)

@@ -12,7 +12,8 @@ Secrets: a :class:`SecretFilter` sits on the handler (so it sees the records of 
 library too, not only ours). A :class:`~config.secrets.Secret` passed as an argument or an
 extra is rendered ``<secret>``, and its value is remembered; any remembered value, or one
 given to :func:`register_secret` by the code that resolved it, is replaced by ``<secret>``
-wherever it appears in the final line, tracebacks included. Values shorter than
+wherever it appears in the final line, tracebacks included, and so is the user information
+of any URL (``mqtt://<secret>@host``, :func:`config.addresses.redact_userinfo`). Values shorter than
 :data:`MIN_SECRET_LEN` are not searched for (they would redact ordinary words); such a value
 is no secret anyway.
 
@@ -31,10 +32,10 @@ import time
 from collections.abc import Iterable
 from typing import Any, TextIO
 
+from netmon.config.addresses import REDACTED, redact_userinfo
 from netmon.config.secrets import Secret
 from netmon.config.settings import LogSettings
 
-REDACTED = "<secret>"
 #: Shorter values are not searched for in log lines (see the module docstring).
 MIN_SECRET_LEN = 4
 
@@ -74,11 +75,12 @@ def forget_secrets() -> None:
 
 
 def redact(text: str) -> str:
-    """``text`` with every remembered secret value replaced by ``<secret>``."""
+    """``text`` with every remembered secret value, and the password of every URL in it,
+    replaced by ``<secret>``."""
     for value in _known_sorted:
         if value in text:
             text = text.replace(value, REDACTED)
-    return text
+    return redact_userinfo(text)
 
 
 def _scrub_value(value: Any) -> Any:

@@ -1,27 +1,55 @@
-"""Settings of the agent and the collector; every default lives here, once."""
+"""Settings of the agent and the collector; every default lives here, once.
+
+Relative paths (every field typed :data:`config.paths.FilePath`) are relative to the
+settings file; the loader resolves them. Listen addresses, URLs and ports are checked here,
+so a value the process could not start with is a load error with its file, line and field.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from netmon.config.addresses import check_topic_level, parse_listen, parse_url
 from netmon.config.inventory import Role
+from netmon.config.paths import FilePath
 from netmon.config.secrets import SecretRef
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # hide_input_in_errors: a ValidationError's text must not echo a value (a URL with a password)
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+def _listen(value: str) -> str:
+    parse_listen(value)
+    return value
+
+
+#: ``host:port`` a server listens on (:func:`config.addresses.parse_listen` splits it).
+ListenText = Annotated[str, AfterValidator(_listen)]
+
+
+def _share_group(value: str) -> str:
+    check_topic_level(value, "share_group")
+    if "/" in value:  # $share/{group}/{filter}: a "/" would move the rest into the filter
+        raise ValueError(f"share_group {value!r} may not contain '/'")
+    return value
+
+
+#: An MQTT 5 shared-subscription group name.
+ShareGroupText = Annotated[str, AfterValidator(_share_group)]
 
 
 class TlsSettings(_Strict):
     """TLS towards the broker; a client certificate is optional."""
 
-    ca_file: str | None = None
-    cert_file: str | None = None
-    key_file: str | None = None
+    ca_file: FilePath | None = None
+    cert_file: FilePath | None = None
+    key_file: FilePath | None = None
     insecure_skip_verify: bool = False
 
     @model_validator(mode="after")
@@ -57,10 +85,22 @@ class BrokerSettings(_Strict):
     @field_validator("url")
     @classmethod
     def _url(cls, v: str) -> str:
-        parts = urlsplit(v)
-        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-            raise ValueError(f"broker url {v!r} must look like mqtt://host:1883 or mqtts://host:8883")
+        parse_url(v, ("mqtt", "mqtts"), path=False)
         return v
+
+    @field_validator("topic_prefix")
+    @classmethod
+    def _prefix(cls, v: str) -> str:
+        check_topic_level(v, "topic_prefix")
+        if v.startswith("/") or v.endswith("/"):
+            raise ValueError(f"topic_prefix {v!r} may not start or end with '/'")
+        return v
+
+    @model_validator(mode="after")
+    def _backoff(self) -> BrokerSettings:
+        if self.reconnect_min_s > self.reconnect_max_s:
+            raise ValueError("reconnect_min_s is larger than reconnect_max_s")
+        return self
 
     @property
     def host(self) -> str:
@@ -111,7 +151,7 @@ class PollSettings(_Strict):
 class OutboxSettings(_Strict):
     """The agent's durable on-disk queue of batches not yet acknowledged."""
 
-    path: str = "netmon-outbox.sqlite"
+    path: FilePath = "netmon-outbox.sqlite"
     max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
     max_age_s: float = Field(default=7 * 86400, gt=0)
     drain_rate_per_s: float = Field(default=50.0, gt=0)
@@ -129,14 +169,14 @@ class AgentSettings(_Strict):
     """The settings file of one agent."""
 
     agent_id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")
-    inventory: str
-    credentials: str | None = None
+    inventory: FilePath
+    credentials: FilePath | None = None
     scope: Scope = Scope()
     broker: BrokerSettings = BrokerSettings()
     poll: PollSettings = PollSettings()
     outbox: OutboxSettings = OutboxSettings()
     security: SecurityPolicy = SecurityPolicy()
-    metrics_listen: str | None = None
+    metrics_listen: ListenText | None = None
     log: LogSettings = LogSettings()
 
 
@@ -178,8 +218,10 @@ class MaintenanceWindow(_Strict):
         targets = [t for t in (self.device, self.commune, self.district) if t is not None]
         if len(targets) != 1:
             raise ValueError("a maintenance window has exactly one of device, commune, district")
-        if self.start.tzinfo is None:
-            raise ValueError("start needs a time zone, e.g. 2026-11-01T22:00:00+07:00")
+        for name in ("start", "end", "until"):
+            value: datetime | None = getattr(self, name)
+            if value is not None and value.tzinfo is None:
+                raise ValueError(f"{name} needs a time zone, e.g. 2026-11-01T22:00:00+07:00")
         if self.every is None:
             if self.end is None:
                 raise ValueError("a one-off window needs end")
@@ -193,7 +235,7 @@ class MaintenanceWindow(_Strict):
 class StoreSettings(_Strict):
     """The collector's store: SQLite in WAL mode by default."""
 
-    path: str = "netmon.sqlite"
+    path: FilePath = "netmon.sqlite"
     retention_days: int = Field(default=800, ge=1)
     dead_letter_max: int = Field(default=10_000, ge=0)
 
@@ -201,7 +243,7 @@ class StoreSettings(_Strict):
 class HttpSettings(_Strict):
     """The collector's web page, API and /metrics; read-only, localhost by default."""
 
-    listen: str = "127.0.0.1:8080"
+    listen: ListenText = "127.0.0.1:8080"
     token: SecretRef | None = None
     language: Literal["vi", "en"] = "vi"
 
@@ -217,6 +259,12 @@ class InfluxSettings(_Strict):
     flush_interval_s: float = Field(default=5.0, gt=0)
     max_buffer: int = Field(default=200_000, ge=1)
 
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        parse_url(v, ("http", "https"), path=True)
+        return v
+
 
 class ObjectiveSettings(_Strict):
     """The targets reports measure against."""
@@ -228,15 +276,16 @@ class ObjectiveSettings(_Strict):
 class CollectorSettings(_Strict):
     """The settings file of the collector."""
 
-    collector_id: str = "collector"
-    inventory: str
+    #: the MQTT client id: the broker keeps the collector's session under it
+    collector_id: str = Field(default="collector", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
+    inventory: FilePath
     broker: BrokerSettings = BrokerSettings()
-    share_group: str | None = None
+    share_group: ShareGroupText | None = None
     store: StoreSettings = StoreSettings()
     state: StateSettings = StateSettings()
     maintenance: tuple[MaintenanceWindow, ...] = ()
     http: HttpSettings = HttpSettings()
     influx: InfluxSettings | None = None
     objectives: ObjectiveSettings = ObjectiveSettings()
-    credentials: str | None = None
+    credentials: FilePath | None = None
     log: LogSettings = LogSettings()

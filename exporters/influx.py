@@ -49,11 +49,12 @@ from influxdb_client.client.exceptions import InfluxDBError
 from influxdb_client.client.influxdb_client_async import InfluxDBClientAsync
 from influxdb_client.domain.write_precision import WritePrecision
 from influxdb_client.rest import ApiException
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.core import Metric
 from prometheus_client.registry import Collector
 
 from netmon.agent import wire
 from netmon.config.inventory import Inventory
+from netmon.config.metricspec import MetricTable
 from netmon.config.secrets import Secret
 from netmon.config.settings import InfluxSettings
 
@@ -314,6 +315,18 @@ class InfluxWriter:
             raise _Transient(f"{type(exc).__name__}: {exc}") from None
 
 
+#: The writer's families in the collector's /metrics (the README's table includes them).
+TABLE = MetricTable()
+# fmt: off
+TABLE.stat("netmon_influx_points_offered", "counter", "Points offered to the InfluxDB writer.", (), "writer", "offered_points")
+TABLE.stat("netmon_influx_points_written", "counter", "Points written to InfluxDB.", (), "writer", "written_points")
+TABLE.stat("netmon_influx_points_dropped", "counter", "Points dropped because the buffer was full.", (), "writer", "dropped_points")
+TABLE.stat("netmon_influx_points_rejected", "counter", "Points InfluxDB rejected as malformed.", (), "writer", "rejected_points")
+TABLE.stat("netmon_influx_write_errors", "counter", "Failed write attempts.", (), "writer", "write_errors")
+TABLE.stat("netmon_influx_buffered_points", "gauge", "Points waiting in the buffer.", (), "writer", "buffered")
+# fmt: on
+
+
 class WriterCollector(Collector):
     """The writer's self-metrics for the collector's /metrics (prometheus-client collector)."""
 
@@ -322,13 +335,4 @@ class WriterCollector(Collector):
 
     def collect(self) -> Iterable[Metric]:
         """``netmon_influx_*`` families from the writer's stats."""
-        st = self._writer.stats
-        for name, doc, value in (
-            ("netmon_influx_points_offered", "Points offered to the InfluxDB writer.", st.offered_points),
-            ("netmon_influx_points_written", "Points written to InfluxDB.", st.written_points),
-            ("netmon_influx_points_dropped", "Points dropped because the buffer was full.", st.dropped_points),
-            ("netmon_influx_points_rejected", "Points InfluxDB rejected as malformed.", st.rejected_points),
-            ("netmon_influx_write_errors", "Failed write attempts.", st.write_errors),
-        ):
-            yield CounterMetricFamily(name, doc, value=value)
-        yield GaugeMetricFamily("netmon_influx_buffered_points", "Points waiting in the buffer.", value=st.buffered)
+        return TABLE.stat_families({"writer": self._writer.stats})

@@ -9,17 +9,20 @@ Rendering: prometheus-client's ``generate_latest`` formats each sample's label s
 (about 4.6 µs per sample with three labels on the reference machine, 0.8 s for 60,000
 OpenMetrics samples with five labels), which cannot expose 30,000 devices with ten series
 each in under a second. :func:`render` writes the same formats (text 0.0.4 and OpenMetrics
-1.0.0) but formats a label set once per scrape: the collector shares one label dict between
-all the series of a device, and the renderer caches the formatted string by that dict.
-Families from other collectors in the registry render the same way. Tests check that the
+1.0.0), but :func:`build_families` formats each label block once (one per device, shared by
+all its series) and writes the sample lines as text; families from other collectors in the
+registry are formatted sample by sample. Tests check that the
 output parses to the same families as prometheus-client's own and that ``promtool check
 metrics`` accepts it.
 
-Metric families (labels in braces; ``D`` = province, district, commune, commune_name,
-device, role; ``C`` = province, district, commune, commune_name; ``T`` = province, district,
-district_name; ``P`` = province, province_name):
+Metric families: every family is one :class:`~config.metricspec.MetricSpec` line below
+(name, type, help, label names), in exposition order; :func:`build_families` emits through
+the specs, and the README's table is generated from them (``python -m netmon.metrics_doc``;
+a test fails when they differ). To add a family: one ``TABLE.family(...)`` line in its group
+and its values in :func:`build_families`; a counter of :class:`collector.model.IngestCounters`
+is one ``TABLE.stat(..., "ingest", field)`` line and nothing else. Then
+``python -m netmon.metrics_doc --write`` updates the README.
 
-============================================== ===========================================
 netmon_device_info{D,name,address,agent}       1 per inventory device (metadata)
 netmon_device_state{D}                         numeric state, see :data:`STATE_HELP`
 netmon_device_up{D}                            1 when the device is UP, else 0
@@ -65,6 +68,11 @@ netmon_snapshot_timestamp_seconds              when the exported snapshot was ta
 
 Label choices: the 2025 structure has no districts; every device and commune series still
 carries ``district`` (empty), which Prometheus treats as absent, so label sets are the same
+=======
+Label choices: device series carry only ``device``; where a device is (province, district,
+commune) and what it is (role, name) are on ``netmon_device_info``, to join on ``device``.
+The 2025 structure has no districts; ``netmon_device_info`` and every commune series still
+carry ``district`` (empty), which Prometheus treats as absent, so label sets are the same
 for both editions and ``sum by (district)`` works for both. Labels take only inventory ids
 and names, IF-MIB interface names (bounded per device), state names and window names — no
 free text (interface aliases, causes) and no timestamps.
@@ -89,6 +97,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.samples import Sample
 
 from netmon.collector.model import STANDARD_WINDOWS_S, STATE_CODE, Availability, Counts, Snapshot, State
+from netmon.config.metricspec import MetricSpec, MetricTable, MetricType, escape_label, label_block
 
 __all__ = [
     "CONTENT_TYPE_OPENMETRICS",
@@ -111,15 +120,12 @@ assert set(WINDOW_LABEL) == set(STANDARD_WINDOWS_S)
 STATE_HELP = ", ".join(f"{code}={state.value}" for state, code in sorted(STATE_CODE.items(), key=lambda kv: kv[1]))
 
 
-def _escape_label(value: str) -> str:
-    if "\\" in value or '"' in value or "\n" in value:
-        return value.replace("\\", r"\\").replace("\n", r"\n").replace('"', r"\"")
-    return value
+_escape_label = escape_label
 
 
 def _block(labels: Mapping[str, str]) -> str:
     """The ``{k="v",...}`` block of a label set, escaped."""
-    return "{" + ",".join(f'{k}="{_escape_label(v)}"' for k, v in labels.items()) + "}" if labels else ""
+    return label_block(labels.items())
 
 
 class _Family(Metric):
@@ -152,72 +158,90 @@ class _Family(Metric):
         self.lines.append(f"{self.sample_name}{block} {_number(value)}\n")
 
 
-# (name, help, type) of every family, in exposition order; describe() returns these.
-_SPECS: tuple[tuple[str, str, str], ...] = (
-    ("netmon_device", "Inventory metadata of a monitored device: where it is and what it does.", "info"),
-    ("netmon_device_state", f"Device state: {STATE_HELP}.", "gauge"),
-    ("netmon_device_up", "1 when the device is up, 0 in any other state.", "gauge"),
-    ("netmon_device_state_since_timestamp_seconds", "Unix time the device entered its current state.", "gauge"),
-    ("netmon_device_flapping", "1 while the device's state flaps (its alerts are held back).", "gauge"),
-    ("netmon_device_rtt_seconds", "Average round-trip time of the last ICMP/TCP probe round.", "gauge"),
-    ("netmon_device_jitter_seconds", "Jitter of the last probe round (mean absolute RTT difference).", "gauge"),
-    ("netmon_device_loss_ratio", "Packet loss of the last probe round, 0..1.", "gauge"),
-    ("netmon_device_snmp_response_seconds", "SNMP response time of the last poll.", "gauge"),
-    ("netmon_device_outages", "Outages (periods down or unreachable) started since collection began.", "counter"),
-    (
-        "netmon_interface_oper_status",
-        "IF-MIB ifOperStatus: 1 up, 2 down, 3 testing, 5 dormant, 6 notPresent, 7 lowerLayerDown.",
-        "gauge",
-    ),
-    ("netmon_interface_receive_bytes", "Octets received (ifHCInOctets, or ifInOctets on 32-bit agents).", "counter"),
-    ("netmon_interface_transmit_bytes", "Octets transmitted (ifHCOutOctets, or ifOutOctets).", "counter"),
-    ("netmon_commune_connected", "1 when at least one access device of the commune is up.", "gauge"),
-    ("netmon_commune_provisioned", "1 when the commune has an access device in the inventory.", "gauge"),
-    ("netmon_commune_state", f"Commune state: {STATE_HELP}.", "gauge"),
-    ("netmon_commune_state_since_timestamp_seconds", "Unix time the commune entered its current state.", "gauge"),
-    (
-        "netmon_commune_availability_ratio",
-        "Share of the window the commune was connected (unknown time excluded).",
-        "gauge",
-    ),
-    *(
-        spec
-        for unit in ("district", "province")
-        for spec in (
-            (f"netmon_{unit}_communes", f"Communes of the {unit} in the inventory.", "gauge"),
-            (f"netmon_{unit}_communes_connected", f"Communes of the {unit} connected now.", "gauge"),
-            (f"netmon_{unit}_communes_provisioned", f"Communes of the {unit} with an access device.", "gauge"),
-            (f"netmon_{unit}_coverage_ratio", f"Connected communes / communes of the {unit}.", "gauge"),
-            (f"netmon_{unit}_provisioned_ratio", f"Provisioned communes / communes of the {unit}.", "gauge"),
-            (f"netmon_{unit}_communes_by_state", f"Communes of the {unit} in each state.", "gauge"),
-            (f"netmon_{unit}_availability_ratio", f"Availability of the {unit}'s communes over the window.", "gauge"),
-        )
-    ),
-    ("netmon_coverage_target_ratio", "The coverage objective: share of communes that must be connected.", "gauge"),
-    ("netmon_agent_up", "1 while the agent's retained status says online.", "gauge"),
-    ("netmon_agent_last_seen_timestamp_seconds", "Unix time of the last message from the agent.", "gauge"),
-    ("netmon_agent_devices", "Devices the agent reports polling.", "gauge"),
-    ("netmon_agent", "Version of an agent.", "info"),
-    ("netmon_collector_batches", "Sample batches applied.", "counter"),
-    ("netmon_collector_samples", "Samples applied.", "counter"),
-    ("netmon_collector_duplicate_batches", "Batches dropped as already applied (redelivery or replay).", "counter"),
-    ("netmon_collector_late_samples", "Samples older than the reorder window.", "counter"),
-    ("netmon_collector_unknown_device_samples", "Samples for devices not in the inventory.", "counter"),
-    ("netmon_collector_invalid_batches", "Payloads rejected, by reason.", "counter"),
-    ("netmon_collector_dead_letters", "Payloads kept in the dead-letter table.", "counter"),
-    (
-        "netmon_collector_store_up",
-        "1 while the store takes writes; 0 while they fail (full disk): nothing is lost, batches wait at the broker.",
-        "gauge",
-    ),
-    ("netmon_collector_store_write_failures", "Store writes that failed (batches and ticks, each retried).", "counter"),
-    ("netmon_snapshot_timestamp_seconds", "Unix time the exported snapshot was taken.", "gauge"),
-)
+GAUGE: MetricType = "gauge"
+COUNTER: MetricType = "counter"
+INFO: MetricType = "info"
+
+# Label sets. Device series carry only ``device`` (the place is on netmon_device_info),
+# which keeps a national scrape (30,000 devices) under a second.
+DEVICE = ("device",)
+DEVICE_INFO = ("device", "role", "province", "district", "commune", "commune_name", "name")
+INTERFACE = ("device", "interface")
+COMMUNE = ("province", "district", "commune", "commune_name")
+DISTRICT = ("province", "district", "district_name")
+PROVINCE = ("province", "province_name")
+AGENT = ("agent",)
+
+#: Every family of the collector's snapshot, in exposition order (describe() returns them).
+TABLE = MetricTable()
+FAMILIES = TABLE.families
+
+# One line per family; `fmt: off` keeps each on its line (a merge adds or drops a line).
+# fmt: off
+DEVICE_INFO_FAMILY = TABLE.family("netmon_device", INFO, "Inventory metadata of a monitored device: where it is and what it does.", DEVICE_INFO)
+DEVICE_STATE = TABLE.family("netmon_device_state", GAUGE, f"Device state: {STATE_HELP}.", DEVICE)
+DEVICE_UP = TABLE.family("netmon_device_up", GAUGE, "1 when the device is up, 0 in any other state.", DEVICE)
+DEVICE_SINCE = TABLE.family("netmon_device_state_since_timestamp_seconds", GAUGE, "Unix time the device entered its current state.", DEVICE)
+DEVICE_FLAPPING = TABLE.family("netmon_device_flapping", GAUGE, "1 while the device's state flaps (its alerts are held back).", DEVICE)
+DEVICE_RTT = TABLE.family("netmon_device_rtt_seconds", GAUGE, "Average round-trip time of the last ICMP/TCP probe round.", DEVICE)
+DEVICE_JITTER = TABLE.family("netmon_device_jitter_seconds", GAUGE, "Jitter of the last probe round (mean absolute RTT difference).", DEVICE)
+DEVICE_LOSS = TABLE.family("netmon_device_loss_ratio", GAUGE, "Packet loss of the last probe round, 0..1.", DEVICE)
+DEVICE_SNMP_RESPONSE = TABLE.family("netmon_device_snmp_response_seconds", GAUGE, "SNMP response time of the last poll.", DEVICE)
+DEVICE_OUTAGES = TABLE.family("netmon_device_outages", COUNTER, "Outages (periods down or unreachable) started since collection began.", DEVICE)
+INTERFACE_OPER_STATUS = TABLE.family("netmon_interface_oper_status", GAUGE, "IF-MIB ifOperStatus: 1 up, 2 down, 3 testing, 5 dormant, 6 notPresent, 7 lowerLayerDown.", INTERFACE)
+INTERFACE_RECEIVE = TABLE.family("netmon_interface_receive_bytes", COUNTER, "Octets received (ifHCInOctets, or ifInOctets on 32-bit agents).", INTERFACE)
+INTERFACE_TRANSMIT = TABLE.family("netmon_interface_transmit_bytes", COUNTER, "Octets transmitted (ifHCOutOctets, or ifOutOctets).", INTERFACE)
+COMMUNE_CONNECTED = TABLE.family("netmon_commune_connected", GAUGE, "1 when at least one access device of the commune is up.", COMMUNE)
+COMMUNE_PROVISIONED = TABLE.family("netmon_commune_provisioned", GAUGE, "1 when the commune has an access device in the inventory.", COMMUNE)
+COMMUNE_STATE = TABLE.family("netmon_commune_state", GAUGE, f"Commune state: {STATE_HELP}.", COMMUNE)
+COMMUNE_SINCE = TABLE.family("netmon_commune_state_since_timestamp_seconds", GAUGE, "Unix time the commune entered its current state.", COMMUNE)
+COMMUNE_AVAILABILITY = TABLE.family("netmon_commune_availability_ratio", GAUGE, "Share of the window the commune was connected (unknown time excluded).", (*COMMUNE, "window"))
+DISTRICT_COMMUNES = TABLE.family("netmon_district_communes", GAUGE, "Communes of the district in the inventory.", DISTRICT)
+DISTRICT_CONNECTED = TABLE.family("netmon_district_communes_connected", GAUGE, "Communes of the district connected now.", DISTRICT)
+DISTRICT_PROVISIONED = TABLE.family("netmon_district_communes_provisioned", GAUGE, "Communes of the district with an access device.", DISTRICT)
+DISTRICT_COVERAGE = TABLE.family("netmon_district_coverage_ratio", GAUGE, "Connected communes / communes of the district.", DISTRICT)
+DISTRICT_PROVISIONED_RATIO = TABLE.family("netmon_district_provisioned_ratio", GAUGE, "Provisioned communes / communes of the district.", DISTRICT)
+DISTRICT_BY_STATE = TABLE.family("netmon_district_communes_by_state", GAUGE, "Communes of the district in each state.", (*DISTRICT, "state"))
+DISTRICT_AVAILABILITY = TABLE.family("netmon_district_availability_ratio", GAUGE, "Availability of the district's communes over the window.", (*DISTRICT, "window"))
+PROVINCE_COMMUNES = TABLE.family("netmon_province_communes", GAUGE, "Communes of the province in the inventory.", PROVINCE)
+PROVINCE_CONNECTED = TABLE.family("netmon_province_communes_connected", GAUGE, "Communes of the province connected now.", PROVINCE)
+PROVINCE_PROVISIONED = TABLE.family("netmon_province_communes_provisioned", GAUGE, "Communes of the province with an access device.", PROVINCE)
+PROVINCE_COVERAGE = TABLE.family("netmon_province_coverage_ratio", GAUGE, "Connected communes / communes of the province.", PROVINCE)
+PROVINCE_PROVISIONED_RATIO = TABLE.family("netmon_province_provisioned_ratio", GAUGE, "Provisioned communes / communes of the province.", PROVINCE)
+PROVINCE_BY_STATE = TABLE.family("netmon_province_communes_by_state", GAUGE, "Communes of the province in each state.", (*PROVINCE, "state"))
+PROVINCE_AVAILABILITY = TABLE.family("netmon_province_availability_ratio", GAUGE, "Availability of the province's communes over the window.", (*PROVINCE, "window"))
+COVERAGE_TARGET = TABLE.family("netmon_coverage_target_ratio", GAUGE, "The coverage objective: share of communes that must be connected.", PROVINCE)
+AGENT_UP = TABLE.family("netmon_agent_up", GAUGE, "1 while the agent's retained status says online.", AGENT)
+AGENT_LAST_SEEN = TABLE.family("netmon_agent_last_seen_timestamp_seconds", GAUGE, "Unix time of the last message from the agent.", AGENT)
+AGENT_DEVICES = TABLE.family("netmon_agent_devices", GAUGE, "Devices the agent reports polling.", AGENT)
+AGENT_INFO = TABLE.family("netmon_agent", INFO, "Version of an agent.", (*AGENT, "version"))
+TABLE.stat("netmon_collector_batches", COUNTER, "Sample batches applied.", (), "ingest", "batches")
+TABLE.stat("netmon_collector_samples", COUNTER, "Samples applied.", (), "ingest", "samples")
+TABLE.stat("netmon_collector_duplicate_batches", COUNTER, "Batches dropped as already applied (redelivery or replay).", (), "ingest", "duplicates")
+TABLE.stat("netmon_collector_late_samples", COUNTER, "Samples older than the reorder window.", (), "ingest", "late_samples")
+TABLE.stat("netmon_collector_unknown_device_samples", COUNTER, "Samples for devices not in the inventory.", (), "ingest", "unknown_devices")
+INVALID_BATCHES = TABLE.family("netmon_collector_invalid_batches", COUNTER, "Payloads rejected, by reason.", ("reason",))
+TABLE.stat("netmon_collector_dead_letters", COUNTER, "Payloads kept in the dead-letter table.", (), "ingest", "dead_letters")
+STORE_UP = TABLE.family("netmon_collector_store_up", GAUGE, "1 while the store takes writes; 0 while they fail (full disk): nothing is lost, batches wait at the broker.")
+STORE_WRITE_FAILURES = TABLE.family("netmon_collector_store_write_failures", COUNTER, "Store writes that failed (batches and ticks), each done again later.")
+SNAPSHOT_TAKEN = TABLE.family("netmon_snapshot_timestamp_seconds", GAUGE, "Unix time the exported snapshot was taken.")
+# fmt: on
+
+#: The counts of a district or a province, in the order :func:`_counts` writes them.
+_UNIT_COUNTS = {
+    "district": (DISTRICT_COMMUNES, DISTRICT_CONNECTED, DISTRICT_PROVISIONED, DISTRICT_COVERAGE, DISTRICT_PROVISIONED_RATIO, DISTRICT_BY_STATE),
+    "province": (PROVINCE_COMMUNES, PROVINCE_CONNECTED, PROVINCE_PROVISIONED, PROVINCE_COVERAGE, PROVINCE_PROVISIONED_RATIO, PROVINCE_BY_STATE),
+}
 
 #: Every metric name a scrape can contain (sample names, suffixes included).
-METRIC_NAMES: frozenset[str] = frozenset(
-    name + "_total" if typ == "counter" else name + "_info" if typ == "info" else name for name, _, typ in _SPECS
-)
+METRIC_NAMES: frozenset[str] = frozenset(spec.sample_name for spec in FAMILIES)
+
+
+def _pieces(spec: MetricSpec) -> tuple[str, ...]:
+    """The literal text around the values of the family's label block, in the spec's label
+    order (``'{device="'``, ``'"}'``): the hot loop joins them with the values, so the
+    label names come from the spec and unpacking fails if their number changes."""
+    return tuple(spec.block(*["\x00"] * len(spec.labels)).split("\x00"))
 
 
 def _finite(value: float | None) -> bool:
@@ -232,30 +256,41 @@ def build_families(snap: Snapshot, coverage_target: float = 1.0) -> list[Metric]
         coverage_target: The coverage objective, exported as ``netmon_coverage_target_ratio``.
 
     Returns:
-        Families in a fixed order; series whose value is unknown (no RTT for a device that
-        never answered) are left out rather than exported as NaN.
+        One family per spec of :data:`FAMILIES`, in that order; series whose value is
+        unknown (no RTT for a device that never answered) are left out rather than
+        exported as NaN.
     """
-    fam = {name: _Family(name, doc, typ) for name, doc, typ in _SPECS}
+    fam = {spec.name: _Family(spec.name, spec.help, spec.type) for spec in FAMILIES}
     prov = _escape_label(snap.province_code)
     communes = snap.communes
     avail = snap.availability
     windows = [(w, WINDOW_LABEL[w]) for w in STANDARD_WINDOWS_S]
 
     # The device loop is the hot path at national scale (30,000 devices, ten series each):
-    # one label block per device, lines written with f-strings, no intermediate objects.
-    info = fam["netmon_device"].lines.append
-    state = fam["netmon_device_state"].lines.append
-    up = fam["netmon_device_up"].lines.append
-    since = fam["netmon_device_state_since_timestamp_seconds"].lines.append
-    flap = fam["netmon_device_flapping"].lines.append
-    rtt = fam["netmon_device_rtt_seconds"].lines.append
-    jitter = fam["netmon_device_jitter_seconds"].lines.append
-    loss = fam["netmon_device_loss_ratio"].lines.append
-    resp = fam["netmon_device_snmp_response_seconds"].lines.append
-    outages = fam["netmon_device_outages"].lines.append
-    ifo = fam["netmon_interface_oper_status"].lines.append
-    ifrx = fam["netmon_interface_receive_bytes"].lines.append
-    iftx = fam["netmon_interface_transmit_bytes"].lines.append
+    # one label block per device (from the spec's label names), lines written with f-strings
+    # around each spec's sample name, no intermediate objects.
+    def writer(spec: MetricSpec) -> tuple[Callable[[str], None], str]:
+        return fam[spec.name].lines.append, spec.sample_name
+
+    info, n_info = writer(DEVICE_INFO_FAMILY)
+    state, n_state = writer(DEVICE_STATE)
+    up, n_up = writer(DEVICE_UP)
+    since, n_since = writer(DEVICE_SINCE)
+    flap, n_flap = writer(DEVICE_FLAPPING)
+    rtt, n_rtt = writer(DEVICE_RTT)
+    jitter, n_jitter = writer(DEVICE_JITTER)
+    loss, n_loss = writer(DEVICE_LOSS)
+    resp, n_resp = writer(DEVICE_SNMP_RESPONSE)
+    outages, n_outages = writer(DEVICE_OUTAGES)
+    ifo, n_ifo = writer(INTERFACE_OPER_STATUS)
+    ifrx, n_ifrx = writer(INTERFACE_RECEIVE)
+    iftx, n_iftx = writer(INTERFACE_TRANSMIT)
+    i0, i1, i2, i3, i4, i5, i6, i7 = _pieces(DEVICE_INFO_FAMILY)
+    d0, d1 = _pieces(DEVICE_STATE)
+    f0, f1, f2 = _pieces(INTERFACE_OPER_STATUS)
+    # every device family has the label set of netmon_device_state; the interface ones of oper_status
+    assert all(s.labels == DEVICE for s in (DEVICE_UP, DEVICE_SINCE, DEVICE_FLAPPING, DEVICE_RTT, DEVICE_OUTAGES))
+    assert INTERFACE_RECEIVE.labels == INTERFACE_TRANSMIT.labels == INTERFACE
     outage_counts = snap.outage_counts
     codes = {st: f" {code}\n" for st, code in STATE_CODE.items()}
     up_state = State.UP
@@ -264,95 +299,86 @@ def build_families(snap: Snapshot, coverage_target: float = 1.0) -> list[Metric]
     for dev in snap.devices.values():
         commune = communes.get(dev.commune) if dev.commune else None
         district = dev.district or (commune.district if commune else None) or ""
-        meta = (dev.id, str(dev.role), district, dev.commune or "", commune.name if commune else "", dev.name)
+        meta: tuple[str, ...] = (dev.id, str(dev.role), district, dev.commune or "", commune.name if commune else "", dev.name)
         raw = "".join(meta)
         if '"' in raw or "\\" in raw or "\n" in raw:  # rare: inventory text with quotes
-            meta = tuple(esc(x) for x in meta)  # type: ignore[assignment]
+            meta = tuple(esc(x) for x in meta)
         dev_id = meta[0]
-        info(
-            f'netmon_device_info{{device="{dev_id}",role="{meta[1]}",province="{prov}",district="{meta[2]}",'
-            f'commune="{meta[3]}",commune_name="{meta[4]}",name="{meta[5]}"}} 1\n'
-        )
-        b = f'{{device="{dev_id}"}}'
-        state(f"netmon_device_state{b}{codes[dev.state]}")
-        up(f"netmon_device_up{b} 1\n" if dev.state == up_state else f"netmon_device_up{b} 0\n")
-        since(f"netmon_device_state_since_timestamp_seconds{b} {int(dev.since):d}\n")
-        flap(f"netmon_device_flapping{b} 1\n" if dev.flapping else f"netmon_device_flapping{b} 0\n")
+        # in the order of DEVICE_INFO: device, role, province, district, commune, commune_name, name
+        info(f"{n_info}{i0}{dev_id}{i1}{meta[1]}{i2}{prov}{i3}{meta[2]}{i4}{meta[3]}{i5}{meta[4]}{i6}{meta[5]}{i7} 1\n")
+        b = f"{d0}{dev_id}{d1}"
+        state(f"{n_state}{b}{codes[dev.state]}")
+        up(f"{n_up}{b} 1\n" if dev.state == up_state else f"{n_up}{b} 0\n")
+        since(f"{n_since}{b} {int(dev.since):d}\n")
+        flap(f"{n_flap}{b} 1\n" if dev.flapping else f"{n_flap}{b} 0\n")
         v = dev.rtt_avg_s
         if v is not None and isfinite(v):
-            rtt(f"netmon_device_rtt_seconds{b} {float(v)!r}\n")
+            rtt(f"{n_rtt}{b} {float(v)!r}\n")
         v = dev.jitter_s
         if v is not None and isfinite(v):
-            jitter(f"netmon_device_jitter_seconds{b} {float(v)!r}\n")
+            jitter(f"{n_jitter}{b} {float(v)!r}\n")
         v = dev.loss_ratio
         if v is not None and isfinite(v):
-            loss(f"netmon_device_loss_ratio{b} {float(v)!r}\n")
+            loss(f"{n_loss}{b} {float(v)!r}\n")
         v = dev.response_s
         if v is not None and isfinite(v):
-            resp(f"netmon_device_snmp_response_seconds{b} {float(v)!r}\n")
-        outages(f"netmon_device_outages_total{b} {outage_counts.get(dev.id, 0):d}\n")
+            resp(f"{n_resp}{b} {float(v)!r}\n")
+        outages(f"{n_outages}{b} {outage_counts.get(dev.id, 0):d}\n")
         for itf in dev.interfaces:
-            ib = f'{{device="{dev_id}",interface="{esc(itf.name or str(itf.index))}"}}'
-            ifo(f"netmon_interface_oper_status{ib} {itf.oper_status:d}\n")
+            ib = f"{f0}{dev_id}{f1}{esc(itf.name or str(itf.index))}{f2}"
+            ifo(f"{n_ifo}{ib} {itf.oper_status:d}\n")
             if itf.in_octets is not None:
-                ifrx(f"netmon_interface_receive_bytes_total{ib} {itf.in_octets:d}\n")
+                ifrx(f"{n_ifrx}{ib} {itf.in_octets:d}\n")
             if itf.out_octets is not None:
-                iftx(f"netmon_interface_transmit_bytes_total{ib} {itf.out_octets:d}\n")
+                iftx(f"{n_iftx}{ib} {itf.out_octets:d}\n")
 
     for c in communes.values():
-        cb = _block(
-            {"province": snap.province_code, "district": c.district or "", "commune": c.code, "commune_name": c.name}
-        )
-        fam["netmon_commune_connected"].add(cb, 1 if c.connected else 0)
-        fam["netmon_commune_provisioned"].add(cb, 1 if c.provisioned else 0)
-        fam["netmon_commune_state"].add(cb, STATE_CODE[c.state])
-        fam["netmon_commune_state_since_timestamp_seconds"].add(cb, c.since)
-        _windows(fam["netmon_commune_availability_ratio"], cb, avail, ("commune", c.code), windows)
+        cb = COMMUNE_STATE.block(snap.province_code, c.district or "", c.code, c.name)
+        fam[COMMUNE_CONNECTED.name].add(cb, 1 if c.connected else 0)
+        fam[COMMUNE_PROVISIONED.name].add(cb, 1 if c.provisioned else 0)
+        fam[COMMUNE_STATE.name].add(cb, STATE_CODE[c.state])
+        fam[COMMUNE_SINCE.name].add(cb, c.since)
+        _windows(fam[COMMUNE_AVAILABILITY.name], cb, avail, ("commune", c.code), windows)
 
     for d in snap.districts.values():
-        tb = _block({"province": snap.province_code, "district": d.code, "district_name": d.name})
-        _counts(fam, "netmon_district", tb, d.counts)
-        _windows(fam["netmon_district_availability_ratio"], tb, avail, ("district", d.code), windows)
+        tb = DISTRICT_COMMUNES.block(snap.province_code, d.code, d.name)
+        _counts(fam, "district", tb, d.counts)
+        _windows(fam[DISTRICT_AVAILABILITY.name], tb, avail, ("district", d.code), windows)
 
-    pb = _block({"province": snap.province_code, "province_name": snap.province_name})
-    _counts(fam, "netmon_province", pb, snap.province)
-    _windows(fam["netmon_province_availability_ratio"], pb, avail, ("province", snap.province_code), windows)
-    fam["netmon_coverage_target_ratio"].add(pb, coverage_target)
+    pb = PROVINCE_COMMUNES.block(snap.province_code, snap.province_name)
+    _counts(fam, "province", pb, snap.province)
+    _windows(fam[PROVINCE_AVAILABILITY.name], pb, avail, ("province", snap.province_code), windows)
+    fam[COVERAGE_TARGET.name].add(pb, coverage_target)
 
     for a in snap.agents.values():
-        ab = _block({"agent": a.id})
-        fam["netmon_agent_up"].add(ab, 1 if a.online else 0)
+        ab = AGENT_UP.block(a.id)
+        fam[AGENT_UP.name].add(ab, 1 if a.online else 0)
         if _finite(a.last_seen):
-            fam["netmon_agent_last_seen_timestamp_seconds"].add(ab, a.last_seen)  # type: ignore[arg-type]
-        fam["netmon_agent_devices"].add(ab, a.devices)
-        fam["netmon_agent"].add(_block({"agent": a.id, "version": a.version}), 1)
+            fam[AGENT_LAST_SEEN.name].add(ab, a.last_seen)  # type: ignore[arg-type]
+        fam[AGENT_DEVICES.name].add(ab, a.devices)
+        fam[AGENT_INFO.name].add(AGENT_INFO.block(a.id, a.version), 1)
 
     ing = snap.ingest
-    for name, value in (
-        ("netmon_collector_batches", ing.batches),
-        ("netmon_collector_samples", ing.samples),
-        ("netmon_collector_duplicate_batches", ing.duplicates),
-        ("netmon_collector_late_samples", ing.late_samples),
-        ("netmon_collector_unknown_device_samples", ing.unknown_devices),
-        ("netmon_collector_dead_letters", ing.dead_letters),
-    ):
-        fam[name].add("", value)
+    for stat in TABLE.stats:  # one series each: a field of the snapshot's IngestCounters
+        if stat.source == "ingest":
+            fam[stat.spec.name].add("", getattr(ing, stat.field))
     for reason, n in sorted(ing.invalid.items()):
-        fam["netmon_collector_invalid_batches"].add(_block({"reason": reason}), n)
-    fam["netmon_collector_store_up"].add("", 1 if snap.store.ok else 0)
-    fam["netmon_collector_store_write_failures"].add("", snap.store.failures)
-    fam["netmon_snapshot_timestamp_seconds"].add("", snap.taken_at)
+        fam[INVALID_BATCHES.name].add(INVALID_BATCHES.block(reason), n)
+    fam[STORE_UP.name].add("", 1 if snap.store.ok else 0)
+    fam[STORE_WRITE_FAILURES.name].add("", snap.store.failures)
+    fam[SNAPSHOT_TAKEN.name].add("", snap.taken_at)
     return list(fam.values())
 
 
-def _counts(fam: dict[str, _Family], prefix: str, block: str, counts: Counts) -> None:
-    fam[f"{prefix}_communes"].add(block, counts.communes)
-    fam[f"{prefix}_communes_connected"].add(block, counts.connected)
-    fam[f"{prefix}_communes_provisioned"].add(block, counts.provisioned)
-    fam[f"{prefix}_coverage_ratio"].add(block, counts.coverage_ratio)
-    fam[f"{prefix}_provisioned_ratio"].add(block, counts.provisioned_ratio)
+def _counts(fam: dict[str, _Family], unit: str, block: str, counts: Counts) -> None:
+    communes, connected, provisioned, coverage, provisioned_ratio, by_state = _UNIT_COUNTS[unit]
+    fam[communes.name].add(block, counts.communes)
+    fam[connected.name].add(block, counts.connected)
+    fam[provisioned.name].add(block, counts.provisioned)
+    fam[coverage.name].add(block, counts.coverage_ratio)
+    fam[provisioned_ratio.name].add(block, counts.provisioned_ratio)
     for st in State:  # every state, zeros included, so panels and sums keep their series
-        fam[f"{prefix}_communes_by_state"].add(f'{block[:-1]},state="{st.value}"}}', counts.by_state.get(st, 0))
+        fam[by_state.name].add(f'{block[:-1]},state="{st.value}"}}', counts.by_state.get(st, 0))
 
 
 def _windows(
@@ -408,7 +434,7 @@ class SnapshotCollector(Collector):
     def describe(self) -> Iterable[Metric]:
         """The families without samples: lets the registry detect name clashes on register
         without taking a snapshot."""
-        return [Metric(name, doc, typ) for name, doc, typ in _SPECS]
+        return [Metric(spec.name, spec.help, spec.type) for spec in FAMILIES]
 
 
 def _number(value: float) -> str:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from dataclasses import dataclass
 
-from netmon.config.check import check_file, detect_kind
+from netmon.config.check import CheckedFile, SecretScope, inspect_file
 from netmon.config.credentials import Credentials
-from netmon.config.errors import ConfigError, Problem
-from netmon.config.inventory import Device, InventoryIndex
-from netmon.config.loader import load_agent_settings, load_credentials, load_inventory, read_yaml, resolve_path
-from netmon.config.settings import AgentSettings
+from netmon.config.errors import Problem
+from netmon.config.inventory import Device, Inventory, InventoryIndex
+from netmon.config.loader import read_yaml
+from netmon.config.settings import AgentSettings, CollectorSettings
 
 #: Policy errors listed one device each, up to this many per agent file, then counted.
 MAX_POLICY_DEVICES = 20
@@ -33,31 +34,33 @@ def in_scope(settings: AgentSettings, index: InventoryIndex) -> list[Device]:
     return out
 
 
-def policy_problems(path: str) -> list[Problem]:
+def _assessable(checked: CheckedFile) -> tuple[AgentSettings | CollectorSettings, Credentials, Inventory] | None:
+    """The loaded settings, credentials and inventory of a settings file, if all are valid."""
+    if checked.settings is None or checked.credentials is None or checked.inventory is None:
+        return None
+    return checked.settings, checked.credentials, checked.inventory
+
+
+def policy_problems(path: str, checked: CheckedFile) -> list[Problem]:
     """Devices an agent would poll with a profile its ``security`` policy refuses.
 
-    The agent refuses to start with such a device (engineer A's poller enforces the same
+    The agent refuses to start with such a device (its poller enforces the same
     :func:`agent.poller.policy_violations`); ``check-config`` says so before deployment,
     naming each device and its profile. Files that are not valid agent settings give no
-    problems here (:func:`config.check.check_file` reports them).
+    problems here (:func:`config.check.inspect_file` reports them).
     """
     from netmon.agent.poller import policy_violations
 
-    doc, _ = read_yaml(path)
-    if detect_kind(doc.data) != "agent":
+    loaded = _assessable(checked)
+    if loaded is None:
         return []
-    try:
-        settings = load_agent_settings(path)
-        if settings.credentials is None:
-            return []
-        creds = load_credentials(settings.credentials)
-        inv = load_inventory(settings.inventory, creds)
-    except ConfigError:
+    settings, creds, inv = loaded
+    if not isinstance(settings, AgentSettings):
         return []
     policy = settings.security
     if policy.allow_community and policy.allow_weak_algorithms:
         return []
-    line = doc.line_of(("security",))
+    line = read_yaml(path)[0].line_of(("security",))
     found: list[Problem] = []
     refused = 0
     for dev in in_scope(settings, inv.index):
@@ -83,49 +86,76 @@ def policy_problems(path: str) -> list[Problem]:
     return found
 
 
-def security_report(files: list[str]) -> list[str]:
-    """Devices whose SNMP profile uses v1/v2c or weak algorithms, one line each."""
+@dataclass(frozen=True, slots=True)
+class SecurityReport:
+    """Devices on weak SNMP settings, from the settings files that could be assessed.
+
+    Attributes:
+        weak: One line per device and weakness.
+        assessed: Settings files whose settings, credentials and inventory all loaded.
+    """
+
+    weak: list[str]
+    assessed: int
+
+
+def security_report(checked: list[CheckedFile]) -> SecurityReport:
+    """Devices whose SNMP profile uses v1/v2c or weak algorithms, one line each.
+
+    Every device of the inventory a settings file names (an agent's scope aside: the report
+    is the province's). Files that are not valid settings, or that name invalid files, are
+    not assessed.
+    """
     lines: list[str] = []
-    for path in files:
-        doc, _ = read_yaml(path)
-        if detect_kind(doc.data) not in ("agent", "collector") or not isinstance(doc.data, dict):
+    assessed = 0
+    for one in checked:
+        loaded = _assessable(one)
+        if loaded is None:
             continue
-        creds_path = doc.data.get("credentials")
-        if not creds_path:
-            continue
-        try:
-            creds: Credentials = load_credentials(resolve_path(creds_path, path))
-            inv = load_inventory(resolve_path(doc.data["inventory"], path), creds)
-        except ConfigError:
-            continue
+        _, creds, inv = loaded
+        assessed += 1
         for dev in inv.index.devices.values():
-            if dev.snmp is None:
+            profile = creds.snmp.get(dev.snmp) if dev.snmp is not None else None
+            if profile is None:
                 continue
-            for weakness in creds.snmp[dev.snmp].weaknesses():
-                lines.append(f"{dev.id} ({dev.address}) profile {dev.snmp}: {weakness}")
-    return lines
+            lines += [f"{dev.id} ({dev.address}) profile {dev.snmp}: {weakness}" for weakness in profile.weaknesses()]
+    return SecurityReport(list(dict.fromkeys(lines)), assessed)
 
 
 def cli_main(args: argparse.Namespace) -> int:
-    """Check every file; print problems as ``file:line: field: message``; exit 2 on any."""
+    """Check every file; print problems as ``file:line: field: message``; exit 2 on any.
+
+    With ``--security-report``, list the devices on weak SNMP settings; the verdict that
+    every device is on strong settings is given only when every file is valid and at
+    least one settings file names credentials and an inventory.
+    """
     total = 0
     seen: set[Problem] = set()
+    checked: list[CheckedFile] = []
     for path in args.files:
-        kind, found = check_file(path, resolve_secrets=not args.no_secrets)
-        if kind == "agent":
-            found += policy_problems(path)
+        one = inspect_file(
+            path,
+            secrets=SecretScope.NONE if args.no_secrets else SecretScope.ALL,
+            host=not args.no_host_checks,
+        )
+        checked.append(one)
+        found = one.problems + policy_problems(path, one)
         problems = [p for p in found if p not in seen]
         seen.update(problems)
         for p in problems:
             print(p, file=sys.stderr)
         total += len(problems)
-        if not problems:
-            print(f"{path}: ok ({kind})")
+        if not found:
+            print(f"{path}: ok ({one.kind})")
     if args.security_report:
-        weak = security_report(args.files)
-        for line in weak:
+        report = security_report(checked)
+        for line in report.weak:
             print(f"weak: {line}")
-        if not weak:
+        if total:
+            print("security: no verdict while the files have problems", file=sys.stderr)
+        elif not report.assessed:
+            print("security: no verdict: no agent or collector settings with credentials and an inventory given")
+        elif not report.weak:
             print("security: every device uses SNMPv3 with strong algorithms")
     if total:
         print(f"{total} problem{'s' if total != 1 else ''} found", file=sys.stderr)

@@ -158,6 +158,11 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("files", nargs="+")
     k.add_argument("--no-secrets", action="store_true", help="do not try to resolve secret references")
     k.add_argument(
+        "--no-host-checks",
+        action="store_true",
+        help="not on the host that runs the process: skip TLS files, directories and listen addresses",
+    )
+    k.add_argument(
         "--security-report",
         action="store_true",
         help="list devices whose SNMP profile uses v1/v2c or weak algorithms (MD5, DES)",

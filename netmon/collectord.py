@@ -15,7 +15,6 @@ import signal
 import sys
 import time
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry
@@ -27,6 +26,8 @@ from netmon.collector.model import IngestCounters
 from netmon.collector.store import SqliteStore, StoreError
 from netmon.collector.subscriber import run_subscriber
 from netmon.collector.web import build_app
+from netmon.config.addresses import parse_listen
+from netmon.config.check import startup_problems
 from netmon.config.credentials import Credentials
 from netmon.config.errors import ConfigError
 from netmon.config.inventory import Inventory
@@ -44,8 +45,8 @@ TICK_S = 1.0
 
 def split_listen(listen: str) -> tuple[str, int]:
     """``"127.0.0.1:8080"`` → ``("127.0.0.1", 8080)``; ``"[::1]:8080"`` works too."""
-    host, _, port = listen.rpartition(":")
-    return host.strip("[]") or "127.0.0.1", int(port)
+    addr = parse_listen(listen)
+    return addr.host, addr.port
 
 
 def _load(settings: CollectorSettings) -> tuple[Inventory, Credentials | None]:
@@ -54,12 +55,11 @@ def _load(settings: CollectorSettings) -> tuple[Inventory, Credentials | None]:
 
 
 def _broker_password(settings: CollectorSettings, creds: Credentials | None) -> tuple[str | None, Secret | None]:
-    base = Path(settings.inventory).parent
     if settings.broker.credential is not None and creds is not None:
         cred = creds.mqtt[settings.broker.credential]
-        return cred.username, cred.password.resolve(base)
+        return cred.username, cred.password.resolve()
     if settings.broker.password is not None:
-        return settings.broker.username, settings.broker.password.resolve(base)
+        return settings.broker.username, settings.broker.password.resolve()
     return settings.broker.username, None
 
 
@@ -88,7 +88,7 @@ async def run_collector(
     inventory, creds = _load(settings)
     username, password = _broker_password(settings, creds)
     broker = settings.broker if username is None else settings.broker.model_copy(update={"username": username})
-    token = settings.http.token.resolve(Path(settings.inventory).parent) if settings.http.token else None
+    token = settings.http.token.resolve() if settings.http.token else None
     for secret in (password, token):
         if secret is not None:
             register_secret(secret)  # no log line, ours or a library's, may show it
@@ -117,7 +117,7 @@ async def run_collector(
         if settings.influx is not None:
             from netmon.exporters.influx import InfluxWriter
 
-            itoken = settings.influx.token.resolve(Path(settings.inventory).parent) if settings.influx.token else None
+            itoken = settings.influx.token.resolve() if settings.influx.token else None
             if itoken is not None:
                 register_secret(itoken)
             influx = InfluxWriter(settings.influx, inventory, itoken)
@@ -212,7 +212,12 @@ async def run_collector(
 
 
 def cli_main(args: argparse.Namespace) -> int:
-    """``netmon collector -c FILE``."""
+    """``netmon collector -c FILE``: refuses to start, with every problem, when ``netmon
+    check-config`` would not say ok."""
+    problems = startup_problems(args.config, "collector")
+    if problems:
+        print(ConfigError(problems), file=sys.stderr)
+        return 2
     try:
         settings = load_collector_settings(args.config)
     except ConfigError as exc:

@@ -22,6 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from netmon.collector.web.i18n import clock, duration, words
+from netmon.config.addresses import parse_url, redact_userinfo
 
 #: Seconds to wait for the collector before saying it cannot be reached.
 TIMEOUT_S = 10.0
@@ -89,7 +90,8 @@ class Api:
             raise SiteError(x["error"].format(status=exc.code, detail=detail)) from None
         except (urllib.error.URLError, OSError, TimeoutError) as exc:
             reason = getattr(exc, "reason", exc)
-            raise SiteError(x["unreachable_collector"].format(url=self.base, reason=reason)) from None
+            url = redact_userinfo(self.base)
+            raise SiteError(x["unreachable_collector"].format(url=url, reason=redact_userinfo(str(reason)))) from None
         except ValueError as exc:
             raise SiteError(x["error"].format(status="?", detail=f"not JSON: {exc}")) from None
 
@@ -234,6 +236,11 @@ def fetch(api: Api, query: str) -> tuple[str, dict[str, Any]]:
 def cli_main(args: argparse.Namespace) -> int:
     """Print (or keep printing, with --watch) a commune's facts."""
     lang = _language(args.lang)
+    try:
+        parse_url(args.url, ("http", "https"), path=True)
+    except ValueError as exc:  # the message shows the URL redacted
+        print(f"netmon site: --url: {exc}", file=sys.stderr)
+        return 2
     api = Api(args.url, args.token or os.environ.get("NETMON_TOKEN"), lang)
     console = Console()
     try:

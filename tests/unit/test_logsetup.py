@@ -161,3 +161,18 @@ def test_property_a_registered_secret_never_appears(secret: str, prefix: str, fm
             if h not in saved:
                 root.removeHandler(h)
         forget_secrets()
+
+
+def test_log_lines_never_show_a_password_in_a_url(stream: io.StringIO) -> None:
+    setup_logging(LogSettings(level="DEBUG", format="text"), stream=stream)
+    log = logging.getLogger("netmon.test")
+    url = "mqtt://admin:hunter22-url-secret@broker.example:1883"
+    log.info("connecting to %s", url)
+    log.warning("failed", extra={"url": url})
+    try:
+        raise ConnectionError(f"cannot reach {url}")
+    except ConnectionError:
+        log.exception("library error")
+    text = stream.getvalue()
+    assert "hunter22" not in text
+    assert text.count("mqtt://<secret>@broker.example:1883") >= 3

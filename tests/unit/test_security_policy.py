@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from netmon.check_cmd import MAX_POLICY_DEVICES, cli_main, policy_problems
+from netmon.config.check import inspect_file
 
 INVENTORY = """\
 edition: '2021'
@@ -63,7 +64,7 @@ def write_agent(tmp_path: Path, security: str, scope: str = "districts: ['522']"
 
 
 def run_check(path: Path, *, report: bool = False) -> int:
-    return cli_main(argparse.Namespace(files=[str(path)], no_secrets=False, security_report=report))
+    return cli_main(argparse.Namespace(files=[str(path)], no_secrets=False, no_host_checks=False, security_report=report))
 
 
 def test_permissive_policy_passes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -101,7 +102,7 @@ def test_scope_by_device_limits_the_check(tmp_path: Path) -> None:
     path = write_agent(
         tmp_path, "{allow_community: false, allow_weak_algorithms: false}", scope="devices: ['c21010-cpe2']"
     )
-    assert policy_problems(str(path)) == []
+    assert policy_problems(str(path), inspect_file(path)) == []
 
 
 def test_many_refused_devices_are_summarised(tmp_path: Path) -> None:
@@ -111,7 +112,7 @@ def test_many_refused_devices_are_summarised(tmp_path: Path) -> None:
     )
     inventory = INVENTORY.replace("- code: '523'", extra.rstrip("\n") + "\n- code: '523'", 1)
     path = write_agent(tmp_path, "{allow_community: false}", inventory=inventory)
-    problems = policy_problems(str(path))
+    problems = policy_problems(str(path), inspect_file(path))
     assert len(problems) == MAX_POLICY_DEVICES + 1
     assert "and 6 more devices" in problems[-1].message
 
@@ -124,3 +125,48 @@ def test_security_report_lists_weak_devices_without_secrets(tmp_path: Path, caps
     assert {x.split()[1] for x in weak} == {"d522-r1", "c21010-cpe1", "d523-r1"}
     for secret in ("auth-key-strong-1", "priv-key-strong-1", "community-legacy-1", "auth-key-md5-1", "priv-key-des-1"):
         assert secret not in out.out + out.err
+
+
+STRONG_ONLY = INVENTORY.replace("snmp: legacy", "snmp: strong").replace("snmp: md5des", "snmp: strong")
+VERDICT = "every device uses SNMPv3 with strong algorithms"
+
+
+def test_the_verdict_is_given_only_for_valid_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_agent(tmp_path, "{}", inventory=STRONG_ONLY)
+    assert run_check(path, report=True) == 0
+    assert VERDICT in capsys.readouterr().out
+    # the same files with one error: no verdict, however strong the devices look
+    path.write_text(path.read_text(encoding="utf-8") + "colour: red\n", encoding="utf-8")
+    assert run_check(path, report=True) == 2
+    out = capsys.readouterr()
+    assert VERDICT not in out.out + out.err
+    assert "no verdict" in out.err
+
+
+@pytest.mark.parametrize(
+    ("agent", "problem"),
+    [
+        ("agent_id: d522\ncredentials: credentials.yaml\n", "agent-d522.yaml:1: inventory: required field is missing"),
+        ("agent_id: d522\ninventory: inventory.yaml\ncredentials: [a, b]\n", "agent-d522.yaml:3: credentials:"),
+        ("agent_id: d522\ninventory: [inventory.yaml]\ncredentials: credentials.yaml\n", "agent-d522.yaml:2: inventory:"),
+        ("agent_id: d522\ninventory: inventory.yaml\ncredentials: missing.yaml\n", "missing.yaml: cannot read"),
+        ("agent_id: d522\ninventory: inventory.yaml\ncredentials: {file: x}\n", "agent-d522.yaml:3: credentials:"),
+    ],
+)
+def test_the_security_report_never_tracebacks_and_gives_no_verdict_on_invalid_files(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], agent: str, problem: str
+) -> None:
+    path = write_agent(tmp_path, "{}", inventory=STRONG_ONLY)
+    path.write_text(agent, encoding="utf-8")
+    assert run_check(path, report=True) == 2
+    out = capsys.readouterr()
+    assert problem in out.err
+    assert VERDICT not in out.out + out.err
+
+
+def test_no_verdict_without_settings_to_assess(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_agent(tmp_path, "{}", inventory=STRONG_ONLY)
+    assert run_check(tmp_path / "inventory.yaml", report=True) == 0
+    out = capsys.readouterr().out
+    assert VERDICT not in out
+    assert "no verdict: no agent or collector settings" in out
