@@ -144,6 +144,9 @@ class Measured(msgspec.Struct):
     loss_ratio: float | None = None
     response_s: float | None = None
     interfaces: list[wire.Interface] | None = None
+    probe_at: float | None = None
+    snmp_at: float | None = None
+    interfaces_at: float | None = None
 
 
 class _Saved(msgspec.Struct, array_like=True):
@@ -616,6 +619,7 @@ class Engine:
         if m is None:
             m = self._measured[s.device] = Measured()
         if s.probe != "snmp":
+            m.probe_at = s.ts
             m.loss_ratio = s.loss if s.loss is not None else (0.0 if s.ok else 1.0)
             rtt = s.rtt
             if rtt is not None:
@@ -628,6 +632,12 @@ class Engine:
                     (s.device, s.ts, s.ok, rtt.avg if rtt else None, m.loss_ratio, rtt.jitter if rtt else None)
                 )
             return
+        if m.probe_at is None and s.ts - live.hist_last >= self._history_step_s:
+            # No ICMP/TCP probe (ICMP off): the SNMP response time is the latency the charts show.
+            live.hist_last = s.ts
+            commit.history.append((s.device, s.ts, s.ok, s.response_s if s.ok else None, None, None))
+        if s.ok:
+            m.snmp_at = s.ts
         if s.response_s is not None:
             m.response_s = s.response_s
         if s.sys_uptime_s is not None:
@@ -637,7 +647,7 @@ class Engine:
         if s.sys_descr is not None:
             live.sys_descr = s.sys_descr
         if s.interfaces is not None:
-            m.interfaces = s.interfaces
+            m.interfaces, m.interfaces_at = s.interfaces, s.ts
 
     # --- the core, and what follows from a transition ------------------------------------
 
@@ -1269,6 +1279,10 @@ class Engine:
             sys_descr=live.sys_descr,
             is_access=d.is_access,
             interfaces=tuple(_interface_view(i) for i in m.interfaces or ()),
+            probe_at=m.probe_at,
+            snmp_at=m.snmp_at,
+            interfaces_at=m.interfaces_at,
+            interval_s=st.interval_s,
         )
 
     def _build_snapshot(self, now: float) -> Snapshot:
