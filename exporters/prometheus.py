@@ -270,19 +270,24 @@ def build_families(snap: Snapshot, coverage_target: float = 1.0) -> list[Metric]
         up(f"netmon_device_up{b} 1\n" if dev.state == up_state else f"netmon_device_up{b} 0\n")
         since(f"netmon_device_state_since_timestamp_seconds{b} {int(dev.since):d}\n")
         flap(f"netmon_device_flapping{b} 1\n" if dev.flapping else f"netmon_device_flapping{b} 0\n")
-        v = dev.rtt_avg_s
-        if v is not None and isfinite(v):
-            rtt(f"netmon_device_rtt_seconds{b} {float(v)!r}\n")
-        v = dev.jitter_s
-        if v is not None and isfinite(v):
-            jitter(f"netmon_device_jitter_seconds{b} {float(v)!r}\n")
-        v = dev.loss_ratio
-        if v is not None and isfinite(v):
-            loss(f"netmon_device_loss_ratio{b} {float(v)!r}\n")
-        v = dev.response_s
-        if v is not None and isfinite(v):
-            resp(f"netmon_device_snmp_response_seconds{b} {float(v)!r}\n")
         outages(f"netmon_device_outages_total{b} {outage_counts.get(dev.id, 0):d}\n")
+        # Measurements older than the device's last round (a device that stopped answering,
+        # or one nothing is heard of) are not exported: a stale series would say "up".
+        if dev.current(dev.probe_at):
+            v = dev.rtt_avg_s
+            if v is not None and isfinite(v):
+                rtt(f"netmon_device_rtt_seconds{b} {float(v)!r}\n")
+            v = dev.jitter_s
+            if v is not None and isfinite(v):
+                jitter(f"netmon_device_jitter_seconds{b} {float(v)!r}\n")
+            v = dev.loss_ratio
+            if v is not None and isfinite(v):
+                loss(f"netmon_device_loss_ratio{b} {float(v)!r}\n")
+        v = dev.response_s
+        if v is not None and isfinite(v) and dev.current(dev.snmp_at):
+            resp(f"netmon_device_snmp_response_seconds{b} {float(v)!r}\n")
+        if not dev.current(dev.interfaces_at):
+            continue
         for itf in dev.interfaces:
             ib = f'{{device="{dev_id}",interface="{esc(itf.name or str(itf.index))}"}}'
             ifo(f"netmon_interface_oper_status{ib} {itf.oper_status:d}\n")
@@ -339,8 +344,9 @@ def _counts(fam: dict[str, _Family], prefix: str, block: str, counts: Counts) ->
     fam[f"{prefix}_communes"].add(block, counts.communes)
     fam[f"{prefix}_communes_connected"].add(block, counts.connected)
     fam[f"{prefix}_communes_provisioned"].add(block, counts.provisioned)
-    fam[f"{prefix}_coverage_ratio"].add(block, counts.coverage_ratio)
-    fam[f"{prefix}_provisioned_ratio"].add(block, counts.provisioned_ratio)
+    if counts.communes:  # a unit without communes (Lý Sơn) has no coverage, not 0
+        fam[f"{prefix}_coverage_ratio"].add(block, counts.coverage_ratio)
+        fam[f"{prefix}_provisioned_ratio"].add(block, counts.provisioned_ratio)
     for st in State:  # every state, zeros included, so panels and sums keep their series
         fam[f"{prefix}_communes_by_state"].add(f'{block[:-1]},state="{st.value}"}}', counts.by_state.get(st, 0))
 

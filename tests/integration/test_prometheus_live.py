@@ -231,6 +231,19 @@ def test_prometheus_scrapes_the_exposition(live: Live) -> None:
     assert state[LIVE_SNMP_CPE] == STATE_CODE[State.UP]
 
 
+def test_prometheus_holds_no_stale_series_of_a_down_device(live: Live) -> None:
+    """The down CPE answered SNMP once, then nothing: Prometheus has its loss (measured every
+    round) but not its last interface table, SNMP response time or RTT."""
+    sel = f'{{device="{LIVE_DOWN_CPE}"}}'
+    assert _values(live.query(f"netmon_device_loss_ratio{sel}"), "device") == {LIVE_DOWN_CPE: 1.0}
+    for name in ("netmon_interface_oper_status", "netmon_device_snmp_response_seconds", "netmon_device_rtt_seconds"):
+        assert live.query(name + sel) == [], name
+    # A device answering SNMP now keeps its series.
+    assert live.query(f'netmon_interface_oper_status{{device="{LIVE_SNMP_CPE}"}}')
+    # No district without communes ranks among the lowest coverage.
+    assert live.query('netmon_district_coverage_ratio{district="536"}') == []
+
+
 def _targets(lang: str) -> Iterator[tuple[str, dict[str, Any], dict[str, Any]]]:
     for name, board in build(lang).items():
         for panel in board["panels"]:
@@ -439,6 +452,6 @@ def test_influx_points_of_the_same_scenario(live: Live) -> None:
         series = [json.loads(line) for line in resp.read().decode().splitlines() if line]
     fed = [s for b in live.batches for s in b.samples]
     assert sum(len(s["values"]) for s in series) == len(fed)
-    down = next(s for s in series if s["metric"]["device"] == LIVE_DOWN_CPE)
+    down = next(s for s in series if s["metric"]["device"] == LIVE_DOWN_CPE and s["metric"]["probe"] == "icmp")
     assert down["values"] == [0] * len(live.batches)
-    assert down["timestamps"] == [round(s.ts * 1000) for s in fed if s.device == LIVE_DOWN_CPE]
+    assert down["timestamps"] == [round(s.ts * 1000) for s in fed if s.device == LIVE_DOWN_CPE and s.probe == "icmp"]
