@@ -112,6 +112,11 @@ def outage_json(snap: Snapshot, o: Outage, lang: str) -> Json:
     """An outage with its duration so far, its cause in words and where it is by name."""
     c = snap.communes.get(o.commune) if o.commune else None
     d = snap.districts.get(o.district) if o.district else None
+    root = snap.devices.get(o.root_cause) if o.root_cause else None
+    if root is not None:  # unreachable: say which device by where it is
+        cause = words(lang)["because_down"].format(device=place(snap, root.id, root.commune, root.district, lang))
+    else:
+        cause = glossary.cause(o.cause, lang)
     return {
         "device": o.device,
         "commune": o.commune,
@@ -123,7 +128,7 @@ def outage_json(snap: Snapshot, o: Outage, lang: str) -> Json:
         "start": o.start,
         "end": o.end,
         "duration_s": o.duration(snap.taken_at),
-        "cause": glossary.cause(o.cause, lang),
+        "cause": cause,
         "root_cause": o.root_cause,
     }
 

@@ -384,6 +384,8 @@ async def test_outage_tables_name_the_commune(tinh_khe_down: TestClient) -> None
     try:
         outages = (await (await ba_to.get("/api/v1/outages", params={"device": "d535-r1"})).json())["outages"]
         assert outages[0]["where"] == "router huyện — Huyện Ba Tơ"
+        behind = (await (await ba_to.get("/api/v1/outages", params={"commune": "21484"})).json())["outages"]
+        assert behind[0]["cause"] == "do router huyện — Huyện Ba Tơ mất kết nối"
     finally:
         await ba_to.close()
 
