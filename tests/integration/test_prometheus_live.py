@@ -427,9 +427,15 @@ def test_alert_rules_load_and_go_pending_on_the_scenario(live: Live) -> None:
         assert a["state"] == "pending"  # every rule has a "for" longer than this test
     ba_to = {c.code for c in live.inv.index.districts[DISTRICT].communes}
     assert {a["commune"] for a in by_name["NetmonCommuneDown"]} == {"21010", *ba_to}
-    assert [(a["device"], a["district"]) for a in by_name["NetmonDistrictUplinkDown"]] == [(LIVE_DOWN_ROUTER, DISTRICT)]
+    assert [(a["device"], a["district"], a["district_name"]) for a in by_name["NetmonDistrictUplinkDown"]] == [
+        (LIVE_DOWN_ROUTER, DISTRICT, "Huyện Ba Tơ")
+    ]
     assert [a["province"] for a in by_name["NetmonCoverageBelowTarget"]] == ["51"]
     assert set(by_name) == {"NetmonCommuneDown", "NetmonDistrictUplinkDown", "NetmonCoverageBelowTarget"}
+    # The collector is scraped under the job the collector rules watch: they are quiet.
+    names = {r["name"] for r in rules}
+    assert {"NetmonCollectorDown", "NetmonCollectorAbsent"} <= names
+    assert [float(r["value"][1]) for r in live.query('up{job="netmon"}')] == [1.0]
 
 
 def test_exposition_matches_render_of_the_same_snapshot(live: Live) -> None:
