@@ -367,6 +367,7 @@ class Writer:
         if m is None:
             m = self.records.measured[s.device] = Measured()
         if s.probe != "snmp":
+            m.probe_at = s.ts
             m.loss_ratio = s.loss if s.loss is not None else (0.0 if s.ok else 1.0)
             rtt = s.rtt
             if rtt is not None:
@@ -381,6 +382,12 @@ class Writer:
                     )
                 )
             return
+        if m.probe_at is None and s.ts - live.hist_last >= self._history_step_s:
+            # No ICMP/TCP probe (ICMP off): the SNMP response time is the latency the charts show.
+            live.hist_last = s.ts
+            commit.history.append(HistoryRow(s.device, s.ts, s.ok, s.response_s if s.ok else None, None, None))
+        if s.ok:
+            m.snmp_at = s.ts
         if s.response_s is not None:
             m.response_s = s.response_s
         if s.sys_uptime_s is not None:
@@ -390,7 +397,7 @@ class Writer:
         if s.sys_descr is not None:
             live.sys_descr = s.sys_descr
         if s.interfaces is not None:
-            m.interfaces = s.interfaces
+            m.interfaces, m.interfaces_at = s.interfaces, s.ts
 
     # --- the core, and what follows from a transition -------------------------------------
 

@@ -163,7 +163,9 @@ class Live(msgspec.Struct, array_like=True):
 
 
 class Measured(msgspec.Struct):
-    """A device's latest measurements, for display only (not saved: the next round refills them)."""
+    """A device's latest measurements, for display only (not saved: the next round refills
+    them), and when each was measured: the ICMP/TCP probe behind the RTT and loss, the SNMP
+    answer, the interface walk."""
 
     rtt_min_s: float | None = None
     rtt_avg_s: float | None = None
@@ -172,6 +174,9 @@ class Measured(msgspec.Struct):
     loss_ratio: float | None = None
     response_s: float | None = None
     interfaces: list[wire.Interface] | None = None
+    probe_at: float | None = None
+    snmp_at: float | None = None
+    interfaces_at: float | None = None
 
 
 NOTHING_MEASURED = Measured()

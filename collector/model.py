@@ -88,6 +88,22 @@ class DeviceView:
     sys_descr: str | None = None
     is_access: bool = False
     interfaces: tuple[InterfaceView, ...] = ()
+    #: When the values were measured: the ICMP/TCP probe behind ``rtt_*``, ``jitter_s`` and
+    #: ``loss_ratio``; the SNMP answer behind ``response_s`` and ``sys_uptime_s``; the
+    #: interface walk. None: not since the collector started.
+    probe_at: float | None = None
+    snmp_at: float | None = None
+    interfaces_at: float | None = None
+    #: The device's poll interval (a round), seconds.
+    interval_s: float | None = None
+
+    def current(self, at: float | None) -> bool:
+        """Whether a value measured at ``at`` belongs to the device's last round: False for a
+        value older than that round (a device that stopped answering keeps its last good
+        interface table), and for every value of a device nothing is heard from (UNKNOWN)."""
+        if at is None or self.last_seen is None or self.state is State.UNKNOWN:
+            return False
+        return at >= self.last_seen - (self.interval_s or 0.0) / 2
 
 
 @dataclass(frozen=True, slots=True)

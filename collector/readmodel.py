@@ -254,6 +254,10 @@ def device_view(
         sys_descr=live.sys_descr,
         is_access=d.is_access,
         interfaces=tuple(interface_view(i) for i in m.interfaces or ()),
+        probe_at=m.probe_at,
+        snmp_at=m.snmp_at,
+        interfaces_at=m.interfaces_at,
+        interval_s=facts.interval_s,
     )
 
 

@@ -229,8 +229,22 @@ SNAPSHOT_TAKEN = TABLE.family("netmon_snapshot_timestamp_seconds", GAUGE, "Unix 
 
 #: The counts of a district or a province, in the order :func:`_counts` writes them.
 _UNIT_COUNTS = {
-    "district": (DISTRICT_COMMUNES, DISTRICT_CONNECTED, DISTRICT_PROVISIONED, DISTRICT_COVERAGE, DISTRICT_PROVISIONED_RATIO, DISTRICT_BY_STATE),
-    "province": (PROVINCE_COMMUNES, PROVINCE_CONNECTED, PROVINCE_PROVISIONED, PROVINCE_COVERAGE, PROVINCE_PROVISIONED_RATIO, PROVINCE_BY_STATE),
+    "district": (
+        DISTRICT_COMMUNES,
+        DISTRICT_CONNECTED,
+        DISTRICT_PROVISIONED,
+        DISTRICT_COVERAGE,
+        DISTRICT_PROVISIONED_RATIO,
+        DISTRICT_BY_STATE,
+    ),
+    "province": (
+        PROVINCE_COMMUNES,
+        PROVINCE_CONNECTED,
+        PROVINCE_PROVISIONED,
+        PROVINCE_COVERAGE,
+        PROVINCE_PROVISIONED_RATIO,
+        PROVINCE_BY_STATE,
+    ),
 }
 
 #: Every metric name a scrape can contain (sample names, suffixes included).
@@ -299,7 +313,14 @@ def build_families(snap: Snapshot, coverage_target: float = 1.0) -> list[Metric]
     for dev in snap.devices.values():
         commune = communes.get(dev.commune) if dev.commune else None
         district = dev.district or (commune.district if commune else None) or ""
-        meta: tuple[str, ...] = (dev.id, str(dev.role), district, dev.commune or "", commune.name if commune else "", dev.name)
+        meta: tuple[str, ...] = (
+            dev.id,
+            str(dev.role),
+            district,
+            dev.commune or "",
+            commune.name if commune else "",
+            dev.name,
+        )
         raw = "".join(meta)
         if '"' in raw or "\\" in raw or "\n" in raw:  # rare: inventory text with quotes
             meta = tuple(esc(x) for x in meta)
@@ -311,19 +332,24 @@ def build_families(snap: Snapshot, coverage_target: float = 1.0) -> list[Metric]
         up(f"{n_up}{b} 1\n" if dev.state == up_state else f"{n_up}{b} 0\n")
         since(f"{n_since}{b} {int(dev.since):d}\n")
         flap(f"{n_flap}{b} 1\n" if dev.flapping else f"{n_flap}{b} 0\n")
-        v = dev.rtt_avg_s
-        if v is not None and isfinite(v):
-            rtt(f"{n_rtt}{b} {float(v)!r}\n")
-        v = dev.jitter_s
-        if v is not None and isfinite(v):
-            jitter(f"{n_jitter}{b} {float(v)!r}\n")
-        v = dev.loss_ratio
-        if v is not None and isfinite(v):
-            loss(f"{n_loss}{b} {float(v)!r}\n")
-        v = dev.response_s
-        if v is not None and isfinite(v):
-            resp(f"{n_resp}{b} {float(v)!r}\n")
         outages(f"{n_outages}{b} {outage_counts.get(dev.id, 0):d}\n")
+        # Measurements older than the device's last round (a device that stopped answering,
+        # or one nothing is heard of) are not exported: a stale series would say "up".
+        if dev.current(dev.probe_at):
+            v = dev.rtt_avg_s
+            if v is not None and isfinite(v):
+                rtt(f"{n_rtt}{b} {float(v)!r}\n")
+            v = dev.jitter_s
+            if v is not None and isfinite(v):
+                jitter(f"{n_jitter}{b} {float(v)!r}\n")
+            v = dev.loss_ratio
+            if v is not None and isfinite(v):
+                loss(f"{n_loss}{b} {float(v)!r}\n")
+        v = dev.response_s
+        if v is not None and isfinite(v) and dev.current(dev.snmp_at):
+            resp(f"{n_resp}{b} {float(v)!r}\n")
+        if not dev.current(dev.interfaces_at):
+            continue
         for itf in dev.interfaces:
             ib = f"{f0}{dev_id}{f1}{esc(itf.name or str(itf.index))}{f2}"
             ifo(f"{n_ifo}{ib} {itf.oper_status:d}\n")
@@ -375,8 +401,9 @@ def _counts(fam: dict[str, _Family], unit: str, block: str, counts: Counts) -> N
     fam[communes.name].add(block, counts.communes)
     fam[connected.name].add(block, counts.connected)
     fam[provisioned.name].add(block, counts.provisioned)
-    fam[coverage.name].add(block, counts.coverage_ratio)
-    fam[provisioned_ratio.name].add(block, counts.provisioned_ratio)
+    if counts.communes:  # a unit without communes (Lý Sơn) has no coverage, not 0
+        fam[coverage.name].add(block, counts.coverage_ratio)
+        fam[provisioned_ratio.name].add(block, counts.provisioned_ratio)
     for st in State:  # every state, zeros included, so panels and sums keep their series
         fam[by_state.name].add(f'{block[:-1]},state="{st.value}"}}', counts.by_state.get(st, 0))
 

@@ -470,8 +470,9 @@ def _unit_table(m: ReportModel, w: dict[str, str]) -> tuple[list[str], list[list
                 u.communes,
                 u.provisioned,
                 u.connected_end,
-                u.coverage_end,
-                u.time_weighted_coverage,
+                # A unit without communes (Lý Sơn) has no coverage: empty, not 0.
+                u.coverage_end if u.communes else None,
+                u.time_weighted_coverage if u.communes else None,
                 u.availability,
                 u.meeting_objective,
                 u.outages,

@@ -101,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--watch", type=float, nargs="?", const=10.0, metavar="SECONDS", help="refresh every SECONDS (default 10)"
     )
-    s.add_argument("--lang", choices=["vi", "en"], default=None, help="language (default: from LANG, else Vietnamese)")
+    s.add_argument(
+        "--lang", choices=["vi", "en"], default=None, help="language (default: NETMON_LANG, else Vietnamese)"
+    )
     s.add_argument("--json", action="store_true", help="print the API's JSON instead")
 
     r = sub.add_parser(

@@ -1,8 +1,10 @@
 """``netmon site QUERY``: a commune's equipment in the terminal, from the collector's API.
 
-The same facts as the web site page: state and why, each device's state, since when, last
-seen, latency/loss/jitter with a small history line, SNMP uptime, interfaces, and recent
-outages. ``--watch`` refreshes; several matches are listed with their codes.
+The same facts as the web site page: state and why, each device's state, since when, when
+it last answered, latency/loss/jitter (the SNMP response time when ICMP is off) with a small
+history line, SNMP uptime, interfaces, and recent outages by commune name; values older
+than the device's last round are dimmed with their time. ``--watch`` refreshes; several
+matches are listed with their codes. Vietnamese unless ``--lang en`` (or ``NETMON_LANG=en``).
 """
 
 from __future__ import annotations
@@ -142,6 +144,13 @@ def _pct(v: float | None) -> str:
     return "–" if v is None else f"{v * 100:.1f}%"
 
 
+def _measured(text: str, m: dict[str, Any] | None, w: dict[str, str], now: float) -> Text:
+    """A value, dimmed with its time when it is older than the device's last round."""
+    if m is None or m.get("current") or m.get("at") is None:
+        return Text(text)
+    return Text(f"{text} ({w['measured_at_old'].format(time=clock(m['at'], now))})", style="dim italic")
+
+
 def render_commune(d: dict[str, Any], lang: str) -> RenderableType:
     """The site page of a commune as rich renderables (pure)."""
     w = words(lang)
@@ -149,11 +158,13 @@ def render_commune(d: dict[str, Any], lang: str) -> RenderableType:
     title = Text(f"{d['name']} ({d['code']})", style="bold")
     if d.get("district_name"):
         title.append(f" — {d['district_name']}")
-    head = Text.assemble(_state(d["state"], w), "  ", d["cause_text"])
+    # The cause text names the state first ("mất kết nối từ 10:00 — ..."): coloured, not repeated.
+    head = Text(d["cause_text"], style=_STATE_STYLE.get(d["state"], ""))
+    rng = d.get("range") or {}
     parts: list[RenderableType] = [
         title,
         head,
-        Text(f"{w['availability']} 24h: {_pct(d.get('availability_24h'))}"),
+        Text(f"{w['availability']} ({rng.get('label', '24h')}): {_pct(rng.get('availability'))}"),
         Text(""),
     ]
     for dev in d["devices"]:
@@ -166,34 +177,52 @@ def render_commune(d: dict[str, Any], lang: str) -> RenderableType:
         )
         t.add_column(style="dim")
         t.add_column()
-        t.add_row(w["state"], Text.assemble(_state(dev["state"], w), f"  {dev['cause_text']}"))
-        t.add_row(w["last_seen"], "–" if dev["last_seen"] is None else clock(dev["last_seen"], now))
-        t.add_row(
-            w["rtt"],
-            f"{_ms(dev['rtt_avg_s'])}   {w['loss']}: {_pct(dev['loss_ratio'])}   {w['jitter']}: {_ms(dev['jitter_s'])}",
-        )
-        t.add_row(w["uptime"], duration(dev["sys_uptime_s"]) if dev["sys_uptime_s"] is not None else "–")
+        t.add_row(w["state"], Text(dev["cause_text"], style=_STATE_STYLE.get(dev["state"], "")))
+        last_ok = dev.get("last_ok")
+        t.add_row(w["last_ok"], w["never"] if last_ok is None else clock(last_ok, now))
+        if dev.get("latency_source") == "snmp":
+            rtt = _measured(_ms(dev["response_s"]), dev.get("snmp"), w, now)
+            t.add_row(w["rtt_snmp"], Text.assemble(rtt, f"  ({w['no_icmp']})"))
+        else:
+            probe = dev.get("probe")
+            t.add_row(
+                w["rtt"],
+                Text.assemble(
+                    _measured(_ms(dev["rtt_avg_s"]), probe, w, now),
+                    f"   {w['loss']}: ",
+                    _measured(_pct(dev["loss_ratio"]), probe, w, now),
+                    f"   {w['jitter']}: ",
+                    _measured(_ms(dev["jitter_s"]), probe, w, now),
+                ),
+            )
+        t.add_row(w["uptime"], _measured(duration(dev["sys_uptime_s"], lang), dev.get("snmp"), w, now))
         if dev.get("history"):
-            t.add_row(w["history"], sparkline(dev["history"]))
+            label = w["history_snmp" if dev.get("latency_source") == "snmp" else "history"]
+            t.add_row(label.format(span=w["range.24h"]), sparkline(dev["history"]))
         if dev["interfaces"]:
-            ifs = Text()
+            im = dev.get("interfaces_measured")
+            stale = im is not None and not im.get("current") and im.get("at") is not None
+            ifs = Text(style="dim italic" if stale else "")
             for i in dev["interfaces"]:
                 up = i["oper_status"] == 1
-                ifs.append(f"{i['name']}", style="green" if up else "red")
-                ifs.append(f" {w['if.up'] if up else w['if.down']}")
+                ifs.append(f"{i['name']}", style="" if stale else "green" if up else "red")
+                ifs.append(f" {i.get('oper_status_text', i['oper_status'])}")
                 if i.get("alias"):
                     ifs.append(f" ({i['alias']})", style="dim")
                 ifs.append("  ")
+            if stale:
+                ifs.append(f"({w['measured_at_old'].format(time=clock(im['at'], now))})")
             t.add_row(w["interfaces"], ifs)
         parts += [t, Text("")]
-    parts.append(Text(w["outages"], style="bold"))
+    parts.append(Text(f"{w['outages_recent']} ({rng.get('label', '')})", style="bold"))
     if d["outages"]:
         ot = Table(show_header=True, header_style="bold")
-        for col in (w["device"], w["state"], w["start"], w["duration"]):
+        for col in (w["where"], w["state"], w["start"], w["duration"], w["cause"]):
             ot.add_column(col)
         for o in d["outages"]:
-            dur = duration(o["duration_s"]) + (f" ({w['ongoing']})" if o["end"] is None else "")
-            ot.add_row(o["device"], _state(o["state"], w), clock(o["start"], now), dur)
+            dur = duration(o["duration_s"], lang) + (f" ({w['ongoing']})" if o["end"] is None else "")
+            where = Text.assemble(o.get("where") or o["device"], (f" {o['device']}", "dim"))
+            ot.add_row(where, _state(o["state"], w), clock(o["start"], now), dur, o.get("cause", ""))
         parts.append(ot)
     else:
         parts.append(Text(w["no_outages"], style="dim"))
@@ -205,25 +234,29 @@ def render_district(d: dict[str, Any], lang: str) -> RenderableType:
     """A district: its coverage and each commune's state (pure)."""
     w = words(lang)
     c = d["counts"]
-    t = Table(
-        show_header=True,
-        header_style="bold",
-        title=f"{d['name']} ({d['code']}) — {c['connected']}/{c['communes']} {w['connected'].lower()}",
-        title_justify="left",
-    )
+    title = Text(f"{d['name']} ({d['code']})", style="bold")
+    if not c["communes"]:
+        # Lý Sơn: no communes, so no coverage (not 0 %): its district centre is the site.
+        return Group(title, Text(f"{w['coverage']}: – · {w['no_communes']}"))
+    summary = Text(f"{w['coverage']}: {c['connected']}/{c['communes']} ({_pct(c['coverage_ratio'])})")
+    if d.get("no_data"):
+        summary.append(f" · {w['no_data_count'].format(n=d['no_data'])}", style="dim")
+    t = Table(show_header=True, header_style="bold")
     t.add_column(w["commune"])
     t.add_column(w["state"])
     t.add_column(w["cause"])
     for cm in d["communes"]:
         t.add_row(f"{cm['code']} {cm['name']}", _state(cm["state"], w), cm["cause_text"])
-    return t
+    return Group(title, summary, t)
 
 
 def _language(choice: str | None) -> str:
-    if choice in ("vi", "en"):
-        return choice
-    env = os.environ.get("LC_ALL") or os.environ.get("LC_MESSAGES") or os.environ.get("LANG") or ""
-    return "en" if env.lower().startswith("en") else "vi"
+    """``--lang``, else ``NETMON_LANG``, else Vietnamese: the product's language does not
+    follow a terminal's locale (servers are mostly set to en_US)."""
+    for c in (choice, os.environ.get("NETMON_LANG")):
+        if c in ("vi", "en"):
+            return c
+    return "vi"
 
 
 def fetch(api: Api, query: str) -> tuple[str, dict[str, Any]]:

@@ -104,49 +104,83 @@ def engine_settings(store_path: str = ":memory:") -> CollectorSettings:
     )
 
 
-def feed_engine(engine: Engine, clock: Clock, inv: Inventory, evs: list[Event], *, until: float = NOW) -> None:
+def feed_engine(
+    engine: Engine,
+    clock: Clock,
+    inv: Inventory,
+    evs: list[Event],
+    *,
+    until: float = NOW,
+    icmp: bool = True,
+    silent: tuple[str, float] | None = None,
+) -> None:
     """Drive the real engine with ICMP sample batches every ``INTERVAL_S`` from ``T0`` to
-    ``until``: a device fails every round that falls inside one of its events."""
+    ``until``: a device fails every round that falls inside one of its events.
+
+    Args:
+        icmp: False: ICMP is off (as in the demo), every device answers SNMP only.
+        silent: (district code, time): every district has its own agent (``agent-d<code>``,
+            ``agent-p<code>`` for the province's devices); this district's agent sends nothing
+            from that time on and its last will arrives one round later.
+    """
     by_device: dict[str, list[Event]] = {}
     for e in evs:
         by_device.setdefault(e.device, []).append(e)
-    devices = list(inv.index.devices)
-    seq = 0
+    agent_of = dict.fromkeys(inv.index.devices, "agent-test")
+    silent_agent, silent_at = None, float("inf")
+    if silent is not None:
+        agent_of = {
+            dev: f"agent-d{p.district.code}" if p.district is not None else f"agent-p{inv.province.code}"
+            for dev, p in inv.index.placement.items()
+        }
+        silent_agent, silent_at = f"agent-d{silent[0]}", silent[1]
+    seqs: dict[str, int] = {}
+    will_sent = False
+    rnd = 0
     t = T0
     while t < until:
-        samples = []
-        for dev in devices:
+        per_agent: dict[str, list[wire.Sample]] = {}
+        for dev, agent in agent_of.items():
+            if agent == silent_agent and t >= silent_at:
+                continue
             out = any(e.start <= t < (e.end if e.end is not None else float("inf")) for e in by_device.get(dev, []))
-            if out:
-                samples.append(
-                    wire.Sample(device=dev, probe="icmp", ts=t, ok=False, reason="timeout", loss=1.0, sent=3)
-                )
-                if dev in SNMP_DEVICES:
-                    samples.append(wire.Sample(device=dev, probe="snmp", ts=t, ok=False, reason="timeout"))
-            else:
-                rtt = 0.020 + 0.001 * (seq % 7)
-                samples.append(
-                    wire.Sample(
-                        device=dev,
-                        probe="icmp",
-                        ts=t,
-                        ok=True,
-                        rtt=wire.Rtt(rtt, rtt, rtt + 0.004, 0.001),
-                        loss=0.0,
-                        sent=3,
-                    )
-                )
-                if dev in SNMP_DEVICES:
-                    samples.append(_snmp_sample(dev, t))
-        seq += 1
+            per_agent.setdefault(agent, []).extend(_round_samples(dev, t, out=out, icmp=icmp, rnd=rnd))
+        rnd += 1
         clock.now = t + 1.0
-        engine.apply_batch(
-            wire.SampleBatch(v=1, agent="agent-test", seq=seq, sent_at=t + 0.5, samples=samples), t + 1.0
-        )
+        for agent, samples in per_agent.items():
+            seqs[agent] = seqs.get(agent, 0) + 1
+            engine.apply_batch(
+                wire.SampleBatch(v=1, agent=agent, seq=seqs[agent], sent_at=t + 0.5, samples=samples), t + 1.0
+            )
+        if silent_agent is not None and not will_sent and t >= silent_at + INTERVAL_S:
+            will_sent = True
+            engine.agent_status(wire.AgentStatus(v=1, agent=silent_agent, state="offline", ts=T0), t + 1.0)
         engine.tick(t + 1.0)
         t += INTERVAL_S
     clock.now = until
     engine.tick(until)
+
+
+def _round_samples(dev: str, t: float, *, out: bool, icmp: bool, rnd: int) -> list[wire.Sample]:
+    """A device's samples of one round: ICMP (and SNMP for ``SNMP_DEVICES``), or SNMP only."""
+    if not icmp:
+        return [
+            wire.Sample(device=dev, probe="snmp", ts=t, ok=False, reason="timeout") if out else _snmp_sample(dev, t)
+        ]
+    if out:
+        samples = [wire.Sample(device=dev, probe="icmp", ts=t, ok=False, reason="timeout", loss=1.0, sent=3)]
+        if dev in SNMP_DEVICES:
+            samples.append(wire.Sample(device=dev, probe="snmp", ts=t, ok=False, reason="timeout"))
+        return samples
+    rtt = 0.020 + 0.001 * (rnd % 7)
+    samples = [
+        wire.Sample(
+            device=dev, probe="icmp", ts=t, ok=True, rtt=wire.Rtt(rtt, rtt, rtt + 0.004, 0.001), loss=0.0, sent=3
+        )
+    ]
+    if dev in SNMP_DEVICES:
+        samples.append(_snmp_sample(dev, t))
+    return samples
 
 
 #: Devices that also answer SNMP in the scenario (uptime, interfaces on their site page).
@@ -193,15 +227,37 @@ def engine_at(until: float) -> Engine:
 
 
 def scenario_engine(
-    store_path: str = ":memory:", *, until: float = NOW, inv: Inventory | None = None, evs: list[Event] | None = None
+    store_path: str = ":memory:",
+    *,
+    until: float = NOW,
+    inv: Inventory | None = None,
+    evs: list[Event] | None = None,
+    icmp: bool = True,
+    silent: tuple[str, float] | None = None,
 ) -> Engine:
     """The real collector engine (with its SQLite store) fed with the scenario up to ``until``;
-    another inventory or list of events may replace the scenario's."""
+    another inventory or list of events may replace the scenario's; ``icmp`` and ``silent``
+    as in :func:`feed_engine`."""
     from netmon.collector.store import SqliteStore
 
     inv = inv if inv is not None else inventory()
     clock = Clock(T0 - 1.0)
     store = SqliteStore.open(store_path)
     engine = Engine(inv, engine_settings(store_path), store, clock=clock)
-    feed_engine(engine, clock, inv, events(inv) if evs is None else evs, until=until)
+    feed_engine(engine, clock, inv, events(inv) if evs is None else evs, until=until, icmp=icmp, silent=silent)
     return engine
+
+
+#: Mộ Đức district: its agent goes silent in :func:`silent_agent_engine`.
+MO_DUC = "533"
+#: Lý Sơn district: no communes (its district centre is the site to watch).
+LY_SON = "536"
+SILENT_AT = T0 + 2 * HOUR
+
+
+@functools.cache
+def silent_agent_engine(until: float = T0 + 3 * HOUR) -> Engine:
+    """The demo's situation: ICMP off (SNMP only), one agent per district, Mộ Đức's agent
+    silent from ``SILENT_AT`` (its last will one round later), at 03:00 (the scenario's
+    outages come later in the day). Read it, never write."""
+    return scenario_engine(until=until, icmp=False, silent=(MO_DUC, SILENT_AT))

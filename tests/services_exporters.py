@@ -104,6 +104,11 @@ def scenario_snapshot(
             response_s=0.015 if up else None,
             is_access=dev.is_access,
             interfaces=itfs,
+            # Measured in the last round (``last_seen``): current, so exported.
+            probe_at=now - 5 if up else None,
+            snmp_at=now - 5 if up else None,
+            interfaces_at=now - 5 if itfs else None,
+            interval_s=60.0,
         )
         devices[dev_id] = view
         if commune is not None:
@@ -237,7 +242,8 @@ def live_batches(inv: Inventory, now: float, rounds: int = 4) -> list[Any]:
     """Sample batches of the live scenario: ``rounds`` ICMP rounds ending a little over one
     interval before ``now`` (so a tick at ``now`` refreshes the engine's availability, which
     it does at most once a minute); ``LIVE_DOWN_CPE``, ``LIVE_DOWN_ROUTER`` and every device below the router
-    fail every round, the others answer (RTT 20 ms)."""
+    fail every round, the others answer (RTT 20 ms); ``LIVE_DOWN_CPE`` answered SNMP in the
+    first round only."""
     from netmon.agent import wire
 
     index = inv.index
@@ -288,6 +294,20 @@ def live_batches(inv: Inventory, now: float, rounds: int = 4) -> list[Any]:
                     ),
                 ],
             )
+        )
+        # The down CPE answered SNMP in the first round only: its interface table and SNMP
+        # response time are stale afterwards, and must not be exported.
+        samples.append(
+            wire.Sample(
+                device=LIVE_DOWN_CPE,
+                probe="snmp",
+                ts=t,
+                ok=True,
+                response_s=0.04,
+                interfaces=[wire.Interface(index=1, name="wan0", oper_status=1, in_octets=1, out_octets=1)],
+            )
+            if r == 0
+            else wire.Sample(device=LIVE_DOWN_CPE, probe="snmp", ts=t, ok=False, reason="timeout")
         )
         batches.append(wire.SampleBatch(v=1, agent=LIVE_AGENT, seq=r + 1, sent_at=t + 0.5, samples=samples))
     return batches

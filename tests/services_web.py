@@ -53,3 +53,32 @@ def serve_app(reader: Reader, **kw: Any) -> Iterator[str]:
         loop.call_soon_threadsafe(stop.set)
         thread.join(30)
         loop.close()
+
+
+#: Headless Chromium for the browser tests: Debian's, with what a CI container needs.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+#: The viewports the status page is tried on: a phone at a commune office, a desk.
+PHONE = {"width": 390, "height": 844}
+DESKTOP = {"width": 1280, "height": 900}
+
+
+@contextmanager
+def chromium() -> Iterator[Any]:
+    """A headless Chromium (playwright ``Browser``), closed on exit."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield b
+        finally:
+            b.close()

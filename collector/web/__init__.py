@@ -1,8 +1,8 @@
 """The collector's status page and JSON API (aiohttp): read-only, small, mobile-first.
 
-Pages (Vietnamese by default, English by ``?lang=en``, a cookie or Accept-Language):
-``/`` the province, ``/district/{code}``, ``/commune/{code}`` (the site page),
-``/search?q=``. Behind every page, a JSON API under ``/api/v1/`` described by
+Pages (Vietnamese by default, English by the switch: ``?lang=en``, kept in a cookie):
+``/`` the province, ``/district/{code}`` and ``/commune/{code}`` (the site page), both over
+a time range (``?range=24h|7d|30d``, or ``from``/``to``), ``/search?q=``. Behind every page, a JSON API under ``/api/v1/`` described by
 ``/api/v1/openapi.json``. Every value goes through jinja2's autoescape. With a token, every
 request needs ``Authorization: Bearer <token>`` (or the ``netmon_token`` cookie, so a
 reverse proxy or a bookmarklet can set it once for a phone's browser).
@@ -25,6 +25,7 @@ import jinja2
 from aiohttp import web
 from markupsafe import Markup
 
+from netmon.collector import glossary
 from netmon.collector.archive import ArchiveReader
 from netmon.collector.model import CoveragePoint, Reader, Scope, Snapshot, WindowFigures
 from netmon.collector.search import SearchIndex
@@ -121,10 +122,32 @@ def _int_param(request: web.Request, name: str, default: int, lo: int, hi: int) 
 
 
 def _lang(request: web.Request) -> str:
-    default = request.app[_STATE_KEY]["language"]
-    return pick_language(
-        request.query.get("lang"), request.cookies.get("lang"), request.headers.get("Accept-Language"), default
-    )
+    return pick_language(request.query.get("lang"), request.cookies.get("lang"), request.app[_STATE_KEY]["language"])
+
+
+def _range(request: web.Request) -> views.Window:
+    """The time range of a district or site page (and its API): ``range=24h|7d|30d``, or
+    ``from``/``to`` (a date alone means that whole day); the default is 7 days."""
+    now = request.app[READER_KEY].snapshot().taken_at
+    q = request.query
+    key = q.get("range") or ""
+    if key in views.RANGES:
+        return views.Window.last(key, now)
+    if key not in ("", "custom"):
+        raise BadRequest("range", f"one of {', '.join(views.RANGES)}, custom")
+    if not q.get("from") and not q.get("to"):
+        return views.Window.last(views.DEFAULT_RANGE, now)
+    raw_to = q.get("to")
+    end = parse_time("to", raw_to, now)
+    if raw_to and len(raw_to) == 10:  # YYYY-MM-DD: up to the end of that day
+        end += 86400.0
+    end = min(end, now)
+    start = parse_time("from", q.get("from"), end - views.RANGES[views.DEFAULT_RANGE])
+    if start >= end:
+        raise BadRequest("from", "must be before 'to'")
+    if end - start > MAX_WINDOW_S:
+        raise BadRequest("from", f"window longer than {int(MAX_WINDOW_S // 86400)} days")
+    return views.Window(start, end, "custom")
 
 
 def _index(request: web.Request, snap: Snapshot) -> SearchIndex:
@@ -171,7 +194,7 @@ def _middlewares(token: Secret | None) -> list[Any]:
         try:
             resp = await handler(request)
         except BadRequest as exc:
-            resp = _error(400, "bad_request", str(exc))
+            resp = _error(400, "bad_request", str(exc)) if is_api else _page_bad_request(request, str(exc))
         except views.NotFound as exc:
             resp = _error(404, "not_found", str(exc)) if is_api else _page_not_found(request, str(exc))
         except web.HTTPException as exc:
@@ -211,7 +234,6 @@ def _env() -> jinja2.Environment:
     )
     env.filters["pct"] = lambda r: "–" if r is None else f"{r * 100:.1f}%"
     env.filters["ms"] = lambda s: "–" if s is None else f"{s * 1000:.1f} ms"
-    env.filters["dur"] = duration
     return env
 
 
@@ -226,9 +248,20 @@ def _page(request: web.Request, template: str, data: dict[str, Any], status: int
     def when(ts: float | None) -> str:
         return "–" if ts is None else clock(ts, now)
 
-    def spark(history: list[dict[str, Any]]) -> Markup:
-        # svg.sparkline escapes its one label and formats every number itself.
-        return Markup(svg.sparkline([(p["ts"], p["rtt_avg_s"], p["ok"]) for p in history], label=w["history"]))
+    def dur(seconds: float | None) -> str:
+        return duration(seconds, lang)
+
+    def ifstate(code: int) -> str:
+        return glossary.interface_state(code, lang)
+
+    def day(ts: float) -> str:
+        return datetime.fromtimestamp(ts, TZ).strftime("%Y-%m-%d")
+
+    def spark(history: list[dict[str, Any]], label: str) -> Markup:
+        # svg.sparkline escapes its labels and formats every number itself.
+        return Markup(
+            svg.sparkline([(p["ts"], p["rtt_avg_s"], p["ok"]) for p in history], label=label, empty=w["no_data"])
+        )
 
     def bars(rows: list[tuple[str, float]], target: float) -> Markup:
         return Markup(svg.hbars(rows, target=target, title=w["coverage"]))
@@ -242,7 +275,11 @@ def _page(request: web.Request, template: str, data: dict[str, Any], status: int
             lang=lang,
             other_lang=other,
             when=when,
+            dur=dur,
+            ifstate=ifstate,
+            day=day,
             spark=spark,
+            ranges=list(views.RANGES),
             bars=bars,
             path=request.path,
             q=request.query.get("q", ""),
@@ -257,7 +294,11 @@ def _page(request: web.Request, template: str, data: dict[str, Any], status: int
 
 
 def _page_not_found(request: web.Request, what: str) -> web.Response:
-    return _page(request, "notfound.html.j2", {"what": what}, status=404)
+    return _page(request, "notfound.html.j2", {"what": what, "heading": words(_lang(request))["not_found"]}, 404)
+
+
+def _page_bad_request(request: web.Request, what: str) -> web.Response:
+    return _page(request, "notfound.html.j2", {"what": what, "heading": words(_lang(request))["bad_request"]}, 400)
 
 
 async def overview_page(request: web.Request) -> web.StreamResponse:
@@ -273,16 +314,15 @@ async def district_page(request: web.Request) -> web.StreamResponse:
     return _page(
         request,
         "district.html.j2",
-        views.district(reader, reader.snapshot(), request.match_info["code"], _lang(request)),
+        views.district(reader, reader.snapshot(), request.match_info["code"], _lang(request), _range(request)),
     )
 
 
 async def commune_page(request: web.Request) -> web.StreamResponse:
     """The site page of a commune."""
     reader = request.app[READER_KEY]
-    return _page(
-        request, "commune.html.j2", views.commune(reader, reader.snapshot(), request.match_info["code"], _lang(request))
-    )
+    data = views.commune(reader, reader.snapshot(), request.match_info["code"], _lang(request), _range(request))
+    return _page(request, "commune.html.j2", data)
 
 
 async def search_page(request: web.Request) -> web.StreamResponse:
@@ -309,21 +349,21 @@ async def api_overview(request: web.Request) -> web.StreamResponse:
 
 
 async def api_district(request: web.Request) -> web.StreamResponse:
-    """GET /api/v1/districts/{code}."""
+    """GET /api/v1/districts/{code}?range=|from=&to=."""
     reader = request.app[READER_KEY]
-    return _json(views.district(reader, reader.snapshot(), request.match_info["code"], _lang(request)))
+    return _json(views.district(reader, reader.snapshot(), request.match_info["code"], _lang(request), _range(request)))
 
 
 async def api_commune(request: web.Request) -> web.StreamResponse:
-    """GET /api/v1/communes/{code}."""
+    """GET /api/v1/communes/{code}?range=|from=&to=."""
     reader = request.app[READER_KEY]
-    return _json(views.commune(reader, reader.snapshot(), request.match_info["code"], _lang(request)))
+    return _json(views.commune(reader, reader.snapshot(), request.match_info["code"], _lang(request), _range(request)))
 
 
 async def api_device(request: web.Request) -> web.StreamResponse:
-    """GET /api/v1/devices/{id}."""
+    """GET /api/v1/devices/{id}?range=|from=&to=."""
     reader = request.app[READER_KEY]
-    return _json(views.device(reader, reader.snapshot(), request.match_info["id"], _lang(request)))
+    return _json(views.device(reader, reader.snapshot(), request.match_info["id"], _lang(request), _range(request)))
 
 
 async def api_search(request: web.Request) -> web.StreamResponse:
@@ -385,8 +425,8 @@ async def api_outages(request: web.Request) -> web.StreamResponse:
         district=q.get("district") or None,
         limit=limit,
     )
-    now = reader.snapshot().taken_at
-    return _json({"from": start, "to": end, "outages": [views.outage_json(o, now) for o in found]})
+    snap, lang = reader.snapshot(), _lang(request)
+    return _json({"from": start, "to": end, "outages": [views.outage_json(snap, o, lang) for o in found]})
 
 
 def _check_scope(snap: Snapshot, scope: str | None, ident: str | None) -> tuple[str, str]:
@@ -480,7 +520,7 @@ def build_app(
     Args:
         reader: The collector's read API (the engine, or a stand-in).
         token: When set, every request must carry it as a bearer token.
-        language: Language when neither ``?lang=``, the cookie nor Accept-Language decide.
+        language: Language when neither ``?lang=`` nor the cookie (the switch) decide.
         extra_routes: More routes on the same app (the collector adds ``/metrics``).
         coverage_target: Share of communes the province aims to connect (the overview's line).
         refresh_s: Pages refresh their content in place this often (0: never).

@@ -5,67 +5,72 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-LANGUAGES = ("vi", "en")
+from netmon.collector import glossary
+from netmon.collector.glossary import term
+from netmon.collector.model import State
+
+LANGUAGES = glossary.LANGUAGES
 #: Times are shown in the province's time zone whatever the server's.
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
-_WORDS: dict[str, dict[str, str]] = {
+#: Words of the page itself. The domain's terms (states, units, measures) come from
+#: :mod:`collector.glossary`, so that the page, Grafana, the alerts and the reports agree.
+_UI: dict[str, dict[str, str]] = {
     "vi": {
         "title": "Giám sát mạng truyền số liệu chuyên dùng",
         "overview": "Tổng quan",
-        "coverage": "Tỷ lệ xã kết nối",
-        "target": "mục tiêu",
-        "district": "Huyện",
-        "districts": "Huyện",
-        "commune": "Xã",
-        "communes": "Xã",
-        "connected": "Kết nối",
-        "provisioned": "Đã lắp đặt",
         "down_now": "Đang mất kết nối",
         "nothing_down": "Tất cả xã đang kết nối.",
+        "none_known_down": "Không có xã nào được biết là đang mất kết nối; xem các xã không có dữ liệu giám sát bên dưới.",
+        "in_maintenance": "Đang bảo trì",
+        "no_data_now": "Không có dữ liệu giám sát",
+        "no_data_note": "Mất giám sát, không phải mất kết nối: chưa biết các xã này có kết nối hay không, nên chưa được tính là đã kết nối.",
+        "no_data_count": "{n} xã không có dữ liệu giám sát",
+        "no_communes": "Đơn vị này không có cấp xã: không tính tỷ lệ xã kết nối.",
         "by_state": "Xã theo trạng thái",
         "search": "Tìm xã, huyện hoặc mã",
         "search_button": "Tìm",
         "results": "Kết quả tìm kiếm",
         "no_results": "Không tìm thấy.",
-        "device": "Thiết bị",
-        "devices": "Thiết bị",
-        "state": "Trạng thái",
-        "since": "Từ",
-        "last_seen": "Lần cuối thấy",
-        "rtt": "Độ trễ",
-        "loss": "Mất gói",
-        "jitter": "Jitter",
-        "uptime": "Thời gian chạy (SNMP)",
-        "interfaces": "Cổng",
-        "outages": "Sự cố gần đây",
-        "no_outages": "Không có sự cố trong 7 ngày qua.",
+        "last_ok": "Trả lời lần cuối",
+        "never": "chưa từng",
+        "measured_at": "số liệu lúc {time}",
+        "measured_at_old": "số liệu cũ lúc {time}",
+        "rtt_snmp": "Độ trễ (phản hồi SNMP)",
+        "no_icmp": "không đo ICMP",
+        "outages_recent": "Sự cố",
+        "no_outages": "Không có sự cố trong khoảng thời gian này.",
+        "where": "Nơi",
         "start": "Bắt đầu",
         "end": "Kết thúc",
         "duration": "Thời lượng",
         "ongoing": "đang diễn ra",
-        "availability": "Khả dụng",
-        "updated": "Cập nhật",
+        "updated": "Dữ liệu lúc",
+        "offline": "Mất kết nối tới máy chủ, dữ liệu lúc {time}",
         "not_found": "Không tìm thấy",
+        "bad_request": "Yêu cầu không hợp lệ",
         "language": "English",
         "cause": "Nguyên nhân",
-        "history": "Độ trễ 6 giờ qua",
-        "no_data": "chưa có dữ liệu",
-        "state.up": "hoạt động",
-        "state.down": "mất kết nối",
-        "state.unreachable": "không liên lạc được",
-        "state.unknown": "không rõ",
-        "state.maintenance": "bảo trì",
-        "if.up": "lên",
-        "if.down": "xuống",
-        "if.other": "khác",
+        "history": "Độ trễ, {span} gần nhất",
+        "history_snmp": "Thời gian phản hồi SNMP, {span} gần nhất",
+        "range": "Khoảng thời gian",
+        "range.24h": "24 giờ",
+        "range.7d": "7 ngày",
+        "range.30d": "30 ngày",
+        "range.custom": "Tùy chọn",
+        "range_from": "Từ ngày",
+        "range_to": "Đến ngày",
+        "range_show": "Xem",
+        "range_span": "{start} – {end}",
         "uplink_district": "đường truyền {name} mất từ {time}",
         "uplink_core": "đường truyền trục tỉnh ({device}) mất từ {time}",
-        "uplink_device": "thiết bị {device} mất từ {time}",
-        "down_since": "mất kết nối từ {time}",
-        "unknown_since": "không có dữ liệu giám sát từ {time}",
-        "maintenance_since": "đang bảo trì từ {time}",
-        "up_since": "hoạt động từ {time}",
+        "uplink_device": "{device} mất kết nối từ {time}",
+        "since_time": "{state} từ {time}",
+        "because_down": "do {device} mất kết nối",
+        "agent_silent": "{agent} im lặng từ {time}",
+        "agent_quiet": "{agent} không gửi dữ liệu về các thiết bị này từ {time}",
+        "agent_none": "chưa trạm giám sát nào gửi dữ liệu",
+        "agent_of": "trạm giám sát {unit}",
         "unauthorized": "cần mã truy cập",
         "store_failing": (
             "Máy thu thập không ghi được số liệu từ {time} ({error}): số liệu mới chưa được ghi nhận, "
@@ -75,59 +80,58 @@ _WORDS: dict[str, dict[str, str]] = {
     "en": {
         "title": "Dedicated data network monitoring",
         "overview": "Overview",
-        "coverage": "Communes connected",
-        "target": "target",
-        "district": "District",
-        "districts": "Districts",
-        "commune": "Commune",
-        "communes": "Communes",
-        "connected": "Connected",
-        "provisioned": "Provisioned",
         "down_now": "Down now",
         "nothing_down": "Every commune is connected.",
+        "none_known_down": "No commune is known to be down; see those without monitoring data below.",
+        "in_maintenance": "In maintenance",
+        "no_data_now": "No monitoring data",
+        "no_data_note": "A monitoring gap, not a network failure: whether these communes are connected is not known, so they are not counted as connected.",
+        "no_data_count": "{n} communes without monitoring data",
+        "no_communes": "This unit has no communes: it has no commune coverage.",
         "by_state": "Communes by state",
         "search": "Find a commune, district or code",
         "search_button": "Search",
         "results": "Search results",
         "no_results": "Nothing found.",
-        "device": "Device",
-        "devices": "Devices",
-        "state": "State",
-        "since": "Since",
-        "last_seen": "Last seen",
-        "rtt": "RTT",
-        "loss": "Loss",
-        "jitter": "Jitter",
-        "uptime": "Uptime (SNMP)",
-        "interfaces": "Interfaces",
-        "outages": "Recent outages",
-        "no_outages": "No outages in the last 7 days.",
+        "last_ok": "Last answered",
+        "never": "never",
+        "measured_at": "measured at {time}",
+        "measured_at_old": "old value, measured at {time}",
+        "rtt_snmp": "Latency (SNMP response)",
+        "no_icmp": "no ICMP probe",
+        "outages_recent": "Outages",
+        "no_outages": "No outages in this time range.",
+        "where": "Where",
         "start": "Start",
         "end": "End",
         "duration": "Duration",
         "ongoing": "ongoing",
-        "availability": "Availability",
-        "updated": "Updated",
+        "updated": "Data as of",
+        "offline": "Lost connection to the server, data as of {time}",
         "not_found": "Not found",
+        "bad_request": "Bad request",
         "language": "Tiếng Việt",
         "cause": "Cause",
-        "history": "Latency, last 6 hours",
-        "no_data": "no data yet",
-        "state.up": "up",
-        "state.down": "down",
-        "state.unreachable": "unreachable",
-        "state.unknown": "unknown",
-        "state.maintenance": "maintenance",
-        "if.up": "up",
-        "if.down": "down",
-        "if.other": "other",
+        "history": "Round-trip time, last {span}",
+        "history_snmp": "SNMP response time, last {span}",
+        "range": "Time range",
+        "range.24h": "24 hours",
+        "range.7d": "7 days",
+        "range.30d": "30 days",
+        "range.custom": "Custom",
+        "range_from": "From",
+        "range_to": "To",
+        "range_show": "Show",
+        "range_span": "{start} – {end}",
         "uplink_district": "uplink of {name} down since {time}",
         "uplink_core": "provincial core ({device}) down since {time}",
-        "uplink_device": "device {device} down since {time}",
-        "down_since": "down since {time}",
-        "unknown_since": "no monitoring data since {time}",
-        "maintenance_since": "in maintenance since {time}",
-        "up_since": "up since {time}",
+        "uplink_device": "{device} down since {time}",
+        "since_time": "{state} since {time}",
+        "because_down": "because {device} is down",
+        "agent_silent": "{agent} silent since {time}",
+        "agent_quiet": "{agent} sends nothing about these devices since {time}",
+        "agent_none": "no monitoring agent has sent data yet",
+        "agent_of": "the monitoring agent of {unit}",
         "unauthorized": "a token is required",
         "store_failing": (
             "The collector cannot write to its store since {time} ({error}): new data is not recorded yet, "
@@ -136,32 +140,57 @@ _WORDS: dict[str, dict[str, str]] = {
     },
 }
 
+#: Glossary terms the page uses under the same keys.
+_TERMS = (
+    "coverage",
+    "availability",
+    "target",
+    "district",
+    "districts",
+    "commune",
+    "communes",
+    "connected",
+    "provisioned",
+    "device",
+    "devices",
+    "state",
+    "since",
+    "rtt",
+    "loss",
+    "jitter",
+    "uptime",
+    "interfaces",
+    "no_data",
+    "monitoring_gap",
+    "snmp_response",
+    "rx",
+    "tx",
+    *(f"state.{s.value}" for s in State),
+)
+
+
+def _vocabulary(lang: str) -> dict[str, str]:
+    return {**_UI[lang], **{k: term(k, lang) for k in _TERMS}}
+
+
+_WORDS: dict[str, dict[str, str]] = {lang: _vocabulary(lang) for lang in LANGUAGES}
+
 
 def words(lang: str) -> dict[str, str]:
     """The vocabulary of a language (Vietnamese for anything unknown)."""
     return _WORDS.get(lang, _WORDS["vi"])
 
 
-def pick_language(query: str | None, cookie: str | None, accept_language: str | None, default: str = "vi") -> str:
-    """The page language: ``?lang=`` first, then the cookie, then Accept-Language, then the default."""
+def pick_language(query: str | None, cookie: str | None, default: str = "vi") -> str:
+    """The page language: ``?lang=`` first, then the cookie (the switch's choice), then the
+    collector's ``http.language`` (Vietnamese unless configured otherwise).
+
+    The browser's Accept-Language is not consulted: the product speaks Vietnamese to the
+    province's staff, whose phones and browsers often ship set to English.
+    """
     for choice in (query, cookie):
         if choice in LANGUAGES:
             return choice
-    if accept_language:
-        best: tuple[float, str] | None = None
-        for part in accept_language.split(","):
-            tag, _, params = part.strip().partition(";")
-            q = 1.0
-            if params.strip().startswith("q="):
-                try:
-                    q = float(params.strip()[2:])
-                except ValueError:
-                    q = 0.0
-            primary = tag.strip().lower().split("-")[0]
-            if primary in LANGUAGES and (best is None or q > best[0]):
-                best = (q, primary)
-        if best is not None and best[0] > 0:
-            return best[1]
     return default if default in LANGUAGES else "vi"
 
 
@@ -176,29 +205,16 @@ def clock(ts: float, now: float) -> str:
     return t.strftime("%H:%M %d/%m/%Y")
 
 
-def duration(seconds: float | None) -> str:
-    """A duration in compact form: ``45 s``, ``12 min``, ``2 h 05``, ``3 d 4 h``."""
-    if seconds is None:
-        return "–"
-    s = max(0, round(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min"
-    if s < 86400:
-        return f"{s // 3600} h {s % 3600 // 60:02d}"
-    return f"{s // 86400} d {s % 86400 // 3600} h"
+def duration(seconds: float | None, lang: str) -> str:
+    """A duration in the words of ``lang`` (see :func:`collector.glossary.duration`)."""
+    return glossary.duration(seconds, lang)
 
 
 def unit_phrase(name: str, lang: str) -> str:
-    """A district's name inside a sentence: "huyện Ba Tơ" / "Ba Tơ district"."""
-    prefixes = ("Thành phố ", "Thị xã ", "Huyện ", "Quận ")
-    if lang == "vi":
-        for p in prefixes:
-            if name.startswith(p):
-                return p.lower() + name[len(p) :]
-        return name
-    for p in prefixes:
+    """A district-level unit's name inside a sentence: "huyện Ba Tơ", "thị xã Đức Phổ" /
+    "Ba Tơ district", "Đức Phổ town", "Quảng Ngãi city"."""
+    prefixes = {"Thành phố ": "city", "Thị xã ": "town", "Huyện ": "district", "Quận ": "district"}
+    for p, kind in prefixes.items():
         if name.startswith(p):
-            return f"{name[len(p) :]} district"
+            return p.lower() + name[len(p) :] if lang == "vi" else f"{name[len(p) :]} {kind}"
     return name

@@ -32,7 +32,8 @@ COUNTS = _obj(
         "communes": _INT,
         "provisioned": _INT,
         "connected": _INT,
-        "coverage_ratio": {"type": "number", "minimum": 0, "maximum": 1},
+        # None for a unit without communes (Lý Sơn): it has no coverage, not 0 %.
+        "coverage_ratio": {"type": "number", "nullable": True, "minimum": 0, "maximum": 1},
         "by_state": {"type": "object", "additionalProperties": _INT},
     }
 )
@@ -50,7 +51,10 @@ OUTAGE = _obj(
     {
         "device": _STR,
         "commune": _NSTR,
+        "commune_name": _NSTR,
         "district": _NSTR,
+        "district_name": _NSTR,
+        "where": _STR,
         "state": _STATE,
         "start": _NUM,
         "end": _NNUM,
@@ -65,6 +69,7 @@ INTERFACE = _obj(
         "name": _STR,
         "alias": _STR,
         "oper_status": {"type": "integer"},
+        "oper_status_text": _STR,
         "admin_status": {"type": "integer"},
         "speed_bps": _nullable("integer"),
         "in_bps": _NNUM,
@@ -83,16 +88,30 @@ COMMUNE_BRIEF_PROPS: dict[str, Schema] = {
     "connected": _BOOL,
     "provisioned": _BOOL,
     "root_cause": _NSTR,
+    "agent": _NSTR,
     "cause_text": _STR,
 }
+#: When a group of values was measured, and whether it belongs to the device's last round.
+MEASURED = _obj({"at": _NNUM, "current": _BOOL})
+RANGE = _obj(
+    {
+        "key": {"type": "string", "enum": ["24h", "7d", "30d", "custom"]},
+        "from": _NUM,
+        "to": _NUM,
+        "label": _STR,
+        "availability": {"type": "number", "nullable": True, "minimum": 0, "maximum": 1},
+    }
+)
 DEVICE_BRIEF_PROPS: dict[str, Schema] = {
     "id": _STR,
     "role": _STR,
+    "role_text": _STR,
     "name": _STR,
     "address": _STR,
     "commune": _NSTR,
     "district": _NSTR,
     "parent": _NSTR,
+    "agent": _NSTR,
     "state": _STATE,
     "since": _NUM,
     "cause": _STR,
@@ -100,6 +119,11 @@ DEVICE_BRIEF_PROPS: dict[str, Schema] = {
     "cause_text": _STR,
     "flapping": _BOOL,
     "last_seen": _NNUM,
+    "last_ok": _NNUM,
+    "latency_source": {"type": "string", "nullable": True, "enum": ["icmp", "snmp", None]},
+    "probe": {"$ref": "#/components/schemas/Measured"},
+    "snmp": {"$ref": "#/components/schemas/Measured"},
+    "interfaces_measured": {"$ref": "#/components/schemas/Measured"},
     "rtt_avg_s": _NNUM,
     "rtt_max_s": _NNUM,
     "jitter_s": _NNUM,
@@ -116,6 +140,8 @@ DEVICE = _obj(
     {
         **DEVICE_BRIEF_PROPS,
         "taken_at": _NUM,
+        "range": {"$ref": "#/components/schemas/Range"},
+        "history_from": _NUM,
         "history": {"type": "array", "items": {"$ref": "#/components/schemas/HistoryPoint"}},
         "outages": {"type": "array", "items": {"$ref": "#/components/schemas/Outage"}},
     }
@@ -126,6 +152,7 @@ COMMUNE = _obj(
         "taken_at": _NUM,
         "lang": _STR,
         "availability_24h": _NNUM,
+        "range": {"$ref": "#/components/schemas/Range"},
         "devices": {"type": "array", "items": {"$ref": "#/components/schemas/Device"}},
         "outages": {"type": "array", "items": {"$ref": "#/components/schemas/Outage"}},
     }
@@ -137,7 +164,9 @@ DISTRICT = _obj(
         "code": _STR,
         "name": _STR,
         "counts": {"$ref": "#/components/schemas/Counts"},
+        "no_data": _INT,
         "availability_24h": _NNUM,
+        "range": {"$ref": "#/components/schemas/Range"},
         "devices": {"type": "array", "items": _obj(DEVICE_BRIEF_PROPS)},
         "communes": {"type": "array", "items": {"$ref": "#/components/schemas/CommuneBrief"}},
         "outages": {"type": "array", "items": {"$ref": "#/components/schemas/Outage"}},
@@ -153,6 +182,7 @@ OVERVIEW = _obj(
                 "name": _STR,
                 "edition": _STR,
                 "counts": {"$ref": "#/components/schemas/Counts"},
+                "no_data": _INT,
                 "availability_24h": _NNUM,
             }
         ),
@@ -165,6 +195,7 @@ OVERVIEW = _obj(
                     "code": _STR,
                     "name": _STR,
                     "counts": {"$ref": "#/components/schemas/Counts"},
+                    "no_data": _INT,
                     "availability_24h": _NNUM,
                 }
             ),
@@ -182,6 +213,21 @@ OVERVIEW = _obj(
                 }
             ),
         },
+        # Communes nothing is heard of (UNKNOWN): a monitoring gap, grouped by their agent.
+        "no_data": {"type": "array", "items": {"$ref": "#/components/schemas/CommuneBrief"}},
+        "no_data_groups": {
+            "type": "array",
+            "items": _obj(
+                {
+                    "agent": _NSTR,
+                    "state": _STATE,
+                    "since": _NUM,
+                    "cause_text": _STR,
+                    "communes": {"type": "array", "items": {"$ref": "#/components/schemas/CommuneBrief"}},
+                }
+            ),
+        },
+        "maintenance": {"type": "array", "items": {"$ref": "#/components/schemas/CommuneBrief"}},
     }
 )
 SEARCH = _obj(
@@ -256,8 +302,19 @@ _LANG = {
     "in": "query",
     "required": False,
     "schema": {"type": "string", "enum": ["vi", "en"]},
-    "description": "language of texts (cause_text); default from Accept-Language, else Vietnamese",
+    "description": "language of texts (cause_text, cause, where); default the collector's http.language (Vietnamese)",
 }
+_RANGE = [
+    {
+        "name": "range",
+        "in": "query",
+        "required": False,
+        "schema": {"type": "string", "enum": ["24h", "7d", "30d", "custom"]},
+        "description": "time range of outages, availability and history; default 7d (custom: from/to)",
+    },
+    _time_param("from", "'to' minus 7 days; a date alone is its midnight"),
+    _time_param("to", "now; a date alone means the end of that day"),
+]
 
 
 def _op(summary: str, schema: str, params: list[Schema], errors: tuple[int, ...] = (400, 401)) -> Schema:
@@ -300,15 +357,15 @@ def document() -> Schema:
         "paths": {
             "/api/v1/overview": _op("The province: coverage per district, what is down", "Overview", [_LANG]),
             "/api/v1/districts/{code}": _op(
-                "A district and its communes", "District", [_path_param("code"), _LANG], (400, 401, 404)
+                "A district and its communes", "District", [_path_param("code"), _LANG, *_RANGE], (400, 401, 404)
             ),
             "/api/v1/communes/{code}": _op(
                 "A commune (the site page): devices, history, outages",
                 "Commune",
-                [_path_param("code"), _LANG],
+                [_path_param("code"), _LANG, *_RANGE],
                 (400, 401, 404),
             ),
-            "/api/v1/devices/{id}": _op("A device", "Device", [_path_param("id"), _LANG], (400, 401, 404)),
+            "/api/v1/devices/{id}": _op("A device", "Device", [_path_param("id"), _LANG, *_RANGE], (400, 401, 404)),
             "/api/v1/search": _op(
                 "Communes and districts by name (diacritics optional) or GSO code",
                 "Search",
@@ -327,6 +384,7 @@ def document() -> Schema:
                 "Outages",
                 [
                     *window,
+                    _LANG,
                     {"name": "device", "in": "query", "required": False, "schema": {"type": "string"}},
                     {"name": "commune", "in": "query", "required": False, "schema": {"type": "string"}},
                     {"name": "district", "in": "query", "required": False, "schema": {"type": "string"}},
@@ -381,6 +439,8 @@ def document() -> Schema:
                 "Outage": OUTAGE,
                 "Interface": INTERFACE,
                 "HistoryPoint": HISTORY_POINT,
+                "Measured": MEASURED,
+                "Range": RANGE,
                 "CommuneBrief": _obj(COMMUNE_BRIEF_PROPS),
                 "Device": DEVICE,
                 "Commune": COMMUNE,

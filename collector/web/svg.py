@@ -21,10 +21,12 @@ def sparkline(
     width: int = 300,
     height: int = 48,
     label: str = "",
+    empty: str = "",
 ) -> str:
     """A latency sparkline: ``(ts, value, ok)`` points; failed rounds as red ticks below.
 
-    An empty series draws an empty frame, so the layout does not jump when data arrives.
+    An empty series draws its frame with ``empty`` ("không có dữ liệu") in the middle, so
+    the layout does not jump when data arrives and nobody mistakes it for a flat line.
     """
     pad = 2
     parts = [
@@ -32,6 +34,11 @@ def sparkline(
         f'aria-label="{escape(label)}" xmlns="http://www.w3.org/2000/svg">',
         f'<rect x="0" y="0" width="{width}" height="{height}" fill="none" stroke="#ccc"/>',
     ]
+    if not points and empty:
+        parts.append(
+            f'<text x="{width / 2:.0f}" y="{height / 2 + 4:.0f}" font-size="12" text-anchor="middle" '
+            f'fill="#595959">{escape(empty)}</text>'
+        )
     if points:
         t0 = min(p[0] for p in points)
         t1 = max(p[0] for p in points)
@@ -56,7 +63,7 @@ def sparkline(
                     f'<line x1="{xs}" y1="{height - 5}" x2="{xs}" y2="{height}" stroke="#c62828" stroke-width="2"/>'
                 )
         parts.append(
-            f'<text x="{width - pad}" y="10" font-size="9" text-anchor="end" fill="#555">{_f(vmax * 1000)} ms</text>'
+            f'<text x="{width - pad}" y="10" font-size="9" text-anchor="end" fill="#595959">{_f(vmax * 1000)} ms</text>'
         )
     parts.append("</svg>")
     return "".join(parts)

@@ -16,7 +16,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from netmon.collector.model import STATE_CODE
+from netmon.collector.glossary import interface_state, term
+from netmon.collector.model import STATE_CODE, State
 
 __all__ = ["DATASOURCE_UID", "LANGUAGES", "build", "main", "write"]
 
@@ -24,42 +25,31 @@ LANGUAGES = ("vi", "en")
 DATASOURCE_UID = "netmon-prometheus"
 HERE = Path(__file__).resolve().parent
 
-#: Titles and legends: key -> (Vietnamese, English).
+#: Titles of Grafana's own panels: key -> (Vietnamese, English). The domain's words (states,
+#: measures, units) come from :mod:`collector.glossary`, like the page's and the alerts'.
 TEXT: dict[str, tuple[str, str]] = {
     "province": ("Tổng quan tỉnh", "Province overview"),
     "district": ("Chi tiết huyện", "District drill-down"),
     "site": ("Chi tiết điểm", "Site detail"),
-    "health": ("Sức khỏe agent và collector", "Agent and collector health"),
-    "coverage": ("Tỷ lệ xã kết nối", "Commune coverage"),
+    "health": ("Trạm giám sát và bộ thu thập", "Agent and collector health"),
     "coverage_vs_target": ("Tỷ lệ xã kết nối so với mục tiêu", "Coverage vs target"),
-    "target": ("Mục tiêu", "Target"),
-    "connected": ("Đã kết nối", "Connected"),
-    "communes": ("Tổng số xã", "Communes"),
-    "provisioned": ("Đã lắp đặt", "Provisioned"),
+    "communes_total": ("Số xã", "Communes"),
+    "coverage_over_time": ("Tỷ lệ xã kết nối theo thời gian", "Commune coverage over time"),
     "by_state": ("Số xã theo trạng thái", "Communes by state"),
     "down_communes": ("Xã mất kết nối và thời điểm bắt đầu", "Disconnected communes, since"),
-    "down_devices": ("Thiết bị đang lỗi và thời điểm bắt đầu", "Devices down now, since"),
-    "worst_districts": ("Huyện có tỷ lệ kết nối thấp nhất", "Worst districts by coverage"),
-    "availability": ("Tỷ lệ sẵn sàng", "Availability"),
+    "down_devices": ("Thiết bị đang mất kết nối và thời điểm bắt đầu", "Devices down now, since"),
+    "worst_districts": ("Huyện có tỷ lệ xã kết nối thấp nhất", "Worst districts by coverage"),
     "district_var": ("Huyện", "District"),
+    "commune_var": ("Xã", "Commune"),
     "device_var": ("Thiết bị", "Device"),
     "communes_table": ("Trạng thái các xã", "Communes"),
-    "commune_availability": ("Tỷ lệ sẵn sàng theo xã (1 ngày)", "Commune availability (1 day)"),
-    "state": ("Trạng thái", "State"),
-    "since": ("Từ lúc", "Since"),
-    "rtt": ("Độ trễ (RTT)", "Round-trip time"),
-    "jitter": ("Độ biến thiên trễ (jitter)", "Jitter"),
-    "loss": ("Tỷ lệ mất gói", "Packet loss"),
-    "snmp_response": ("Thời gian phản hồi SNMP", "SNMP response time"),
-    "interfaces": ("Trạng thái cổng", "Interface status"),
-    "traffic": ("Lưu lượng", "Traffic"),
-    "rx": ("nhận", "in"),
-    "tx": ("gửi", "out"),
-    "outages": ("Số lần mất kết nối trong khoảng thời gian", "Outages in the time range"),
+    "commune_availability": ("Độ khả dụng theo xã (1 ngày)", "Commune availability (1 day)"),
+    "interface_status": ("Trạng thái cổng mạng", "Interface status"),
+    "outages_range": ("Số lần mất kết nối trong khoảng thời gian", "Outages in the time range"),
     "state_history": ("Lịch sử trạng thái", "State history"),
-    "agents_up": ("Agent trực tuyến", "Agents online"),
+    "agents_up": ("Trạm giám sát trực tuyến", "Agents online"),
     "agent_age": ("Thời gian từ lần gửi cuối", "Time since last message"),
-    "agent_devices": ("Số thiết bị mỗi agent", "Devices per agent"),
+    "agent_devices": ("Số thiết bị mỗi trạm giám sát", "Devices per agent"),
     "ingest": ("Tốc độ nhận dữ liệu", "Ingest rate"),
     "batches": ("lô", "batches"),
     "samples": ("mẫu", "samples"),
@@ -67,19 +57,25 @@ TEXT: dict[str, tuple[str, str]] = {
     "duplicates": ("Lô trùng lặp", "Duplicate batches"),
     "late": ("Mẫu đến muộn", "Late samples"),
     "unknown_devices": ("Mẫu của thiết bị lạ", "Unknown-device samples"),
-    "dead_letters": ("Thư chết (dead letters)", "Dead letters"),
-    "snapshot_age": ("Độ trễ trạng thái collector", "Collector state age"),
-    "up": ("hoạt động", "up"),
-    "down": ("mất kết nối", "down"),
-    "unreachable": ("không tới được", "unreachable"),
-    "unknown": ("chưa rõ", "unknown"),
-    "maintenance": ("bảo trì", "maintenance"),
+    "dead_letters": ("Bản tin bị loại (dead letters)", "Dead letters"),
+    "snapshot_age": ("Độ trễ trạng thái của bộ thu thập", "Collector state age"),
+    "commune_code": ("Mã xã", "Commune code"),
+    "district_code": ("Mã huyện", "District code"),
+    "open_district": ("Mở chi tiết huyện", "Open the district"),
+    "open_site": ("Mở chi tiết điểm", "Open the site"),
+    "window.1h": ("1 giờ", "1 hour"),
+    "window.1d": ("1 ngày", "1 day"),
+    "window.7d": ("7 ngày", "7 days"),
+    "window.30d": ("30 ngày", "30 days"),
 }
 
 
 def _t(key: str, lang: str) -> str:
-    vi, en = TEXT[key]
-    return vi if lang == "vi" else en
+    """A panel's title or legend: Grafana's own words, else the glossary's."""
+    if key in TEXT:
+        vi, en = TEXT[key]
+        return vi if lang == "vi" else en
+    return term(key, lang)
 
 
 _DS = {"type": "prometheus", "uid": DATASOURCE_UID}
@@ -140,28 +136,39 @@ class _Board:
             for k, v in extra.items():
                 if k == "defaults":
                     defaults.update(v)
+                elif k == "overrides":
+                    p["fieldConfig"]["overrides"] = v
+                elif k == "transformations":
+                    p.setdefault("transformations", []).extend(v)
                 else:
                     p[k] = v
         self.panels.append(p)
         self._x += w
         self._row_h = max(self._row_h, h)
 
-    def variable(self, name: str, label_key: str, metric: str, label: str) -> None:
+    def variable(
+        self, name: str, label_key: str, metric: str, label: str, *, hidden: bool = False, all_: bool = False
+    ) -> None:
+        """A template variable: the values of ``label`` on ``metric`` (which may select by
+        other variables: a name picker drives a hidden code variable)."""
         query = f"label_values({metric}, {label})"
-        self.variables.append(
-            {
-                "name": name,
-                "label": _t(label_key, self.lang),
-                "type": "query",
-                "datasource": _DS,
-                "query": {"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
-                "definition": query,
-                "refresh": 2,
-                "sort": 1,
-                "includeAll": False,
-                "multi": False,
-            }
-        )
+        var: dict[str, Any] = {
+            "name": name,
+            "label": _t(label_key, self.lang),
+            "type": "query",
+            "datasource": _DS,
+            "query": {"query": query, "refId": "PrometheusVariableQueryEditor-VariableQuery"},
+            "definition": query,
+            "refresh": 2,
+            "sort": 1,
+            "includeAll": all_,
+            "multi": False,
+        }
+        if all_:
+            var["allValue"] = ".*"
+        if hidden:
+            var["hide"] = 2
+        self.variables.append(var)
 
     def json(self) -> dict[str, Any]:
         return {
@@ -189,7 +196,11 @@ def _state_mappings(lang: str) -> dict[str, Any]:
             {
                 "type": "value",
                 "options": {
-                    str(code): {"text": _t(state.value, lang), "color": colours[state.value], "index": code}
+                    str(code): {
+                        "text": term(f"state.{state.value}", lang),
+                        "color": colours[state.value],
+                        "index": code,
+                    }
                     for state, code in STATE_CODE.items()
                 },
             }
@@ -197,21 +208,120 @@ def _state_mappings(lang: str) -> dict[str, Any]:
     }
 
 
+#: IF-MIB ifOperStatus codes shown in colour: up green, down and lowerLayerDown red.
+_IF_COLOURS = {1: "green", 2: "red", 3: "blue", 4: "gray", 5: "gray", 6: "gray", 7: "red"}
+
+
+def _interface_mappings(lang: str) -> dict[str, Any]:
+    """Value mappings from ifOperStatus codes to the interface state in words."""
+    return {
+        "mappings": [
+            {
+                "type": "value",
+                "options": {
+                    str(code): {"text": interface_state(code, lang), "color": colour, "index": code - 1}
+                    for code, colour in _IF_COLOURS.items()
+                },
+            }
+        ],
+        "custom": {"cellOptions": {"type": "color-text"}},
+    }
+
+
+def _below_target(ref: str) -> dict[str, Any]:
+    """Red below the coverage target, green at or above it: the target comes from query
+    ``ref`` (``netmon_coverage_target_ratio``) by Grafana's "config from query results";
+    the static step (1 = every commune, the default target) holds until it has answered."""
+    return {
+        "defaults": {
+            "color": {"mode": "thresholds"},
+            "thresholds": {
+                "mode": "absolute",
+                "steps": [{"color": "red", "value": None}, {"color": "green", "value": 1}],
+            },
+        },
+        "transformations": [
+            {
+                "id": "configFromData",
+                "options": {"configRefId": ref, "mappings": [{"fieldName": "Value", "handlerKey": "threshold1"}]},
+            }
+        ],
+    }
+
+
+def _merge(*extras: dict[str, Any]) -> dict[str, Any]:
+    """Panel extras combined: field defaults merged, transformations in order."""
+    out: dict[str, Any] = {"defaults": {}, "transformations": []}
+    for e in extras:
+        out["defaults"].update(e.get("defaults", {}))
+        out["transformations"] += e.get("transformations", [])
+    return out
+
+
+def _columns(lang: str, rename: dict[str, str], keep: tuple[str, ...]) -> list[dict[str, Any]]:
+    """A table's columns in the language: only ``keep``, in that order, renamed by ``rename``
+    (label name -> glossary or panel key)."""
+    return [
+        {"id": "merge", "options": {}},
+        {
+            "id": "organize",
+            "options": {
+                "excludeByName": {},
+                "indexByName": {name: i for i, name in enumerate(keep)},
+                "renameByName": {name: _t(key, lang) for name, key in rename.items()},
+            },
+        },
+        {
+            "id": "filterFieldsByName",
+            "options": {"include": {"names": [_t(rename.get(n, n), lang) if n in rename else n for n in keep]}},
+        },
+    ]
+
+
+def _rows_to_site(lang: str, rename: dict[str, str], keep: tuple[str, ...], var: str) -> dict[str, Any]:
+    """A table's columns in the language (see :func:`_columns`), each row linking to the
+    site dashboard by its ``var`` column."""
+    return {
+        "transformations": _columns(lang, rename, keep),
+        "defaults": {"links": [_link(lang, "open_site", "site", var, f"${{__data.fields.{var}}}")]},
+    }
+
+
+def _link(lang: str, key: str, board: str, var: str, value: str) -> dict[str, Any]:
+    """A drill-down link to another netmon dashboard of the same language."""
+    return {
+        "title": _t(key, lang),
+        "url": f"/d/netmon-{board}-{lang}?var-{var}={value}&${{__url_time_range}}",
+    }
+
+
 #: Devices not up or in maintenance: down (2) or unreachable (3).
 _OUT = "(netmon_device_state == 2 or netmon_device_state == 3)"
+#: The per-state and per-window series, one query each so that each legend is a word of the language.
+_STATES = tuple(State)
+_WINDOWS = ("1h", "1d", "7d", "30d")
+_REFS = "ABCDEFGH"
+
+
+def _by_state(metric: str, lang: str, sel: str = "") -> list[dict[str, Any]]:
+    return [
+        _target(f'{metric}{{{sel}state="{s.value}"}}', term(f"state.{s.value}", lang), instant=True, ref=_REFS[i])
+        for i, s in enumerate(_STATES)
+    ]
 
 
 def province(lang: str) -> dict[str, Any]:
     """The province overview."""
     b = _Board("province", lang, "province")
     pct = {"defaults": {"min": 0, "max": 1}}
+    target_b = _target("netmon_coverage_target_ratio", _t("target", lang), instant=True, table=True, ref="B")
     b.panel(
         "stat",
         "coverage",
-        [_target("netmon_province_coverage_ratio", "{{province_name}}", instant=True)],
+        [_target("netmon_province_coverage_ratio", "{{province_name}}", instant=True), target_b],
         w=6,
         unit="percentunit",
-        extra=pct,
+        extra=_merge(pct, _below_target("B")),
     )
     b.panel(
         "timeseries",
@@ -226,15 +336,22 @@ def province(lang: str) -> dict[str, Any]:
     )
     b.panel(
         "stat",
-        "communes",
+        "communes_total",
         [
             _target("netmon_province_communes_connected", _t("connected", lang), instant=True),
             _target("netmon_province_communes_provisioned", _t("provisioned", lang), instant=True, ref="B"),
-            _target("netmon_province_communes", _t("communes", lang), instant=True, ref="C"),
+            _target("netmon_province_communes", _t("communes_total", lang), instant=True, ref="C"),
         ],
         w=6,
+        extra={"defaults": {"decimals": 0}},
     )
-    b.panel("bargauge", "by_state", [_target("netmon_province_communes_by_state", "{{state}}", instant=True)], w=8)
+    b.panel(
+        "bargauge",
+        "by_state",
+        _by_state("netmon_province_communes_by_state", lang),
+        w=8,
+        extra={"defaults": {"decimals": 0}},
+    )
     b.panel(
         "table",
         "down_communes",
@@ -249,6 +366,12 @@ def province(lang: str) -> dict[str, Any]:
         ],
         w=16,
         unit="dateTimeAsIso",
+        extra=_rows_to_site(
+            lang,
+            {"commune_name": "commune", "commune": "commune_code", "Value": "since"},
+            ("commune_name", "commune", "Value"),
+            "commune_name",
+        ),
     )
     b.panel(
         "table",
@@ -263,19 +386,44 @@ def province(lang: str) -> dict[str, Any]:
         ],
         w=16,
         unit="dateTimeAsIso",
+        extra=_rows_to_site(
+            lang,
+            {"commune_name": "commune", "device": "device", "district": "district_code", "Value": "since"},
+            ("commune_name", "device", "district", "Value"),
+            "device",
+        ),
     )
     b.panel(
         "bargauge",
         "worst_districts",
-        [_target("bottomk(10, netmon_district_coverage_ratio)", "{{district_name}}", instant=True)],
+        # Units without communes (Lý Sơn) have no coverage series: they never rank here.
+        [_target("bottomk(10, netmon_district_coverage_ratio)", "{{district_name}}", instant=True), target_b],
         w=8,
         unit="percentunit",
-        extra=pct,
+        extra=_merge(
+            pct,
+            _below_target("B"),
+            {
+                "defaults": {
+                    "links": [
+                        _link(lang, "open_district", "district", "district_name", "${__field.labels.district_name}")
+                    ]
+                }
+            },
+        ),
     )
     b.panel(
         "stat",
         "availability",
-        [_target("netmon_province_availability_ratio", "{{window}}", instant=True)],
+        [
+            _target(
+                f'netmon_province_availability_ratio{{window="{w}"}}',
+                _t(f"window.{w}", lang),
+                instant=True,
+                ref=_REFS[i],
+            )
+            for i, w in enumerate(_WINDOWS)
+        ],
         w=24,
         h=5,
         unit="percentunit",
@@ -284,26 +432,35 @@ def province(lang: str) -> dict[str, Any]:
 
 
 def district(lang: str) -> dict[str, Any]:
-    """The district drill-down (variable ``district``)."""
+    """The district drill-down: picked by name (``district_name``); the code follows."""
     b = _Board("district", lang, "district")
-    b.variable("district", "district_var", "netmon_district_communes", "district")
+    b.variable("district_name", "district_var", "netmon_district_communes", "district_name")
+    b.variable(
+        "district", "district_code", 'netmon_district_communes{district_name="$district_name"}', "district", hidden=True
+    )
     sel = 'district="$district"'
+    target_b = _target("netmon_coverage_target_ratio", _t("target", lang), instant=True, table=True, ref="B")
     b.panel(
         "stat",
         "coverage",
-        [_target(f"netmon_district_coverage_ratio{{{sel}}}", "{{district_name}}", instant=True)],
+        [_target(f"netmon_district_coverage_ratio{{{sel}}}", "{{district_name}}", instant=True), target_b],
         w=6,
         unit="percentunit",
+        extra=_below_target("B"),
     )
     b.panel(
         "timeseries",
-        "coverage",
+        "coverage_over_time",
         [_target(f"netmon_district_coverage_ratio{{{sel}}}", "{{district_name}}")],
         w=12,
         unit="percentunit",
     )
     b.panel(
-        "bargauge", "by_state", [_target(f"netmon_district_communes_by_state{{{sel}}}", "{{state}}", instant=True)], w=6
+        "bargauge",
+        "by_state",
+        _by_state("netmon_district_communes_by_state", lang, f"{sel},"),
+        w=6,
+        extra={"defaults": {"decimals": 0}},
     )
     b.panel(
         "table",
@@ -314,7 +471,23 @@ def district(lang: str) -> dict[str, Any]:
         ],
         w=12,
         h=10,
-        extra={"defaults": _state_mappings(lang), "transformations": [{"id": "merge", "options": {}}]},
+        extra={
+            **_merge(
+                _rows_to_site(
+                    lang,
+                    {"commune_name": "commune", "commune": "commune_code", "Value #A": "state", "Value #B": "since"},
+                    ("commune_name", "commune", "Value #A", "Value #B"),
+                    "commune_name",
+                ),
+                {"defaults": _state_mappings(lang)},
+            ),
+            "overrides": [
+                {
+                    "matcher": {"id": "byName", "options": _t("since", lang)},
+                    "properties": [{"id": "unit", "value": "dateTimeAsIso"}],
+                }
+            ],
+        },
     )
     b.panel(
         "bargauge",
@@ -323,6 +496,9 @@ def district(lang: str) -> dict[str, Any]:
         w=12,
         h=10,
         unit="percentunit",
+        extra={
+            "defaults": {"links": [_link(lang, "open_site", "site", "commune_name", "${__field.labels.commune_name}")]}
+        },
     )
     b.panel(
         "table",
@@ -337,14 +513,21 @@ def district(lang: str) -> dict[str, Any]:
         ],
         w=24,
         unit="dateTimeAsIso",
+        extra=_rows_to_site(
+            lang,
+            {"commune_name": "commune", "device": "device", "Value": "since"},
+            ("commune_name", "device", "Value"),
+            "device",
+        ),
     )
     return b.json()
 
 
 def site(lang: str) -> dict[str, Any]:
-    """The site detail (variable ``device``)."""
+    """The site detail: a commune picked by name, then one of its devices."""
     b = _Board("site", lang, "site")
-    b.variable("device", "device_var", "netmon_device_info", "device")
+    b.variable("commune_name", "commune_var", "netmon_device_info", "commune_name", all_=True)
+    b.variable("device", "device_var", 'netmon_device_info{commune_name=~"$commune_name"}', "device")
     sel = 'device="$device"'
     b.panel(
         "stat",
@@ -362,9 +545,11 @@ def site(lang: str) -> dict[str, Any]:
     )
     b.panel(
         "stat",
-        "outages",
-        [_target(f"increase(netmon_device_outages_total{{{sel}}}[$__range])", "{{device}}", instant=True)],
+        "outages_range",
+        # A count: increase() extrapolates to the range's edges (1.0169 outages): rounded.
+        [_target(f"round(increase(netmon_device_outages_total{{{sel}}}[$__range]))", "{{device}}", instant=True)],
         w=6,
+        extra={"defaults": {"decimals": 0}},
     )
     b.panel(
         "stat",
@@ -401,9 +586,13 @@ def site(lang: str) -> dict[str, Any]:
     )
     b.panel(
         "table",
-        "interfaces",
+        "interface_status",
         [_target(f"netmon_interface_oper_status{{{sel}}}", "{{interface}}", instant=True, table=True)],
         w=8,
+        extra={
+            "defaults": _interface_mappings(lang),
+            "transformations": _columns(lang, {"interface": "interfaces", "Value": "state"}, ("interface", "Value")),
+        },
     )
     b.panel(
         "timeseries",

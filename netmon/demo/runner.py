@@ -560,7 +560,7 @@ async def _run_parts(
             default_interval_s=interval, stale_after_intervals=5.0, reorder_window_s=max(600.0, 60 * interval)
         ),
         maintenance=tuple(demo.plan.maintenance),
-        http=HttpSettings(listen=opts.http, language="en"),
+        http=HttpSettings(listen=opts.http),  # the product's language: Vietnamese
         credentials=str(cred_path),
         log=log_settings,
     )

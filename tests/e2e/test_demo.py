@@ -103,6 +103,18 @@ def test_demo_scenario_matches_ground_truth(tmp_path: Path) -> None:
             assert period.root_cause == CUT_ROUTER
         assert get(base, "/api/v1/devices/c21016-cpe1")["state"] == "maintenance"
 
+        # The page speaks Vietnamese, even to a browser set to English; ICMP is off in the
+        # demo, so latency is the SNMP response time.
+        req = urllib.request.Request(base + "/commune/21010", headers={"Accept-Language": "en-US,en;q=0.9"})
+        with urllib.request.urlopen(req, timeout=5) as resp:
+            page = resp.read().decode()
+        assert '<html lang="vi">' in page
+        assert "Độ trễ (phản hồi SNMP)" in page
+        down = get(base, "/api/v1/devices/c21013-cpe1")
+        assert down["cause_text"].startswith("mất kết nối từ ")
+        assert "failed" not in down["cause_text"]
+        assert get(base, "/api/v1/devices/c21010-cpe1")["latency_source"] == "snmp"
+
         # Coverage now equals the truth now (nothing changes after 20 s into the scenario).
         overview = get(base, "/api/v1/overview")
         counts = overview["province"]["counts"]

@@ -80,7 +80,8 @@ def test_rules_reference_only_exported_metrics() -> None:
         names = promql_metric_names(r["expr"])
         assert names, r["alert"]
         used |= names
-    assert used <= exposed, used - exposed
+    # Besides the collector's metrics: Prometheus's own `up` of the collector's scrape job.
+    assert used - {"up"} <= exposed, used - exposed
 
 
 def test_dashboards_reference_only_exported_metrics() -> None:
@@ -92,6 +93,42 @@ def test_dashboards_reference_only_exported_metrics() -> None:
                     names = promql_metric_names(target["expr"])
                     assert names, target["expr"]
                     assert names <= exposed, (panel["title"], names - exposed)
+
+
+def test_the_collector_itself_down_or_gone_pages() -> None:
+    """Once Prometheus cannot scrape the collector, every netmon series goes stale and
+    NetmonCollectorStale returns nothing: `up == 0` and `absent(up)` must page instead
+    (promtool's unit tests show each firing and quiet)."""
+    by_name = {r["alert"]: r for r in rules()}
+    assert by_name["NetmonCollectorDown"]["expr"].strip() == 'up{job="netmon"} == 0'
+    assert by_name["NetmonCollectorAbsent"]["expr"].strip() == 'absent(up{job="netmon"})'
+    for name in ("NetmonCollectorDown", "NetmonCollectorAbsent"):
+        assert by_name[name]["labels"]["severity"] == "page"
+    am = yaml.safe_load(ALERTMANAGER.read_text(encoding="utf-8"))
+    sources = [m for r in am["inhibit_rules"] for m in r["source_matchers"]]
+    assert 'alertname=~"NetmonCollector(Stale|Down|Absent)"' in sources
+
+
+#: Labels holding names (beside the codes: commune, district, province, device).
+_NAMES = ("commune_name", "district_name", "province_name", "name")
+
+
+def test_alert_texts_use_each_units_own_full_name_beside_its_code() -> None:
+    """No prefix before a unit's full name ("Xã Xã Sơn Hải", "Xã Phường Trần Phú"), and
+    a code is never alone: its name is in the same sentence."""
+    import re
+
+    for r in rules():
+        for key, text in r["annotations"].items():
+            if key == "description":
+                continue
+            assert not re.search(r"(Xã|Huyện|Phường|Tỉnh|Commune|District|Province)\s+\{\{ \$labels\.\w+_name", text), (
+                r["alert"],
+                text,
+            )
+            codes = set(re.findall(r"\$labels\.(commune|district|province|device)\b", text))
+            if codes:
+                assert any(f"$labels.{n}" in text for n in _NAMES), (r["alert"], key, text)
 
 
 def test_flapping_devices_never_page() -> None:

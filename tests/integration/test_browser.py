@@ -8,23 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page
 
 from tests.people_scenario import HOUR, T0, TINH_KHE, engine_at
-from tests.services_web import serve_app
+from tests.services_web import PHONE, chromium, serve_app
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
-PHONE = {"width": 390, "height": 844}
 AT = T0 + 14.5 * HOUR
 
 
@@ -37,10 +26,8 @@ def url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     ARTIFACTS.mkdir(exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    with chromium() as b:
         yield b
-        b.close()
 
 
 @pytest.fixture
@@ -79,8 +66,9 @@ def test_search_without_accents_opens_the_site_page_with_its_outage(page: Page, 
     outages = page.locator("table.outages tbody tr")
     assert outages.count() == 1
     row = outages.first.inner_text()
+    assert "Xã Tịnh Khê" in row  # by name, the device id beside it
     assert "c21211-cpe1" in row
-    assert "2 h 00" in row
+    assert "2 giờ" in row
     assert page.locator("section.device svg.spark polyline").count() == 1  # the latency chart
     page.screenshot(path=str(ARTIFACTS / "site-phone.png"), full_page=True)
 

@@ -86,7 +86,7 @@ async def test_points_read_back_with_measurement_times(vm: Service, inv: Invento
         "commune": "21013",
     }
 
-    (down,) = export(vm, f'netmon_probe_up{{device="{LIVE_DOWN_CPE}"}}')
+    (down,) = export(vm, f'netmon_probe_up{{device="{LIVE_DOWN_CPE}",probe="icmp"}}')
     assert down["values"] == [0] * len(batches)
     assert down["metric"]["reason"] == "timeout"
     (loss,) = export(vm, f'netmon_probe_loss_ratio{{device="{LIVE_DOWN_CPE}"}}')

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -46,11 +48,22 @@ def test_site_shows_the_commune_devices_and_outage(url: str) -> None:
     out = r.stdout
     assert "Xã Tịnh Khê (21211)" in out
     assert "c21211-cpe1" in out
-    assert "mất kết nối" in out
-    assert "1 h 00" in out  # the ongoing outage's duration
+    assert "mất kết nối từ 10:00 — 3 lượt thăm dò liên tiếp không có trả lời (hết thời gian chờ)" in out
+    assert "mất kết nối  mất kết nối" not in out
+    assert "1 giờ (đang diễn ra)" in out  # the ongoing outage's duration
     assert "UBND <xã>" in out  # interface alias, printed as text
+    assert re.search(r"Trả lời lần cuối +09:50", out)
+    assert "đang hoạt động" in out
+    assert "(số liệu cũ lúc 09:50)" in out  # the interfaces and SNMP uptime of its last good poll
+    assert "│ Xã Tịnh Khê c21211-cpe1" in out  # outages by commune name
+    for english in ("failed rounds", "timeout", " h 00", " min"):
+        assert english not in out, english
     en = _site("21211", "--url", url, "--lang", "en")
-    assert "down since 10:00" in en.stdout
+    assert "down since 10:00 — 3 failed rounds in a row (timeout)" in en.stdout
+    assert "1 h 00 (ongoing)" in en.stdout
+    # A terminal set to English does not change the product's language; NETMON_LANG does.
+    assert "mất kết nối từ 10:00" in _site("21211", "--url", url, env={"LANG": "en_US.UTF-8"}).stdout
+    assert "down since 10:00" in _site("21211", "--url", url, env={"NETMON_LANG": "en"}).stdout
 
 
 def test_json_is_the_api_answer(url: str) -> None:
@@ -98,16 +111,20 @@ def test_watch_refreshes(url: str) -> None:
         cwd=ROOT,
         env={**os.environ, "COLUMNS": "120"},
     )
+    # A deadline: reading stops when the process is killed, whatever it prints.
+    deadline = threading.Timer(60, proc.kill)
+    deadline.start()
     try:
         assert proc.stdout is not None
         seen = 0
         for line in proc.stdout:
-            if line.startswith("Updated:"):
+            if line.startswith("Data as of:"):
                 seen += 1
                 if seen == 3:
                     break
         assert seen == 3
     finally:
+        deadline.cancel()
         proc.terminate()
         proc.wait(10)
 
@@ -117,3 +134,7 @@ def test_a_district_query_lists_its_communes(url: str) -> None:
     assert r.returncode == 0, r.stderr
     assert "Huyện Ba Tơ (535)" in r.stdout
     assert "21484 Thị trấn Ba Tơ" in r.stdout
+    ly_son = _site("ly son", "--url", url)
+    assert ly_son.returncode == 0, ly_son.stderr
+    assert "Tỷ lệ xã kết nối: – · Đơn vị này không có cấp xã" in ly_son.stdout
+    assert "0/0" not in ly_son.stdout

@@ -278,3 +278,46 @@ async def test_prepared_handler_takes_the_snapshot_on_the_loop_thread(inv2021: I
             assert r.status == 200
             assert "netmon_device_state" in await r.text()
     assert threads == [threading.current_thread().name] * 3
+
+
+def _series(snap: Snapshot) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    reg = CollectorRegistry()
+    reg.register(SnapshotCollector(lambda: snap))
+    return samples_of(render(reg).decode())
+
+
+def test_values_older_than_the_last_round_are_not_exported() -> None:
+    """A device that stopped answering keeps its last interface table and SNMP figures on
+    the page (greyed); /metrics has no stale series of them."""
+    from tests.people_scenario import HOUR, T0, engine_at, silent_agent_engine
+
+    down = _series(engine_at(T0 + 11 * HOUR).snapshot())  # c21211-cpe1 down since 10:00, SNMP too
+    of = {(name, dict(labels).get("device")) for name, labels in down}
+    assert ("netmon_device_loss_ratio", "c21211-cpe1") in of  # 100 % loss: measured in the last round
+    assert down[("netmon_device_loss_ratio", (("device", "c21211-cpe1"),))] == 1.0
+    for name in ("netmon_device_snmp_response_seconds", "netmon_interface_oper_status", "netmon_device_rtt_seconds"):
+        assert (name, "c21211-cpe1") not in of, name
+    assert ("netmon_interface_oper_status", "c21010-cpe1") in of  # up, answering SNMP: exported
+    assert ("netmon_device_snmp_response_seconds", "c21010-cpe1") in of
+    # Nothing heard of a device (its agent is silent): none of its measurements.
+    silent = _series(silent_agent_engine().snapshot())
+    heard = {dict(labels).get("device") for name, labels in silent if name == "netmon_interface_oper_status"}
+    assert "c21400-cpe1" not in heard  # Mộ Đức
+    assert "c21211-cpe1" in heard
+
+
+def test_a_unit_without_communes_has_no_coverage_series(inv2021: Inventory) -> None:
+    samples = samples_of(render(registry_for(inv2021)).decode())
+    ratios = {
+        dict(labels)["district"]
+        for name, labels in samples
+        if name in ("netmon_district_coverage_ratio", "netmon_district_provisioned_ratio")
+    }
+    assert "536" not in ratios  # Lý Sơn: no communes, no ratio (it never heads "lowest coverage")
+    assert len(ratios) == 12
+    assert (
+        samples[
+            ("netmon_district_communes", (("district", "536"), ("district_name", "Huyện Lý Sơn"), ("province", "51")))
+        ]
+        == 0
+    )
