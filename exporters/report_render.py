@@ -141,6 +141,11 @@ def report_info(m: ReportModel, lang: str) -> list[InfoRow]:
     ]
 
 
+def _share(r: float) -> str:
+    # A minute of data in a month is not "0.00%" of it.
+    return "< 0.01%" if 0 < r < 0.00005 else fmt_pct(r)
+
+
 def data_statement(m: ReportModel, lang: str) -> str:
     """What part of the period the figures cover, in a sentence."""
     w = report_words(lang)
@@ -148,7 +153,7 @@ def data_statement(m: ReportModel, lang: str) -> str:
         return w["data_complete"]
     tz = m.period.tz
     return w["data_partial"].format(
-        ratio=fmt_pct(m.data.ratio),
+        ratio=_share(m.data.ratio),
         start=fmt_time(m.data.start, tz, lang),
         end=fmt_time(m.data.end, tz, lang),
         span=fmt_span(m.data.end - m.data.start, lang),
@@ -161,7 +166,7 @@ def partial_warning(m: ReportModel, lang: str) -> str | None:
         return None
     tz = m.period.tz
     return report_words(lang)["data_partial_short"].format(
-        ratio=fmt_pct(m.data.ratio),
+        ratio=_share(m.data.ratio),
         label=m.period.label,
         start=fmt_time(m.data.start, tz, lang),
         end=fmt_time(m.data.end, tz, lang),

@@ -26,6 +26,7 @@ from netmon.exporters.report import (
 )
 from netmon.exporters.report_render import (
     coverage_chart_rows,
+    data_statement,
     partial_warning,
     render_csv,
     render_html,
@@ -142,6 +143,13 @@ def test_a_period_with_minutes_of_data_is_computed_over_them_and_says_so() -> No
     info = dict(csv.reader(io.StringIO(render_csv(m, "en")["info.csv"])))
     assert info["Data until"] == "2026-10-01 00:15:00"
     assert float(info["Share of the period with data"]) == pytest.approx(m.data.ratio, abs=1e-6)
+
+
+def test_a_minute_of_data_in_a_month_is_not_zero_percent_of_it() -> None:
+    engine = scenario_engine(evs=[], until=T0 + 60)
+    m = build_report(engine, period_from(month="2026-10"), poll_interval_s=INTERVAL_S)
+    assert m.data.end - m.data.start == pytest.approx(60, abs=DATA_START_RESOLUTION_S)
+    assert data_statement(m, "en").startswith("Monitoring data covers only < 0.01% of the period")
 
 
 def test_a_stopped_collectors_store_says_nothing_after_its_last_sample(tmp_path: Path) -> None:
