@@ -1,4 +1,4 @@
-"""Windows older than the collector's memory, read in a process of their own.
+"""Windows older than the collector's memory, and reports, read in a process of their own.
 
 A 90-day national window is hundreds of thousands of stored transitions merged into ten
 thousand communes' timelines: seconds of Python. On a thread it would still hold the
@@ -6,14 +6,18 @@ interpreter lock half the time and ingest would wait (measured: p99 2.5 s at 20,
 samples/s, no better than on the event loop). The archive reader runs those reads in a
 worker process (spawned on first use, on the other core) over the store's file, read-only,
 with the same read model (:class:`collector.readmodel.History`); the collector's event
-loop only waits for the answer.
+loop only waits for the answer. Work of a higher layer (a planner's report) runs there too:
+:meth:`ArchiveReader.run` calls a function of its own in the worker, which reads through
+:func:`worker_history`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import multiprocessing
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from typing import TypeVar
 
 from netmon.collector.devices import Topology
 from netmon.collector.model import CoveragePoint, Scope, WindowFigures
@@ -25,16 +29,23 @@ from netmon.config.settings import CollectorSettings
 #: The read model of the worker process.
 _history: History | None = None
 
+R = TypeVar("R")
+
 
 def _open(inventory: Inventory, settings: CollectorSettings, store_path: str) -> None:
     global _history
     _history = History(Topology.build(inventory, settings), StoreReader.open(store_path, schema=SCHEMA_VERSION))
 
 
-def _model() -> History:
-    if _history is None:  # pragma: no cover - the pool's initializer always ran
-        raise RuntimeError("archive worker not initialised")
+def worker_history() -> History:
+    """In the worker process, its read model over the store (the topology and the store's
+    reader are its ``topology`` and ``store``)."""
+    if _history is None:
+        raise RuntimeError("not in an archive worker process")
     return _history
+
+
+_model = worker_history
 
 
 def _ready() -> bool:
@@ -80,6 +91,12 @@ class ArchiveReader:
     def start(self) -> None:
         """Start the worker now (it loads the inventory), so that the first read is quick."""
         self._executor().submit(_ready)
+
+    async def run(self, fn: Callable[..., R], *args: object) -> R:
+        """``fn(*args)`` in the worker (a module-level function; arguments and result are
+        pickled), e.g. a report reading through :func:`worker_history`."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor(), fn, *args)
 
     async def figures(self, scope: Scope, ident: str, start: float, end: float) -> WindowFigures:
         """Availability and time-weighted coverage of a unit over ``[start, end)``."""

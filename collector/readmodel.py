@@ -123,7 +123,7 @@ class History:
 
     def __init__(self, topology: Topology, store: StoreReader, recent: RecentLog | None = None) -> None:
         self.topology = topology
-        self._log = store
+        self.store = store
         self._recent = recent
 
     def reads_store(self, start: float) -> bool:
@@ -140,7 +140,7 @@ class History:
         if recent is not None and start >= recent.since:
             return (recent.device if scope == "device" else recent.communes()), communes
         # Only the devices the unit is made of, read once.
-        dev_tl = self._log.timelines(start, topo.devices_of(scope, ident))
+        dev_tl = self.store.timelines(start, topo.devices_of(scope, ident))
         if scope == "device":
             return dev_tl, communes
         return {c: av.commune_timeline([dev_tl.get(d, []) for d in topo.access.get(c, ())]) for c in communes}, communes
@@ -182,15 +182,15 @@ class History:
         limit: int | None = None,
     ) -> list[Outage]:
         """Outages overlapping ``[start, end)``, newest first."""
-        return self._log.outages(start, end, device=device, commune=commune, district=district, limit=limit)
+        return self.store.outages(start, end, device=device, commune=commune, district=district, limit=limit)
 
     def history(self, device: str, since: float) -> list[HistoryPoint]:
         """Recent latency points of a device, oldest first."""
-        return self._log.history(device, since)
+        return self.store.history(device, since)
 
     def transitions(self, device: str, start: float, end: float) -> list[Transition]:
         """A device's stored transitions in ``[start, end)`` (for explanations)."""
-        return self._log.transitions(device, start, end)
+        return self.store.transitions(device, start, end)
 
 
 def standard_availability(topology: Topology, recent: RecentLog, now: float) -> StandardAvailability:

@@ -1,35 +1,33 @@
-"""The coverage and availability report for planners: a model computed from Reader queries,
-and pure renderers from that model to HTML (self-contained, printable), CSV and XLSX.
+"""The coverage and availability report for planners: the model computed from Reader queries
+(renderers: :mod:`netmon.exporters.report_render`, :mod:`netmon.exporters.report_xlsx`).
 
 What the numbers mean (per district and for the province, over the period [start, end)):
 
+* the figures' window: the part of the period the store has monitoring data for, from the
+  first moment any commune was observed to the last sample heard (plus one poll interval, as
+  long as the collector holds a state before calling it stale), cut at the present; its
+  share of the period is stated, and a period without any data is refused (:class:`NoData`);
 * communes: communes in the inventory; provisioned: those with at least one access device;
-* connected at end: communes whose access devices were UP in the last second of the period;
-* time-weighted coverage: the Reader's average share of communes connected over the period;
+* connected at end: communes whose access devices were UP in the last second of the window;
+* time-weighted coverage: the Reader's average share of communes connected over the window
+  (none for a unit without communes);
 * availability: up / (up + down + unreachable) summed over the unit's communes; unknown
   (no monitoring data) and maintenance time are shown apart, never counted as down;
 * communes meeting the objective: availability >= ``availability_target``;
 * outages: periods a commune was disconnected (all its access devices out at once), from
-  the devices' outages; their number and total duration (clipped to the period).
+  the devices' outages; their number and total duration (clipped to the window).
 """
 
 from __future__ import annotations
 
-import csv
-import io
-import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
-import jinja2
-from markupsafe import Markup
-
 from netmon.collector.model import Availability, Outage, Reader, Snapshot
-from netmon.collector.web import svg
+from netmon.exporters.report_words import fmt_time, report_words
 
 Progress = Callable[[int, int], None]
 
@@ -114,6 +112,124 @@ def period_from(
     raise PeriodError("give --month, --quarter or --from/--to")
 
 
+class NoData(Exception):
+    """A period the store has no monitoring data for: its report would show only zeros.
+
+    Attributes:
+        period: The period asked for.
+        last_data: Where the store's data ends (None when it holds none).
+        next_data: The first data after the period, when the period lies before the data.
+        provisioned: Communes with an access device (0: nothing could ever be observed).
+    """
+
+    def __init__(
+        self, period: Period, *, last_data: float | None, next_data: float | None = None, provisioned: int = 1
+    ) -> None:
+        self.period = period
+        self.last_data = last_data
+        self.next_data = next_data
+        self.provisioned = provisioned
+        super().__init__(self.message("en"))
+
+    def message(self, lang: str) -> str:
+        """What to tell the planner, in their language."""
+        w = report_words(lang)
+        p = self.period
+        parts = [
+            w["no_data"].format(label=p.label, start=fmt_time(p.start, p.tz, lang), end=fmt_time(p.end, p.tz, lang))
+        ]
+        if not self.provisioned:
+            parts.append(w["no_data_unprovisioned"])
+        elif self.last_data is None:
+            parts.append(w["no_data_store"])
+        elif self.next_data is not None:
+            parts.append(w["no_data_next"].format(time=fmt_time(self.next_data, p.tz, lang)))
+        else:
+            parts.append(w["no_data_last"].format(time=fmt_time(self.last_data, p.tz, lang)))
+        return " ".join(parts)
+
+
+#: A period whose data covers at least this share is complete (a few seconds of restart
+#: between two polls are not worth a warning on a month).
+COMPLETE_RATIO = 0.999
+#: How finely the start of the data is searched for.
+DATA_START_RESOLUTION_S = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class DataCoverage:
+    """The part of a period the store has monitoring data for: every figure of the report is
+    computed over ``[start, end)``.
+
+    Attributes:
+        start: The first moment any commune was observed (the period's start when earlier).
+        end: The last sample heard plus one poll interval, cut at the period's end and the present.
+        ratio: Observed commune-time over (provisioned communes x the period's length).
+    """
+
+    start: float
+    end: float
+    ratio: float
+
+    @property
+    def complete(self) -> bool:
+        """True when the data covers (almost) the whole period."""
+        return self.ratio >= COMPLETE_RATIO
+
+
+def _observed_s(a: Availability) -> float:
+    return a.up_s + a.down_s + a.unreachable_s + a.maintenance_s
+
+
+def first_observed(reader: Reader, province: str, lo: float, hi: float) -> float | None:
+    """The first moment in ``[lo, hi)`` any commune of the province was observed (to within
+    :data:`DATA_START_RESOLUTION_S`), None when none was.
+
+    Nothing observed over ``[lo, t)`` stays true up to the first observation and false after,
+    so a bisection over the Reader's availability finds it without reading the timelines.
+    """
+
+    def seen(t: float) -> bool:
+        return _observed_s(reader.availability("province", province, lo, t)) > 0
+
+    if hi <= lo or not seen(hi):
+        return None
+    if seen(min(hi, lo + DATA_START_RESOLUTION_S)):
+        return lo
+    a, b = lo, hi  # nothing seen over [lo, a), something over [lo, b)
+    while b - a > DATA_START_RESOLUTION_S:
+        mid = (a + b) / 2
+        if seen(mid):
+            b = mid
+        else:
+            a = mid
+    return b  # the window from here holds only observed time (at most a second of it left out)
+
+
+def data_coverage(reader: Reader, snap: Snapshot, period: Period, *, poll_interval_s: float) -> DataCoverage:
+    """The part of ``period`` the store has monitoring data for.
+
+    The data ends at the last sample heard from any device plus one poll interval (the
+    collector holds a state that long before calling it stale): a store whose collector has
+    stopped says nothing of the time after, though its timelines keep their last state.
+
+    Raises:
+        NoData: when no commune was observed during the period.
+    """
+    heard = [d.last_seen for d in snap.devices.values() if d.last_seen is not None]
+    provisioned = snap.province.provisioned
+    if not heard or not provisioned:
+        raise NoData(period, last_data=None, provisioned=provisioned)
+    data_end = min(snap.taken_at, max(heard) + poll_interval_s)
+    end = min(period.end, data_end)
+    start = first_observed(reader, snap.province_code, period.start, end)
+    if start is None:
+        after = first_observed(reader, snap.province_code, period.end, data_end)
+        raise NoData(period, last_data=data_end, next_data=after)
+    observed = _observed_s(reader.availability("province", snap.province_code, start, end))
+    return DataCoverage(start, end, observed / (provisioned * (period.end - period.start)))
+
+
 @dataclass(frozen=True, slots=True)
 class UnitRow:
     """The figures of a district or of the province."""
@@ -123,7 +239,7 @@ class UnitRow:
     communes: int
     provisioned: int
     connected_end: int
-    time_weighted_coverage: float
+    time_weighted_coverage: float | None
     availability: float | None
     up_s: float
     down_s: float
@@ -135,9 +251,9 @@ class UnitRow:
     outage_s: float
 
     @property
-    def coverage_end(self) -> float:
-        """Connected at end / communes in the inventory."""
-        return self.connected_end / self.communes if self.communes else 0.0
+    def coverage_end(self) -> float | None:
+        """Connected at end / communes in the inventory (none for a unit without communes)."""
+        return self.connected_end / self.communes if self.communes else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,7 +282,7 @@ class ReportModel:
     province_name: str
     edition: str
     generated_at: float
-    effective_end: float
+    data: DataCoverage
     availability_target: float
     coverage_target: float
     province: UnitRow
@@ -175,6 +291,11 @@ class ReportModel:
     worst: list[CommuneRow]
     coverage_series: list[tuple[float, float]] = field(default_factory=list)
     distribution: list[tuple[str, int]] = field(default_factory=list)
+
+    @property
+    def period_open(self) -> bool:
+        """True when the period had not ended when the report was made."""
+        return self.period.end > self.generated_at
 
 
 def disconnections(access_outages: Sequence[Sequence[Outage]], start: float, end: float) -> list[tuple[float, float]]:
@@ -221,7 +342,7 @@ def _unit_row(
         communes=len(rows),
         provisioned=sum(r.provisioned for r in rows),
         connected_end=sum(r.connected_end for r in rows),
-        time_weighted_coverage=twc,
+        time_weighted_coverage=twc if rows else None,
         availability=a.ratio,
         up_s=a.up_s,
         down_s=a.down_s,
@@ -238,6 +359,7 @@ def build_report(
     reader: Reader,
     period: Period,
     *,
+    poll_interval_s: float,
     availability_target: float = 0.99,
     coverage_target: float = 1.0,
     worst: int = 10,
@@ -246,13 +368,25 @@ def build_report(
 ) -> ReportModel:
     """Compute a report from Reader queries (no I/O of its own).
 
-    A period reaching past the reader's present is cut at the present (``effective_end``).
+    Every figure covers the part of the period the store has data for (:func:`data_coverage`).
+
+    Args:
+        reader: The collector's read API.
+        period: The period asked for.
+        poll_interval_s: The collector's default poll interval (how long a state holds after
+            the last sample before the collector would call it stale).
+        availability_target: A commune meets the objective at this availability.
+        coverage_target: Share of communes the province aims to connect (the charts' line).
+        worst: How many communes the "lowest availability" table lists.
+        series_points: About how many points the coverage-over-time chart has.
+        progress: Called with (done, total) as units are computed.
+
+    Raises:
+        NoData: when the store has no monitoring data for the period.
     """
     snap: Snapshot = reader.snapshot()
-    start = period.start
-    end = min(period.end, snap.taken_at)
-    if end <= start:
-        end = start + 1.0  # a period entirely in the future: nothing observed, an empty window
+    data = data_coverage(reader, snap, period, poll_interval_s=poll_interval_s)
+    start, end = data.start, data.end
     outs = reader.outages(start, end)
     by_device: dict[str, list[Outage]] = {}
     for o in outs:
@@ -335,7 +469,7 @@ def build_report(
         province_name=snap.province_name,
         edition=snap.edition,
         generated_at=snap.taken_at,
-        effective_end=end,
+        data=data,
         availability_target=availability_target,
         coverage_target=coverage_target,
         province=province,
@@ -345,321 +479,3 @@ def build_report(
         coverage_series=series,
         distribution=distribution,
     )
-
-
-# --------------------------------------------------------------------------- words
-
-_WORDS: dict[str, dict[str, str]] = {
-    "vi": {
-        "title": "Báo cáo kết nối và khả dụng mạng truyền số liệu chuyên dùng",
-        "period": "Kỳ báo cáo",
-        "generated": "Lập lúc",
-        "cut": "Số liệu tính đến",
-        "summary": "Tổng hợp toàn tỉnh",
-        "progress": "Tiến độ kết nối 100% xã",
-        "by_district": "Theo huyện",
-        "unit": "Đơn vị",
-        "code": "Mã",
-        "name": "Tên",
-        "district": "Huyện",
-        "communes": "Số xã",
-        "provisioned": "Đã lắp đặt",
-        "connected_end": "Kết nối cuối kỳ",
-        "coverage_end": "Tỷ lệ kết nối cuối kỳ",
-        "twc": "Tỷ lệ kết nối bình quân theo thời gian",
-        "availability": "Khả dụng",
-        "meeting": "Xã đạt mục tiêu khả dụng",
-        "outages": "Số lần mất kết nối",
-        "outage_h": "Tổng thời gian mất kết nối (giờ)",
-        "unknown_h": "Không có dữ liệu giám sát (giờ)",
-        "maintenance_h": "Bảo trì (giờ)",
-        "worst": "Các xã có khả dụng thấp nhất",
-        "chart_coverage": "Tỷ lệ kết nối theo huyện so với mục tiêu",
-        "chart_series": "Tỷ lệ xã kết nối theo thời gian",
-        "chart_distribution": "Phân bố khả dụng của các xã",
-        "target": "Mục tiêu",
-        "yes": "có",
-        "no": "không",
-        "connected": "Kết nối",
-        "notes": "Thời gian không có dữ liệu giám sát và thời gian bảo trì không tính là mất kết nối.",
-        "ts": "Thời điểm",
-        "ratio": "Tỷ lệ",
-        "none": "Không có",
-    },
-    "en": {
-        "title": "Dedicated data network: coverage and availability report",
-        "period": "Period",
-        "generated": "Generated",
-        "cut": "Figures up to",
-        "summary": "Province summary",
-        "progress": "Progress towards 100% of communes",
-        "by_district": "By district",
-        "unit": "Unit",
-        "code": "Code",
-        "name": "Name",
-        "district": "District",
-        "communes": "Communes",
-        "provisioned": "Provisioned",
-        "connected_end": "Connected at end",
-        "coverage_end": "Coverage at end",
-        "twc": "Time-weighted coverage",
-        "availability": "Availability",
-        "meeting": "Communes meeting the objective",
-        "outages": "Outages",
-        "outage_h": "Outage time (h)",
-        "unknown_h": "No monitoring data (h)",
-        "maintenance_h": "Maintenance (h)",
-        "worst": "Communes with the lowest availability",
-        "chart_coverage": "Coverage by district against the target",
-        "chart_series": "Communes connected over time",
-        "chart_distribution": "Availability of communes",
-        "target": "Target",
-        "yes": "yes",
-        "no": "no",
-        "connected": "Connected",
-        "notes": "Time without monitoring data and maintenance time are not counted as outages.",
-        "ts": "Time",
-        "ratio": "Ratio",
-        "none": "None",
-    },
-}
-
-
-def report_words(lang: str) -> dict[str, str]:
-    """Vocabulary of the report (Vietnamese for anything unknown)."""
-    return _WORDS.get(lang, _WORDS["vi"])
-
-
-def _pct(r: float | None) -> str:
-    return "–" if r is None else f"{r * 100:.2f}%"
-
-
-def _hours(s: float) -> str:
-    return f"{s / 3600:.2f}"
-
-
-def _fmt_time(ts: float, tz: str) -> str:
-    return datetime.fromtimestamp(ts, ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M")
-
-
-# --------------------------------------------------------------------------- tables
-
-
-def _unit_table(m: ReportModel, w: dict[str, str]) -> tuple[list[str], list[list[object]]]:
-    header = [
-        w["code"],
-        w["name"],
-        w["communes"],
-        w["provisioned"],
-        w["connected_end"],
-        w["coverage_end"],
-        w["twc"],
-        w["availability"],
-        w["meeting"],
-        w["outages"],
-        w["outage_h"],
-        w["unknown_h"],
-        w["maintenance_h"],
-    ]
-    rows: list[list[object]] = []
-    for u in [*m.districts, m.province]:
-        rows.append(
-            [
-                u.code,
-                u.name,
-                u.communes,
-                u.provisioned,
-                u.connected_end,
-                # A unit without communes (Lý Sơn) has no coverage: empty, not 0.
-                u.coverage_end if u.communes else None,
-                u.time_weighted_coverage if u.communes else None,
-                u.availability,
-                u.meeting_objective,
-                u.outages,
-                u.outage_s / 3600,
-                u.unknown_s / 3600,
-                u.maintenance_s / 3600,
-            ]
-        )
-    return header, rows
-
-
-def _commune_table(rows: Sequence[CommuneRow], w: dict[str, str]) -> tuple[list[str], list[list[object]]]:
-    header = [
-        w["code"],
-        w["name"],
-        w["district"],
-        w["provisioned"],
-        w["connected_end"],
-        w["availability"],
-        w["outages"],
-        w["outage_h"],
-        w["unknown_h"],
-        w["maintenance_h"],
-    ]
-    out: list[list[object]] = [
-        [
-            r.code,
-            r.name,
-            r.district_name or "",
-            r.provisioned,
-            r.connected_end,
-            r.availability,
-            r.outages,
-            r.outage_s / 3600,
-            r.unknown_s / 3600,
-            r.maintenance_s / 3600,
-        ]
-        for r in rows
-    ]
-    return header, out
-
-
-def _series_table(m: ReportModel, w: dict[str, str]) -> tuple[list[str], list[list[object]]]:
-    return [w["ts"], w["ratio"]], [[_fmt_time(ts, m.period.tz), r] for ts, r in m.coverage_series]
-
-
-def _tables(m: ReportModel, lang: str) -> dict[str, tuple[list[str], list[list[object]]]]:
-    w = report_words(lang)
-    return {
-        "units": _unit_table(m, w),
-        "communes": _commune_table(m.communes, w),
-        "worst": _commune_table(m.worst, w),
-        "coverage_series": _series_table(m, w),
-    }
-
-
-def _csv_cell(v: object, w: dict[str, str]) -> str:
-    if v is None:
-        return ""
-    if isinstance(v, bool):
-        return w["yes"] if v else w["no"]
-    if isinstance(v, float):
-        return f"{v:.6f}".rstrip("0").rstrip(".") if math.isfinite(v) else ""
-    return str(v)
-
-
-def render_csv(m: ReportModel, lang: str = "vi") -> dict[str, str]:
-    """One CSV per table: ``units`` (districts and the province), ``communes``, ``worst``,
-    ``coverage_series``. Ratios are 0..1, durations in hours."""
-    w = report_words(lang)
-    out: dict[str, str] = {}
-    for name, (header, rows) in _tables(m, lang).items():
-        buf = io.StringIO()
-        writer = csv.writer(buf, lineterminator="\n")
-        writer.writerow(header)
-        for row in rows:
-            writer.writerow([_csv_cell(v, w) for v in row])
-        out[f"{name}.csv"] = buf.getvalue()
-    return out
-
-
-def render_xlsx(m: ReportModel, lang: str = "vi") -> bytes:
-    """An XLSX workbook with one sheet per table; ratios formatted as percentages."""
-    from openpyxl import Workbook
-    from openpyxl.styles import Font
-
-    w = report_words(lang)
-    wb = Workbook()
-    wb.remove(wb.active)
-    ratio_cols = {w["coverage_end"], w["twc"], w["availability"], w["ratio"]}
-    for name, (header, rows) in _tables(m, lang).items():
-        ws = wb.create_sheet(title=name[:31])
-        ws.append(header)
-        for cell in ws[1]:
-            cell.font = Font(bold=True)
-        for row in rows:
-            ws.append([(w["yes"] if v else w["no"]) if isinstance(v, bool) else v for v in row])
-        for idx, title in enumerate(header, start=1):
-            letter = ws.cell(row=1, column=idx).column_letter
-            ws.column_dimensions[letter].width = max(10, min(40, len(title) + 2))
-            if title in ratio_cols:
-                for (cell,) in ws.iter_rows(min_row=2, min_col=idx, max_col=idx):
-                    cell.number_format = "0.00%"
-        ws.freeze_panes = "A2"
-    meta = wb.create_sheet(title="info", index=0)
-    meta.append([w["title"]])
-    meta.append([w["period"], m.period.label])
-    meta.append([w["cut"], _fmt_time(m.effective_end, m.period.tz)])
-    meta.append([w["target"] + " " + w["availability"], m.availability_target])
-    meta.append([w["notes"]])
-    buf = io.BytesIO()
-    wb.save(buf)
-    return buf.getvalue()
-
-
-def _env() -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(Path(__file__).parent / "templates")),
-        autoescape=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        undefined=jinja2.StrictUndefined,
-    )
-    env.filters["pct"] = _pct
-    env.filters["hours"] = _hours
-    return env
-
-
-def render_html(m: ReportModel, lang: str = "vi") -> str:
-    """A self-contained HTML page (inline CSS and SVG charts, no external resources) that prints well."""
-    w = report_words(lang)
-    tz = m.period.tz
-    charts = {
-        "coverage": Markup(
-            svg.hbars(  # svg escapes labels and formats numbers itself
-                [(d.name, d.coverage_end) for d in m.districts if d.communes]
-                or [(m.province.name, m.province.coverage_end)],
-                target=m.coverage_target,
-                title=w["chart_coverage"],
-                width=700,
-                label_w=200,
-            )
-        ),
-        "series": Markup(
-            svg.line(
-                m.coverage_series,
-                title=w["chart_series"],
-                width=700,
-                start_label=_fmt_time(m.period.start, tz),
-                end_label=_fmt_time(m.effective_end, tz),
-            )
-        ),
-        "distribution": Markup(svg.histogram(m.distribution, title=w["chart_distribution"], width=700)),
-    }
-    return (
-        _env()
-        .get_template("report.html.j2")
-        .render(
-            m=m,
-            w=w,
-            lang=lang,
-            charts=charts,
-            period_start=_fmt_time(m.period.start, tz),
-            period_end=_fmt_time(m.period.end, tz),
-            effective_end=_fmt_time(m.effective_end, tz),
-            generated=_fmt_time(m.generated_at, tz),
-            cut=m.effective_end < m.period.end,
-        )
-    )
-
-
-def write_report(m: ReportModel, out_dir: Path, *, formats: Sequence[str], lang: str) -> list[Path]:
-    """Write the chosen formats into ``out_dir``; returns the files written."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    stem = f"netmon-report-{m.province_code}-{re.sub(r'[^0-9A-Za-z_-]+', '_', m.period.label)}-{lang}"
-    written: list[Path] = []
-    if "html" in formats:
-        p = out_dir / f"{stem}.html"
-        p.write_text(render_html(m, lang), encoding="utf-8")
-        written.append(p)
-    if "csv" in formats:
-        for name, text in render_csv(m, lang).items():
-            p = out_dir / f"{stem}-{name}"
-            p.write_text(text, encoding="utf-8-sig")  # the BOM lets Excel read Vietnamese correctly
-            written.append(p)
-    if "xlsx" in formats:
-        p = out_dir / f"{stem}.xlsx"
-        p.write_bytes(render_xlsx(m, lang))
-        written.append(p)
-    return written

@@ -111,7 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="coverage and availability report for a period (HTML, CSV, XLSX)",
         description="Coverage and availability per district and province for a period, from the "
         "collector's store: communes provisioned and connected, time-weighted coverage, "
-        "availability, outages, worst communes, progress towards 100%% of communes.",
+        "availability, outages, worst communes, progress towards 100% of communes.",
     )
     r.add_argument("-c", "--config", required=True, help="collector settings file (names the store and inventory)")
     period = r.add_mutually_exclusive_group(required=True)

@@ -36,6 +36,7 @@ from netmon.config.logsetup import register_secret, setup_logging
 from netmon.config.secrets import Secret
 from netmon.config.settings import CollectorSettings
 from netmon.exporters.prometheus import SnapshotCollector, metrics_handler
+from netmon.exporters.report_service import ArchivedReportService, ReportSettings
 
 log = logging.getLogger("netmon.collector")
 
@@ -141,6 +142,14 @@ async def run_collector(
             extra_routes=[web.get("/metrics", metrics_handler(registry, prepare=[snap_collector]))],
             coverage_target=settings.objectives.coverage_target,
             archive=archive,
+            report_maker=ArchivedReportService(
+                archive,
+                ReportSettings(
+                    poll_interval_s=settings.state.default_interval_s,
+                    availability_target=settings.objectives.availability_target,
+                    coverage_target=settings.objectives.coverage_target,
+                ),
+            ),
         )
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()

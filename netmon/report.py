@@ -20,11 +20,17 @@ from netmon.collector.readmodel import StoredModel
 from netmon.collector.store import SCHEMA_VERSION, StoreError, StoreReader
 from netmon.config.errors import ConfigError
 from netmon.config.loader import load_collector_settings, load_inventory
-from netmon.exporters.report import PeriodError, build_report, period_from, write_report
+from netmon.exporters.report import NoData, PeriodError, build_report, period_from
+from netmon.exporters.report_render import partial_warning, write_report
 
 
 def cli_main(args: argparse.Namespace) -> int:
-    """Build the report for the chosen period and write it in the chosen formats."""
+    """Build the report for the chosen period and write it in the chosen formats.
+
+    Exit 0 with the files written (a warning on stderr when the data covers only part of the
+    period), 1 when the store has no data for the period (nothing written), 2 on a bad
+    period, settings file or store.
+    """
     err = Console(stderr=True)
     try:
         period = period_from(month=args.month, quarter=args.quarter, start=args.start, end=args.end, tz=args.tz)
@@ -53,14 +59,21 @@ def cli_main(args: argparse.Namespace) -> int:
             model = build_report(
                 model_reader,
                 period,
+                poll_interval_s=settings.state.default_interval_s,
                 availability_target=settings.objectives.availability_target,
                 coverage_target=settings.objectives.coverage_target,
                 progress=advance,
             )
         formats = ["html", "csv", "xlsx"] if args.format == "all" else [args.format]
         written = write_report(model, Path(args.output), formats=formats, lang=args.lang)
+    except NoData as exc:
+        print(f"netmon report: {exc.message(args.lang)}", file=sys.stderr)
+        return 1
     finally:
         store.close()
+    warning = partial_warning(model, args.lang)
+    if warning is not None:
+        print(f"netmon report: {warning}", file=sys.stderr)
     for path in written:
         print(path)
     return 0

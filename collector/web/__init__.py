@@ -29,7 +29,7 @@ from netmon.collector import glossary
 from netmon.collector.archive import ArchiveReader
 from netmon.collector.model import CoveragePoint, Reader, Scope, Snapshot, WindowFigures
 from netmon.collector.search import SearchIndex
-from netmon.collector.web import openapi, svg, views
+from netmon.collector.web import openapi, reports, svg, views
 from netmon.collector.web.i18n import LANGUAGES, TZ, clock, duration, pick_language, words
 from netmon.config.secrets import Secret
 
@@ -106,6 +106,10 @@ def _window(request: web.Request, default_span: float) -> tuple[float, float]:
     if end - start > MAX_WINDOW_S:
         raise BadRequest("from", f"window longer than {int(MAX_WINDOW_S // 86400)} days")
     return start, end
+
+
+def _now(request: web.Request) -> float:
+    return request.app[READER_KEY].snapshot().taken_at
 
 
 def _int_param(request: web.Request, name: str, default: int, lo: int, hi: int) -> int:
@@ -237,7 +241,9 @@ def _env() -> jinja2.Environment:
     return env
 
 
-def _page(request: web.Request, template: str, data: dict[str, Any], status: int = 200) -> web.Response:
+def _page(
+    request: web.Request, template: str, data: dict[str, Any], status: int = 200, *, refresh: bool = True
+) -> web.Response:
     state = request.app[_STATE_KEY]
     lang = _lang(request)
     w = words(lang)
@@ -283,7 +289,7 @@ def _page(request: web.Request, template: str, data: dict[str, Any], status: int
             bars=bars,
             path=request.path,
             q=request.query.get("q", ""),
-            refresh_s=state["refresh_s"],
+            refresh_s=state["refresh_s"] if refresh else 0,
             store=snap.store,
         )
     )
@@ -514,6 +520,7 @@ def build_app(
     coverage_target: float = 1.0,
     refresh_s: int = 30,
     archive: ArchiveReader | None = None,
+    report_maker: reports.ReportMaker | None = None,
 ) -> web.Application:
     """The status page and JSON API over a Reader.
 
@@ -526,6 +533,7 @@ def build_app(
         refresh_s: Pages refresh their content in place this often (0: never).
         archive: Reads windows older than the reader's memory in a worker process (None:
             on a thread).
+        report_maker: When set, ``/report`` serves the planners' reports (linked from every page).
     """
     app = web.Application(middlewares=_middlewares(token))
     app[READER_KEY] = reader
@@ -550,5 +558,8 @@ def build_app(
     app.router.add_get("/api/v1/availability", api_availability)
     app.router.add_get("/api/v1/coverage", api_coverage)
     app.router.add_get("/api/v1/openapi.json", api_openapi)
+    app[_STATE_KEY]["env"].globals["reports_nav"] = reports.NAV if report_maker is not None else None
+    if report_maker is not None:
+        app.add_routes(reports.routes(report_maker, page=_page, lang_of=_lang, now_of=_now))
     app.add_routes(list(extra_routes))
     return app

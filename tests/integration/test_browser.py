@@ -100,25 +100,3 @@ def test_auto_refresh_keeps_the_scroll_position(page: Page, url: str) -> None:
     assert swapped is True
     assert page.evaluate("window.scrollY") == 600
     assert page.locator("ul.down li.group details").get_attribute("open") is not None
-
-
-def test_report_html_renders_and_prints(browser: Browser) -> None:
-    from netmon.exporters.report import Period, build_report, render_html
-    from tests.people_scenario import NOW
-
-    model = build_report(engine_at(NOW), Period(T0, NOW, "2026-10-01"))
-    html_path = ARTIFACTS / "report-vi.html"
-    html_path.write_text(render_html(model, "vi"), encoding="utf-8")
-    ctx = browser.new_context(viewport={"width": 1000, "height": 1400})
-    try:
-        pg = ctx.new_page()
-        pg.goto(html_path.as_uri())
-        assert pg.locator("table.units tbody tr").count() == len(model.districts) + 1
-        assert pg.locator("svg.chart").count() == 3
-        total = pg.locator("table.units tr.total").inner_text()
-        assert f"{model.province.availability * 100:.2f}%" in total
-        pg.screenshot(path=str(ARTIFACTS / "report-vi.png"), full_page=True)
-        pdf = pg.pdf(path=str(ARTIFACTS / "report-vi.pdf"), format="A4", print_background=True)
-        assert pdf.startswith(b"%PDF")
-    finally:
-        ctx.close()

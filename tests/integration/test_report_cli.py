@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.people_scenario import INVENTORY_PATH, ba_to_communes, inventory, scenario_engine
+from tests.people_scenario import INTERVAL_S, INVENTORY_PATH, ba_to_communes, inventory, scenario_engine
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,6 +23,7 @@ def settings_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cfg = d / "collector.yaml"
     cfg.write_text(
         f"inventory: {INVENTORY_PATH}\nstore:\n  path: netmon.sqlite\nobjectives:\n  availability_target: 0.95\n"
+        f"state:\n  default_interval_s: {INTERVAL_S}\n"
     )
     return cfg
 
@@ -40,7 +41,7 @@ def test_report_files_carry_the_scenario_numbers(settings_file: Path, tmp_path: 
     )
     assert r.returncode == 0, r.stderr
     files = sorted(p.name for p in out.iterdir())
-    assert len(files) == 6, files
+    assert len(files) == 7, files
     assert all(Path(line).exists() for line in r.stdout.split())
     units_csv = next(out.glob("*-units.csv"))
     rows = list(csv.reader(units_csv.read_text(encoding="utf-8-sig").splitlines()))
@@ -65,6 +66,57 @@ def test_month_report_in_vietnamese_html_only(settings_file: Path, tmp_path: Pat
     assert r.returncode == 0, r.stderr
     (html,) = tmp_path.glob("*.html")
     assert '<html lang="vi">' in html.read_text(encoding="utf-8")
+
+
+def test_a_month_with_one_day_of_data_warns_and_counts_only_that_day(settings_file: Path, tmp_path: Path) -> None:
+    # The store holds the scenario's day (1 October); the collector is not running. October's
+    # report must not stretch the last states (Lê Hồng Phong down) over the rest of the month.
+    r = _netmon("report", "-c", str(settings_file), "--month", "2026-10", "--format", "csv", "-o", str(tmp_path))
+    assert r.returncode == 0, r.stderr
+    assert (
+        "netmon report: Cảnh báo: số liệu giám sát chỉ phủ 3.23% kỳ 2026-10 "
+        "(từ 01/10/2026 00:00 đến 02/10/2026 00:00)." in r.stderr
+    )
+    units = list(csv.reader(next(tmp_path.glob("*-units.csv")).read_text(encoding="utf-8-sig").splitlines()))
+    col = dict(zip(units[0], units[-1], strict=True))
+    assert float(col["Tổng thời gian mất kết nối (giờ)"]) == pytest.approx(3 + ba_to_communes(inventory()))
+    info = dict(csv.reader(next(tmp_path.glob("*-info.csv")).read_text(encoding="utf-8-sig").splitlines()))
+    assert info["Số liệu đến"] == "2026-10-02 00:00:00"
+
+
+@pytest.mark.parametrize(
+    ("lang", "month", "message"),
+    [
+        (
+            "vi",
+            "2025-01",
+            "netmon report: Không có số liệu giám sát trong kỳ 2025-01 (01/01/2025 00:00 – 01/02/2025 00:00). "
+            "Số liệu đầu tiên sau kỳ này: 01/10/2026 00:00.",
+        ),
+        (
+            "en",
+            "2026-11",
+            "netmon report: No monitoring data in 2026-11 (2026-11-01 00:00 – 2026-12-01 00:00). "
+            "Latest data: 2026-10-02 00:00.",
+        ),
+    ],
+)
+def test_a_period_without_data_is_refused(
+    settings_file: Path, tmp_path: Path, lang: str, month: str, message: str
+) -> None:
+    out = tmp_path / "out"
+    r = _netmon("report", "-c", str(settings_file), "--month", month, "--lang", lang, "-o", str(out))
+    assert r.returncode == 1
+    assert r.stderr.strip() == message
+    assert r.stdout == ""
+    assert not out.exists()
+
+
+def test_report_help_prints_percent_signs_once() -> None:
+    r = _netmon("report", "--help")
+    assert r.returncode == 0
+    assert "100% of communes" in r.stdout
+    assert "%%" not in r.stdout
 
 
 def test_bad_period_and_bad_store_are_clear_errors(settings_file: Path, tmp_path: Path) -> None:

@@ -6,12 +6,14 @@ from __future__ import annotations
 import csv
 import io
 
-from netmon.exporters.report import Period, build_report, render_csv, render_html, render_xlsx
-from tests.people_scenario import LY_SON, NOW, T0, engine_at
+from netmon.exporters.report import Period, build_report
+from netmon.exporters.report_render import render_csv, render_html
+from netmon.exporters.report_xlsx import render_xlsx
+from tests.people_scenario import INTERVAL_S, LY_SON, NOW, T0, engine_at
 
 
 def test_a_unit_without_communes_has_no_coverage_in_csv_xlsx_and_html() -> None:
-    model = build_report(engine_at(NOW), Period(T0, NOW, "2026-10-01"))
+    model = build_report(engine_at(NOW), Period(T0, NOW, "2026-10-01"), poll_interval_s=INTERVAL_S)
     rows = list(csv.reader(io.StringIO(render_csv(model, "vi")["units.csv"])))
     header, ly_son = rows[0], next(r for r in rows if r[0] == LY_SON)
     for column in ("Tỷ lệ kết nối cuối kỳ", "Tỷ lệ kết nối bình quân theo thời gian"):
