@@ -238,7 +238,61 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _migrate(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from datetime import datetime
+
+    from netmon.config import geography
+    from netmon.config.errors import ConfigError
+    from netmon.config.inventory import Inventory
+    from netmon.config.loader import load_inventory
+    from netmon.config.reform import MigrationError, migrate
+
+    try:
+        until = datetime.fromisoformat(args.effective)
+    except ValueError:
+        print(
+            f"netmon inventory migrate: --effective {args.effective!r}: expected an ISO date or time", file=sys.stderr
+        )
+        return 2
+    if until.tzinfo is None:
+        print(
+            "netmon inventory migrate: --effective needs a time zone, e.g. 2025-07-01T00:00:00+07:00", file=sys.stderr
+        )
+        return 2
+    inventories: list[Inventory] = []
+    failed = False
+    for path in args.files:
+        try:
+            inventories.append(load_inventory(path))
+        except ConfigError as exc:
+            failed = True
+            for p in exc.problems:
+                print(p, file=sys.stderr)
+    if failed:
+        return 2
+    try:
+        result = migrate(inventories, until)
+    except MigrationError as exc:
+        print(f"netmon inventory migrate: {exc}", file=sys.stderr)
+        return 2
+    if result.problems:
+        for line in result.problems:
+            print(f"error: {line}", file=sys.stderr)
+        print("nothing written: the conversion list cannot place the communes above", file=sys.stderr)
+        return 2
+    summary = result.summary()
+    for line in summary:
+        print(line, file=sys.stderr)
+    header = (
+        f"netmon inventory: {result.new_province.name} ({result.new_province.code}), 2025 structure, migrated from "
+        + ", ".join(Path(f).name for f in args.files)
+        + ".\n"
+        f"Codes and names: General Statistics Office, via vietnam-provinces {geography.PACKAGE_VERSION['2025']}.\n"
+        f"Conversion: {result.inventory['previous']['source']}.\n"
+        f"Device ids are unchanged; the collector switches to this file at {until.isoformat()} (previous.until).\n"
+        + "".join(f"{line}\n" for line in summary[:2])
+    )
+    _write(geography.to_yaml(result.inventory, header=header), args.output)
+    return 0
 
 
 def _check_lists(args: argparse.Namespace) -> int:
