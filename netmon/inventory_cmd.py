@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -296,8 +295,39 @@ def _migrate(args: argparse.Namespace) -> int:
 
 
 def _check_lists(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    from netmon.config import geography
 
-
-def _unused(_: Any) -> None:  # pragma: no cover - placeholder until every action lands
-    return None
+    print(
+        "shipped lists: 2021 structure from vietnam-provinces "
+        f"{geography.PACKAGE_VERSION['2021']}, 2025 structure from vietnam-provinces {geography.PACKAGE_VERSION['2025']}"
+    )
+    try:
+        result = geography.check_installed(args.province)
+    except geography.GeographyError as exc:
+        print(f"netmon inventory check-lists: {exc}", file=sys.stderr)
+        return 2
+    if result.installed is None:
+        print(
+            "vietnam-provinces is not installed: install the release to compare with "
+            "(pip install -U vietnam-provinces), then run this again",
+            file=sys.stderr,
+        )
+        return 2
+    where = f"province {args.province}" if args.province else "the whole country"
+    if not result.differences:
+        print(f"installed vietnam-provinces {result.installed} ({result.edition} structure): same list for {where}")
+        return 0
+    relation = "newer than" if result.newer else "not newer than"
+    print(
+        f"installed vietnam-provinces {result.installed} ({result.edition} structure) is {relation} the shipped "
+        f"{result.shipped} and differs for {where} in {len(result.differences)} places:"
+    )
+    for line in result.differences:
+        print(f"  {line}")
+    if result.newer:
+        print(
+            f"to use it: `netmon inventory generate --source package ...`; to ship it, extract it into config/data "
+            f"(divisions-{result.edition}.json.gz) and update PACKAGE_VERSION"
+        )
+        return 1
+    return 0
