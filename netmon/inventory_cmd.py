@@ -15,6 +15,12 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from netmon.config.credentials import Credentials
+    from netmon.config.inventory import Device, Inventory
+    from netmon.config.settings import AgentSettings
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -228,12 +234,172 @@ def _import(args: argparse.Namespace) -> int:
     return 2 if errors else 0
 
 
+def _agent_files(path: str) -> tuple[AgentSettings, Credentials, Inventory] | None:
+    """An agent's settings, credentials and inventory, or None (problems printed)."""
+    from netmon.config.errors import ConfigError
+    from netmon.config.loader import load_agent_settings, load_credentials, load_inventory
+
+    try:
+        settings = load_agent_settings(path)
+        if settings.credentials is None:
+            print(f"{path}: the agent names no credentials file: nothing to probe SNMP with", file=sys.stderr)
+            return None
+        creds = load_credentials(settings.credentials)
+        inventory = load_inventory(settings.inventory, creds)
+    except ConfigError as exc:
+        for p in exc.problems:
+            print(p, file=sys.stderr)
+        return None
+    return settings, creds, inventory
+
+
 def _discover(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    import asyncio
+    from dataclasses import replace
+
+    import yaml
+
+    from netmon.agent import discovery, links
+    from netmon.agent.icmp import choose_mode
+    from netmon.agent.snmp import SnmpClient
+
+    loaded = _agent_files(args.config)
+    if loaded is None:
+        return 2
+    settings, creds, inventory = loaded
+    try:
+        addresses = discovery.addresses_of(args.subnet, args.max_addresses)
+    except discovery.DiscoveryError as exc:
+        print(f"netmon inventory discover: {exc}", file=sys.stderr)
+        return 2
+    profiles = discovery.sweep_profiles(creds.snmp, args.profile, settings.security, timeout_s=settings.poll.timeout_s)
+    for line in profiles.refused:
+        print(f"profile {line}", file=sys.stderr)
+    if not profiles.usable:
+        print("netmon inventory discover: no SNMP profile to probe with", file=sys.stderr)
+        return 2
+    mode = "off" if args.no_icmp else choose_mode(settings.poll.icmp_mode)
+    stats = discovery.SweepStats()
+
+    async def run() -> list[discovery.Finding]:
+        client = SnmpClient()
+        try:
+            return await discovery.sweep(
+                client,
+                addresses,
+                profiles.usable,
+                rate=args.rate,
+                concurrency=args.concurrency,
+                icmp_mode=mode,
+                timeout_s=settings.poll.timeout_s,
+                stats=stats,
+            )
+        finally:
+            client.close()
+
+    found = asyncio.run(run())
+    by_address = {d.address: d.id for d in inventory.index.devices.values()}
+    found = [replace(f, device=by_address.get(f.address, "")) for f in found]
+    graph = links.build_graph(found, inventory.index.devices.values())
+    roots = [r for r in (links.find_node(graph, x) for x in args.root or ()) if r] or links.default_roots(graph)
+    parents = links.propose_parents(graph, roots)
+    elapsed = stats.finished_at - stats.started_at
+    print(
+        f"swept {stats.addresses} addresses in {elapsed:.1f} s (at most {args.rate:g}/s, {args.concurrency} at a time): "
+        f"{stats.snmp_answered} answered SNMP, {stats.icmp_answered} answered ICMP"
+        + ("" if mode in ("unprivileged", "privileged") else f" (ICMP not tried: {mode})")
+    )
+    for f in found:
+        if not f.snmp_profile:
+            print(f"{f.address:<16} ICMP only")
+            continue
+        what = " ".join(x for x in (f.vendor, f.model) if x) or f.sys_object_id
+        known = f"  [inventory: {f.device}]" if f.device else "  [not in the inventory]"
+        print(f"{f.address:<16} {f.sys_name or '?':<24} {what}{known}")
+        print(f"{'':<16} {f.sys_descr.splitlines()[0][:100] if f.sys_descr else ''}")
+        for n in f.neighbours:
+            addr = ", ".join(n.addresses)
+            print(f"{'':<16}   {n.protocol} {n.local_port}: {n.sys_name or n.chassis_id} {n.port} {addr}".rstrip())
+    proposals = []
+    print("proposed parents (from LLDP/CDP):")
+    for key, parent in sorted(parents.items(), key=lambda kv: graph.nodes[kv[0]].label()):
+        node = graph.nodes[key]
+        up = graph.nodes[parent].label() if parent else "(top)"
+        print(f"  {node.label()} <- {up}")
+        proposals.append({"device": node.label(), "parent": graph.nodes[parent].label() if parent else None})
+    if args.output:
+        doc = {
+            "subnets": list(args.subnet),
+            "findings": [f.to_data() for f in found],
+            "proposed_parents": proposals,
+        }
+        Path(args.output).write_text(yaml.safe_dump(doc, allow_unicode=True, sort_keys=False), encoding="utf-8")
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
 
 
 def _diff(args: argparse.Namespace) -> int:
-    raise NotImplementedError
+    import asyncio
+
+    import yaml
+
+    from netmon.agent import discovery, links
+    from netmon.agent.service import select_devices
+    from netmon.agent.snmp import ResolvedProfile, SnmpClient
+
+    loaded = _agent_files(args.config)
+    if loaded is None:
+        return 2
+    settings, creds, inventory = loaded
+    devices = select_devices(inventory, settings.scope)
+    if args.discovery:
+        try:
+            doc = yaml.safe_load(Path(args.discovery).read_text(encoding="utf-8"))
+            found = [discovery.Finding.from_data(f) for f in doc["findings"]]
+        except (OSError, yaml.YAMLError, KeyError, TypeError) as exc:
+            print(f"netmon inventory diff: {args.discovery}: not a `discover -o` file ({exc})", file=sys.stderr)
+            return 2
+    else:
+        names = sorted({d.snmp for d in devices if d.snmp})
+        profiles = discovery.sweep_profiles(creds.snmp, names, settings.security, timeout_s=settings.poll.timeout_s)
+        for line in profiles.refused:
+            print(f"profile {line}", file=sys.stderr)
+        usable = {p.name: p for p in profiles.usable}
+
+        async def run() -> list[discovery.Finding]:
+            client = SnmpClient()
+            limit = discovery.RateLimit(args.rate)
+            slots = asyncio.Semaphore(args.concurrency)
+
+            async def one(dev: Device, profile: ResolvedProfile) -> discovery.Finding:
+                async with slots:
+                    await limit.wait()
+                    return await discovery.inspect(client, dev.address, profile, device=dev.id)
+
+            try:
+                return list(await asyncio.gather(*(one(d, usable[d.snmp]) for d in devices if d.snmp in usable)))
+            finally:
+                client.close()
+
+        found = asyncio.run(run())
+    graph = links.build_graph(found, inventory.index.devices.values())
+    parents = links.propose_parents(graph, links.default_roots(graph))
+    result = links.compare(graph, parents, devices)
+    silent = [f.device or f.address for f in found if not f.snmp_profile]
+    print(
+        f"{len(devices)} devices of {settings.agent_id}: {len(result.agreeing)} agree with LLDP/CDP, "
+        f"{len(result.disagreements)} disagree, {len(result.unseen)} not seen"
+    )
+    for d in result.disagreements:
+        where = "" if d.seen_in_inventory else " (not in the inventory)"
+        print(f"  {d.device}: inventory parent {d.inventory_parent or '(none)'}, LLDP/CDP shows {d.seen_parent}{where}")
+    if result.unseen:
+        print("  not seen by any neighbour table: " + ", ".join(result.unseen))
+    if silent:
+        print("  did not answer SNMP: " + ", ".join(silent))
+    if result.not_in_inventory:
+        print("  neighbours not in the inventory: " + ", ".join(result.not_in_inventory))
+    return 1 if result.disagreements else 0
 
 
 def _migrate(args: argparse.Namespace) -> int:
@@ -241,7 +407,6 @@ def _migrate(args: argparse.Namespace) -> int:
 
     from netmon.config import geography
     from netmon.config.errors import ConfigError
-    from netmon.config.inventory import Inventory
     from netmon.config.loader import load_inventory
     from netmon.config.reform import MigrationError, migrate
 
