@@ -30,6 +30,7 @@ from markupsafe import Markup
 
 from netmon.collector.model import Availability, Outage, Reader, Snapshot
 from netmon.collector.web import svg
+from netmon.exporters.structures import StructureSplit, structures_html, structures_table
 
 Progress = Callable[[int, int], None]
 
@@ -175,6 +176,8 @@ class ReportModel:
     worst: list[CommuneRow]
     coverage_series: list[tuple[float, float]] = field(default_factory=list)
     distribution: list[tuple[str, int]] = field(default_factory=list)
+    #: The period spans a change of structure (a migrated inventory): both structures' figures.
+    structures: StructureSplit | None = None
 
 
 def disconnections(access_outages: Sequence[Sequence[Outage]], start: float, end: float) -> list[tuple[float, float]]:
@@ -520,12 +523,15 @@ def _series_table(m: ReportModel, w: dict[str, str]) -> tuple[list[str], list[li
 
 def _tables(m: ReportModel, lang: str) -> dict[str, tuple[list[str], list[list[object]]]]:
     w = report_words(lang)
-    return {
+    tables = {
         "units": _unit_table(m, w),
         "communes": _commune_table(m.communes, w),
         "worst": _commune_table(m.worst, w),
         "coverage_series": _series_table(m, w),
     }
+    if m.structures is not None:
+        tables["structures"] = structures_table(m.structures, lang, m.period.tz)
+    return tables
 
 
 def _csv_cell(v: object, w: dict[str, str]) -> str:
@@ -639,6 +645,7 @@ def render_html(m: ReportModel, lang: str = "vi") -> str:
             effective_end=_fmt_time(m.effective_end, tz),
             generated=_fmt_time(m.generated_at, tz),
             cut=m.effective_end < m.period.end,
+            structures=structures_html(m.structures, lang, tz) if m.structures is not None else "",
         )
     )
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -19,8 +20,12 @@ from netmon.collector.devices import Topology
 from netmon.collector.readmodel import StoredModel
 from netmon.collector.store import SCHEMA_VERSION, StoreError, StoreReader
 from netmon.config.errors import ConfigError
+from netmon.config.inventory import Inventory
 from netmon.config.loader import load_collector_settings, load_inventory
-from netmon.exporters.report import PeriodError, build_report, period_from, write_report
+from netmon.config.reform import previous_structure
+from netmon.config.settings import CollectorSettings
+from netmon.exporters.report import PeriodError, ReportModel, build_report, period_from, write_report
+from netmon.exporters.structures import StructureSplit, structure_split
 
 
 def cli_main(args: argparse.Namespace) -> int:
@@ -57,6 +62,7 @@ def cli_main(args: argparse.Namespace) -> int:
                 coverage_target=settings.objectives.coverage_target,
                 progress=advance,
             )
+            model = replace(model, structures=_structures(inventory, settings, store, model_reader, model))
         formats = ["html", "csv", "xlsx"] if args.format == "all" else [args.format]
         written = write_report(model, Path(args.output), formats=formats, lang=args.lang)
     finally:
@@ -64,3 +70,20 @@ def cli_main(args: argparse.Namespace) -> int:
     for path in written:
         print(path)
     return 0
+
+
+def _structures(
+    inventory: Inventory, settings: CollectorSettings, store: StoreReader, current: StoredModel, model: ReportModel
+) -> StructureSplit | None:
+    """Both structures' figures when the inventory was migrated and the period began before
+    the switch (the former structure rebuilt from the communes' ``formerly``)."""
+    prev = inventory.previous
+    if prev is None:
+        return None
+    start, end = model.period.start, model.effective_end
+    previous = [
+        StoredModel(Topology.build(old, settings), store, start, time.time()) for old in previous_structure(inventory)
+    ]
+    return structure_split(
+        current, previous, until=prev.until.timestamp(), previous_edition=prev.edition, start=start, end=end
+    )
