@@ -78,9 +78,9 @@ def _structures(
     """Both structures' figures when the inventory was migrated and the period began before
     the switch (the former structure rebuilt from the communes' ``formerly``)."""
     prev = inventory.previous
-    if prev is None:
-        return None
     start, end = model.period.start, model.effective_end
+    if prev is None or start >= prev.until.timestamp():
+        return None  # not migrated, or the whole period is in the current structure
     previous = [
         StoredModel(Topology.build(old, settings), store, start, time.time()) for old in previous_structure(inventory)
     ]
