@@ -26,14 +26,16 @@ from netmon.collector.store import SCHEMA_VERSION, StoreReader
 from netmon.config.inventory import Inventory
 from netmon.config.settings import CollectorSettings
 
-#: The read model of the worker process.
+#: The read model of the worker process, and the settings it was built with.
 _history: History | None = None
+_settings: CollectorSettings | None = None
 
 R = TypeVar("R")
 
 
 def _open(inventory: Inventory, settings: CollectorSettings, store_path: str) -> None:
-    global _history
+    global _history, _settings
+    _settings = settings
     _history = History(Topology.build(inventory, settings), StoreReader.open(store_path, schema=SCHEMA_VERSION))
 
 
@@ -46,6 +48,14 @@ def worker_history() -> History:
 
 
 _model = worker_history
+
+
+def worker_settings() -> CollectorSettings:
+    """In the worker process, the settings its read model was built with (state rules and
+    maintenance windows; no secrets)."""
+    if _settings is None:
+        raise RuntimeError("not in an archive worker process")
+    return _settings
 
 
 def _ready() -> bool:

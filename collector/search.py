@@ -1,51 +1,22 @@
 """Search of communes and districts by name or GSO code, ignoring diacritics and case.
 
 A technician types "tinh khe" on a phone keyboard without Vietnamese input; that must find
-"Xã Tịnh Khê". Names are folded (NFD, combining marks dropped, đ/Đ → d, lower case,
-punctuation to spaces) and the administrative prefix (Xã, Phường, Thị trấn, Huyện, Thị xã,
-Thành phố, Quận) is optional in a query. Pure: no I/O.
+"Xã Tịnh Khê". Names are folded by :mod:`netmon.config.names` (no diacritics, no case) and
+the administrative prefix is optional in a query. Pure: no I/O.
 """
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 from netmon.collector.model import Snapshot
+from netmon.config.names import UNIT_PREFIXES, fold, strip_prefix
 
 UnitKind = Literal["commune", "district"]
 
-#: Unit prefixes, folded, longest first so "thi tran" wins over a bare "thi".
-UNIT_PREFIXES: tuple[str, ...] = ("thanh pho", "thi tran", "thi xa", "phuong", "huyen", "quan", "xa", "tp")
-
-_NON_WORD = re.compile(r"[^0-9a-z]+")
-
-
-def fold(text: str) -> str:
-    """Fold a name for comparison: no diacritics, đ → d, lower case, single spaces.
-
-    >>> fold("Xã Tịnh Khê")
-    'xa tinh khe'
-    >>> fold("  ĐỨC   Phổ ")
-    'duc pho'
-    """
-    decomposed = unicodedata.normalize("NFD", text.replace("đ", "d").replace("Đ", "D"))
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return _NON_WORD.sub(" ", stripped.casefold()).strip()
-
-
-def strip_prefix(folded: str) -> str:
-    """A folded name without its unit prefix ("xa tinh khe" → "tinh khe").
-
-    A name that is only a prefix word (a commune called "Quan") is kept whole.
-    """
-    for prefix in UNIT_PREFIXES:
-        if folded.startswith(prefix + " ") and len(folded) > len(prefix) + 1:
-            return folded[len(prefix) + 1 :]
-    return folded
+__all__ = ["UNIT_PREFIXES", "Entry", "Hit", "SearchIndex", "fold", "strip_prefix"]
 
 
 @dataclass(frozen=True, slots=True)

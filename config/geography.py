@@ -3,13 +3,16 @@
 The General Statistics Office lists ship in ``config/data/`` as extracted from the PyPI
 package ``vietnam-provinces`` (0.6.0: the 2021 three-level structure; 2025.10.1: the
 two-level structure after the July 2025 reform), so generation works offline. With
-``source="package"`` the installed package is read instead, to pick up a newer list.
+``source="package"`` the installed package is read instead, to pick up a newer list;
+:func:`check_installed` says whether an installed release differs from the shipped lists
+(``netmon inventory check-lists``).
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -35,6 +38,20 @@ class Unit:
 
 class GeographyError(Exception):
     """The requested geography is not available (unknown province, missing package)."""
+
+
+def _version_key(version: str) -> tuple[int, ...]:
+    """``"2025.10.1"`` → ``(2025, 10, 1)``; non-numeric parts (``rc1``) count as 0."""
+    out = []
+    for part in version.split("."):
+        digits = "".join(ch for ch in part if ch.isdigit())
+        out.append(int(digits) if digits else 0)
+    return tuple(out)
+
+
+def edition_of(version: str) -> Edition:
+    """The structure a ``vietnam-provinces`` release holds: 2025 from release 2025.x on."""
+    return "2025" if _version_key(version)[0] >= 2025 else "2021"
 
 
 @cache
@@ -72,10 +89,9 @@ def _read_package(edition: Edition) -> list[dict[str, Any]]:
         raise GeographyError(
             f"the package vietnam-provinces is not installed: pip install 'vietnam-provinces=={PACKAGE_VERSION[edition]}'"
         ) from exc
-    is_2025 = int(installed.split(".")[0]) >= 2025
-    if is_2025 != (edition == "2025"):
+    if edition_of(installed) != edition:
         raise GeographyError(
-            f"vietnam-provinces {installed} holds the {'2025' if is_2025 else '2021'} structure; "
+            f"vietnam-provinces {installed} holds the {edition_of(installed)} structure; "
             f"for edition {edition} install vietnam-provinces=={PACKAGE_VERSION[edition]}"
         )
     data = resources.files(vietnam_provinces) / "data" / "nested-divisions.json"
@@ -187,3 +203,65 @@ def to_yaml(inv: dict[str, Any], *, header: str = "") -> str:
     body = yaml.dump(inv, allow_unicode=True, sort_keys=False, width=120, Dumper=yaml.SafeDumper)
     lines = "".join(f"# {h}\n" if h else "#\n" for h in header.splitlines())
     return lines + body
+
+
+@dataclass(frozen=True, slots=True)
+class ListCheck:
+    """The shipped lists against an installed ``vietnam-provinces``.
+
+    Attributes:
+        installed: The installed release, None when the package is not installed.
+        edition: The structure it holds.
+        shipped: The release the shipped list of that structure comes from.
+        differences: What differs, one line each (empty: the same lists).
+    """
+
+    installed: str | None
+    edition: Edition | None
+    shipped: str | None
+    differences: tuple[str, ...] = ()
+
+    @property
+    def newer(self) -> bool:
+        """The installed release is newer than the shipped one."""
+        if self.installed is None or self.shipped is None:
+            return False
+        return _version_key(self.installed) > _version_key(self.shipped)
+
+
+def diff_units(shipped: Sequence[Unit], installed: Sequence[Unit], *, path: str = "") -> list[str]:
+    """What changed between two lists of units (and, recursively, the units under them),
+    by GSO code: units added, removed or renamed."""
+    out: list[str] = []
+    old = {u.code: u for u in shipped}
+    new = {u.code: u for u in installed}
+    for code in sorted(old.keys() | new.keys()):
+        a, b = old.get(code), new.get(code)
+        if a is None and b is not None:
+            out.append(f"{path}added {b.name} ({code})")
+        elif b is None and a is not None:
+            out.append(f"{path}removed {a.name} ({code})")
+        elif a is not None and b is not None:
+            if a.name != b.name:
+                out.append(f"{path}renamed {a.name} ({code}) → {b.name}")
+            out += diff_units(a.children, b.children, path=f"{path}{b.name} ({code}): ")
+    return out
+
+
+def check_installed(province_code: str | None = None) -> ListCheck:
+    """Compare the shipped list of the installed release's structure with the installed
+    package's, for the whole country or one province."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        installed = version("vietnam-provinces")
+    except PackageNotFoundError:
+        return ListCheck(None, None, None)
+    edition = edition_of(installed)
+    shipped = provinces(edition, "shipped")
+    theirs = provinces(edition, "package")
+    if province_code is not None:
+        code = province_code.zfill(2)
+        shipped = tuple(p for p in shipped if p.code == code)
+        theirs = tuple(p for p in theirs if p.code == code)
+    return ListCheck(installed, edition, PACKAGE_VERSION[edition], tuple(diff_units(shipped, theirs)))

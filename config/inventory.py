@@ -14,6 +14,7 @@ import ipaddress
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
 
@@ -106,12 +107,37 @@ class Device(_Strict):
         return self.access if self.access is not None else self.role in ACCESS_ROLES
 
 
+class FormerCommune(_Strict):
+    """A commune of an earlier structure that this one succeeds (written by
+    ``netmon inventory migrate``): what it was and which devices came from it.
+
+    Attributes:
+        part: The former commune was divided between several successors.
+        whole_district: The former unit was a district without communes (an island
+            district) that became this commune-level unit; ``code`` is then this unit's.
+    """
+
+    code: str = Field(pattern=r"^\d{5}$")
+    name: str = Field(min_length=1)
+    province: str = Field(pattern=r"^\d{2}$")
+    district: str | None = Field(default=None, pattern=r"^\d{3}$")
+    district_name: str = ""
+    devices: tuple[str, ...] = ()
+    part: bool = False
+    whole_district: bool = False
+
+
 class Commune(_Strict):
-    """A commune-level unit (xã, phường, thị trấn) and the devices at its site."""
+    """A commune-level unit (xã, phường, thị trấn, đặc khu) and the devices at its site.
+
+    ``formerly`` lists the communes of the earlier structure it succeeds, after a
+    migration (see :class:`PreviousStructure`).
+    """
 
     code: str = Field(pattern=r"^\d{5}$")
     name: str = Field(min_length=1)
     devices: tuple[Device, ...] = ()
+    formerly: tuple[FormerCommune, ...] = ()
 
 
 class District(_Strict):
@@ -130,6 +156,23 @@ class ProvinceRef(_Strict):
     name: str = Field(min_length=1)
 
 
+class PreviousStructure(_Strict):
+    """The structure an inventory was migrated from, and until when the collector used it.
+
+    Attributes:
+        edition: The earlier edition (``2021``).
+        until: When the collector switched to this inventory: periods before it were
+            monitored in the earlier structure (the communes' ``formerly``).
+        provinces: The earlier provinces whose inventories were migrated into this one.
+        source: The conversion list used.
+    """
+
+    edition: str
+    until: datetime
+    provinces: tuple[ProvinceRef, ...]
+    source: str = ""
+
+
 class Inventory(_Strict):
     """The whole monitored network of one province.
 
@@ -143,6 +186,7 @@ class Inventory(_Strict):
     devices: tuple[Device, ...] = ()
     districts: tuple[District, ...] = ()
     communes: tuple[Commune, ...] = ()
+    previous: PreviousStructure | None = None
 
     @cached_property
     def index(self) -> InventoryIndex:

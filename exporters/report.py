@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from netmon.collector.model import Availability, Outage, Reader, Snapshot
 from netmon.exporters.report_words import fmt_time, report_words
+from netmon.exporters.structures import StructureSplit
 
 Progress = Callable[[int, int], None]
 
@@ -291,6 +292,8 @@ class ReportModel:
     worst: list[CommuneRow]
     coverage_series: list[tuple[float, float]] = field(default_factory=list)
     distribution: list[tuple[str, int]] = field(default_factory=list)
+    #: The period spans a change of structure (a migrated inventory): both structures' figures.
+    structures: StructureSplit | None = None
 
     @property
     def period_open(self) -> bool:

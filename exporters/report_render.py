@@ -21,6 +21,7 @@ from markupsafe import Markup
 from netmon.collector.web import svg
 from netmon.exporters.report import CommuneRow, ReportModel, UnitRow
 from netmon.exporters.report_words import breakable, fmt_pct, fmt_span, fmt_time, report_words
+from netmon.exporters.structures import structures_html, structures_table
 
 # --------------------------------------------------------------------------- tables
 
@@ -115,12 +116,20 @@ def report_tables(m: ReportModel, lang: str) -> list[Table]:
         (Column(w["ts"], "time"), Column(w["ratio"], "ratio")),
         [[_moment(ts, tz), r] for ts, r in m.coverage_series],
     )
-    return [
+    tables = [
         _table("units", w, _UNIT_COLUMNS, [*m.districts, m.province]),
         _table("communes", w, _COMMUNE_COLUMNS, m.communes),
         _table("worst", w, _COMMUNE_COLUMNS, m.worst),
         series,
     ]
+    if m.structures is not None:
+        # A period across a change of structure (the 2025 reform): both structures' figures.
+        header, rows = structures_table(m.structures, lang, tz)
+        kinds: list[ColumnKind] = ["text", "text", "count", "count", "count", "count", "ratio"]
+        kinds += ["ratio"] * (len(header) - len(kinds))
+        columns = tuple(Column(h, k) for h, k in zip(header, kinds, strict=True))
+        tables.append(Table("structures", w["sheet.structures"], columns, rows, frozen_columns=1))
+    return tables
 
 
 def report_info(m: ReportModel, lang: str) -> list[InfoRow]:
@@ -283,6 +292,7 @@ def render_html(m: ReportModel, lang: str = "vi", *, links: Sequence[tuple[str, 
             period_end=fmt_time(m.period.end, tz, lang),
             generated=fmt_time(m.generated_at, tz, lang),
             data_statement=data_statement(m, lang),
+            structures=structures_html(m.structures, lang, tz) if m.structures is not None else "",
         )
     )
 

@@ -7,15 +7,16 @@ from __future__ import annotations
 import io
 import time
 import zipfile
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 
-from netmon.collector.archive import ArchiveReader, worker_history
+from netmon.collector.archive import ArchiveReader, worker_history, worker_settings
 from netmon.collector.model import Reader
 from netmon.collector.readmodel import StoredModel
 from netmon.collector.web.reports import PeriodChoice, ReportFile, ReportFormat, ReportRefused, page_words
-from netmon.exporters.report import NoData, Period, PeriodError, build_report, period_from
+from netmon.exporters.report import NoData, Period, PeriodError, ReportModel, build_report, period_from
 from netmon.exporters.report_render import render_csv, render_html, report_stem
+from netmon.exporters.structures import StructureSplit, split_for_report
 
 _XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
@@ -46,8 +47,14 @@ class ReportRequest:
         return period_from(month=c.month, quarter=c.quarter, start=c.start, end=c.end, tz=tz)
 
 
-def make_report(reader: Reader, settings: ReportSettings, request: ReportRequest) -> ReportFile:
-    """The report asked for, over ``reader``.
+def make_report(
+    reader: Reader,
+    settings: ReportSettings,
+    request: ReportRequest,
+    structures: Callable[[ReportModel], StructureSplit | None] | None = None,
+) -> ReportFile:
+    """The report asked for, over ``reader``; ``structures`` adds both structures' figures
+    to a report across a change of structure.
 
     Raises:
         ReportRefused: 400 for a period not understood, 404 for a period without data.
@@ -67,6 +74,8 @@ def make_report(reader: Reader, settings: ReportSettings, request: ReportRequest
         )
     except NoData as exc:
         raise ReportRefused(exc.message(lang), 404) from None
+    if structures is not None:
+        m = replace(m, structures=structures(m))
     stem = report_stem(m, lang)
     if fmt == "html":
         return ReportFile(render_html(m, lang, links=links).encode(), "text/html; charset=utf-8", f"{stem}.html")
@@ -99,7 +108,12 @@ def _make_in_worker(settings: ReportSettings, request: ReportRequest) -> ReportF
     """In the archive's worker: the report over the store, read from the period's start."""
     history = worker_history()
     start = request.period(settings.tz).start
-    return make_report(StoredModel(history.topology, history.store, start, time.time()), settings, request)
+    reader = StoredModel(history.topology, history.store, start, time.time())
+
+    def structures(m: ReportModel) -> StructureSplit | None:
+        return split_for_report(history.topology.inventory, worker_settings(), history.store, reader, m)
+
+    return make_report(reader, settings, request, structures)
 
 
 class ArchivedReportService:

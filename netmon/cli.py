@@ -124,32 +124,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("-o", "--output", default=".", help="output directory")
     r.add_argument("--tz", default="Asia/Ho_Chi_Minh", help="time zone of the period's boundaries")
 
-    i = sub.add_parser("inventory", help="generate or summarise inventories from the official lists")
-    isub = i.add_subparsers(dest="inventory_command", required=True, metavar="ACTION")
-    g = isub.add_parser("generate", help="write an inventory for a province from the GSO lists")
-    g.add_argument("--province", required=True, help="GSO province code, e.g. 51 (00: the whole country)")
-    g.add_argument(
-        "--edition",
-        choices=["2021", "2025"],
-        required=True,
-        help="2021: province/district/commune; 2025: province/commune",
+    i = sub.add_parser(
+        "inventory",
+        help="inventories: generate from the GSO lists, import a spreadsheet, discover, diff, migrate to 2025",
     )
-    g.add_argument(
-        "--source",
-        choices=["shipped", "package"],
-        default="shipped",
-        help="'package': read the installed vietnam-provinces instead of the shipped lists",
-    )
-    g.add_argument(
-        "--addresses",
-        choices=["placeholder", "loopback"],
-        default="placeholder",
-        help="device addresses: reserved .invalid names to fill in, or loopback for simulation",
-    )
-    g.add_argument("--snmp-profile", default="default", help="SNMP credential profile the devices use")
-    g.add_argument("-o", "--output", default="-", help="output file ('-': stdout)")
-    st = isub.add_parser("stats", help="count units and devices of an inventory")
-    st.add_argument("file")
+    from netmon.inventory_cmd import add_arguments as inventory_arguments
+
+    inventory_arguments(i)
 
     k = sub.add_parser(
         "check-config",

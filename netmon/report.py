@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from rich.console import Console
@@ -22,6 +23,7 @@ from netmon.config.errors import ConfigError
 from netmon.config.loader import load_collector_settings, load_inventory
 from netmon.exporters.report import NoData, PeriodError, build_report, period_from
 from netmon.exporters.report_render import partial_warning, write_report
+from netmon.exporters.structures import split_for_report
 
 
 def cli_main(args: argparse.Namespace) -> int:
@@ -64,6 +66,7 @@ def cli_main(args: argparse.Namespace) -> int:
                 coverage_target=settings.objectives.coverage_target,
                 progress=advance,
             )
+            model = replace(model, structures=split_for_report(inventory, settings, store, model_reader, model))
         formats = ["html", "csv", "xlsx"] if args.format == "all" else [args.format]
         written = write_report(model, Path(args.output), formats=formats, lang=args.lang)
     except NoData as exc:

@@ -155,8 +155,8 @@ SNMP_V3_PRIV = "privpass-2026"
 SNMP_COMMUNITY = "netmon-ro"
 
 
-def snmp_answers(port: int, community: str = SNMP_COMMUNITY) -> bool:
-    """Whether an SNMP agent answers a v2c GET of sysUpTime on 127.0.0.1:port."""
+def snmp_answers(port: int, community: str = SNMP_COMMUNITY, host: str = "127.0.0.1") -> bool:
+    """Whether an SNMP agent answers a v2c GET of sysUpTime on host:port."""
     out = subprocess.run(
         [
             require("snmpget"),
@@ -168,7 +168,7 @@ def snmp_answers(port: int, community: str = SNMP_COMMUNITY) -> bool:
             "-r",
             "0",
             "-On",
-            f"udp:127.0.0.1:{port}",
+            f"udp:{host}:{port}",
             "1.3.6.1.2.1.1.3.0",
         ],
         capture_output=True,

@@ -39,6 +39,7 @@ def test_wheel_builds_and_carries_inventories_and_geography(tmp_path: Path) -> N
     for needed in (
         "netmon/config/data/divisions-2021.json.gz",
         "netmon/config/data/divisions-2025.json.gz",
+        "netmon/config/data/reform-2025.json.gz",
         "netmon/config/quang-ngai-2021.yaml",
         "netmon/config/quang-ngai-2025.yaml",
         "netmon/cli.py",
