@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from netmon.config.inventory import Role
 from netmon.config.secrets import SecretRef
@@ -225,13 +225,34 @@ class ObjectiveSettings(_Strict):
     availability_target: float = Field(default=0.99, ge=0, le=1)
 
 
+#: An agent id as it appears in topics (the agent settings' ``agent_id`` pattern).
+AGENT_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+
+
 class CollectorSettings(_Strict):
-    """The settings file of the collector."""
+    """The settings file of the collector.
+
+    ``collector_id`` is also the MQTT client id under which the broker keeps this
+    collector's session: two collectors of a hot-hot pair need two ids (and two stores).
+    ``agents`` partitions: this collector subscribes to these agents only (empty: all).
+    """
+
+    #: Fields that no longer exist, with what to use instead: a file that still sets one
+    #: gets this message at its line instead of a bare "unknown field".
+    REMOVED_FIELDS: ClassVar[dict[str, str]] = {
+        "share_group": (
+            "removed: an MQTT shared subscription hands each batch to one member of the group, "
+            "so one agent's batches were split between collectors and each kept a wrong history "
+            "of that agent's devices. For a hot-hot pair, give each collector its own collector_id "
+            "and store (both receive every batch); to split the load, list each collector's agents "
+            "under `agents:` (see config/deploy/README.md, Several collectors)"
+        ),
+    }
 
     collector_id: str = "collector"
     inventory: str
     broker: BrokerSettings = BrokerSettings()
-    share_group: str | None = None
+    agents: tuple[Annotated[str, StringConstraints(pattern=AGENT_ID_PATTERN)], ...] = ()
     store: StoreSettings = StoreSettings()
     state: StateSettings = StateSettings()
     maintenance: tuple[MaintenanceWindow, ...] = ()

@@ -1,0 +1,60 @@
+"""Settings of several collectors: ``agents`` partitions, and the removed ``share_group``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from netmon.collector.subscriber import topic_filters
+from netmon.config.errors import ConfigError
+from netmon.config.loader import load_collector_settings
+
+
+def _write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "c.yaml"
+    path.write_text("collector_id: c1\ninventory: inv.yaml\n" + body)
+    return path
+
+
+@pytest.mark.parametrize("value", ["netmon", "null"])
+def test_share_group_is_refused_naming_file_line_and_what_to_use(tmp_path: Path, value: str) -> None:
+    path = _write(tmp_path, f"store: {{path: s.sqlite}}\nshare_group: {value}\n")
+    with pytest.raises(ConfigError) as err:
+        load_collector_settings(path)
+    text = str(err.value)
+    assert f"{path}:4: share_group: removed" in text
+    assert "agents:" in text  # the partitioning that replaces it
+    assert "collector_id" in text  # and the hot-hot pair
+
+
+def test_check_config_refuses_share_group_with_exit_2(tmp_path: Path) -> None:
+    path = _write(tmp_path, "share_group: netmon\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "netmon", "check-config", str(path)], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 2
+    assert "c.yaml:3: share_group: removed" in out.stdout + out.stderr
+
+
+def test_agents_partition_is_read_and_checked(tmp_path: Path) -> None:
+    ok = load_collector_settings(_write(tmp_path, "agents: [d522, d523]\n"))
+    assert ok.agents == ("d522", "d523")
+    assert load_collector_settings(_write(tmp_path, "")).agents == ()
+    with pytest.raises(ConfigError) as err:
+        load_collector_settings(_write(tmp_path, "agents:\n  - d522\n  - 'd5/+'\n"))
+    assert "c.yaml:5: agents[1]:" in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("agents", "expected"),
+    [
+        ((), ["p/agents/+/samples", "p/agents/+/status"]),
+        (("a1",), ["p/agents/a1/samples", "p/agents/a1/status"]),
+        (("a1", "a2"), ["p/agents/a1/samples", "p/agents/a1/status", "p/agents/a2/samples", "p/agents/a2/status"]),
+    ],
+)
+def test_topic_filters_cover_exactly_the_listed_agents(agents: tuple[str, ...], expected: list[str]) -> None:
+    assert topic_filters("p", agents) == expected
