@@ -49,7 +49,8 @@ netmon_district_coverage_ratio{T}              connected / communes
 netmon_district_provisioned_ratio{T}           provisioned / communes
 netmon_district_communes_by_state{T,state}     communes in each state
 netmon_district_availability_ratio{T,window}   over 1h/1d/7d/30d
-netmon_province_*{P}                           the same seven, for the province
+netmon_district_availability_observed_seconds  up+down+unreachable seconds, the ratio's weight
+netmon_province_*{P}                           the same eight, for the province
 netmon_coverage_target_ratio{P}                the coverage objective (1 = every commune)
 netmon_agent_up{agent}                         1 while the agent's status is online
 netmon_agent_last_seen_timestamp_seconds       last message from the agent
@@ -189,6 +190,12 @@ _SPECS: tuple[tuple[str, str, str], ...] = (
             (f"netmon_{unit}_provisioned_ratio", f"Provisioned communes / communes of the {unit}.", "gauge"),
             (f"netmon_{unit}_communes_by_state", f"Communes of the {unit} in each state.", "gauge"),
             (f"netmon_{unit}_availability_ratio", f"Availability of the {unit}'s communes over the window.", "gauge"),
+            (
+                f"netmon_{unit}_availability_observed_seconds",
+                f"Seconds of the window the {unit}'s communes were observed (up, down or unreachable), "
+                "summed over communes: the weight that combines availability_ratio across collectors.",
+                "gauge",
+            ),
         )
     ),
     ("netmon_coverage_target_ratio", "The coverage objective: share of communes that must be connected.", "gauge"),
@@ -304,11 +311,20 @@ def build_families(snap: Snapshot, coverage_target: float = 1.0) -> list[Metric]
     for d in snap.districts.values():
         tb = _block({"province": snap.province_code, "district": d.code, "district_name": d.name})
         _counts(fam, "netmon_district", tb, d.counts)
-        _windows(fam["netmon_district_availability_ratio"], tb, avail, ("district", d.code), windows)
+        observed = fam["netmon_district_availability_observed_seconds"]
+        _windows(fam["netmon_district_availability_ratio"], tb, avail, ("district", d.code), windows, observed=observed)
 
     pb = _block({"province": snap.province_code, "province_name": snap.province_name})
     _counts(fam, "netmon_province", pb, snap.province)
-    _windows(fam["netmon_province_availability_ratio"], pb, avail, ("province", snap.province_code), windows)
+    observed = fam["netmon_province_availability_observed_seconds"]
+    _windows(
+        fam["netmon_province_availability_ratio"],
+        pb,
+        avail,
+        ("province", snap.province_code),
+        windows,
+        observed=observed,
+    )
     fam["netmon_coverage_target_ratio"].add(pb, coverage_target)
 
     for a in snap.agents.values():
@@ -351,12 +367,18 @@ def _windows(
     avail: Mapping[tuple[str, str, int], Availability],
     key: tuple[str, str],
     windows: list[tuple[int, str]],
+    *,
+    observed: _Family | None = None,
 ) -> None:
     for w, wl in windows:
         a = avail.get((*key, w))
         ratio = a.ratio if a is not None else None
         if _finite(ratio):
             family.add(f'{block[:-1]},window="{wl}"}}', ratio)  # type: ignore[arg-type]
+        if observed is not None and a is not None:
+            # Partitioned collectors each observe only their agents' communes: a unit's
+            # availability is their ratios weighted by these seconds (exporters/alerts/netmon-combine.yml).
+            observed.add(f'{block[:-1]},window="{wl}"}}', a.up_s + a.down_s + a.unreachable_s)
 
 
 class SnapshotCollector(Collector):

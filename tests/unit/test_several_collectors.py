@@ -1,16 +1,26 @@
-"""Settings of several collectors: ``agents`` partitions, and the removed ``share_group``."""
+"""Several collectors: ``agents`` partitions, the removed ``share_group``, the weights that combine them."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from netmon.collector.model import State
 from netmon.collector.subscriber import topic_filters
+from netmon.config import geography
 from netmon.config.errors import ConfigError
-from netmon.config.loader import load_collector_settings
+from netmon.config.loader import load_collector_settings, load_inventory
+from netmon.exporters.prometheus import WINDOW_LABEL, build_families
+from tests.services_collectors import metric_value
+from tests.services_exporters import scenario_snapshot
+
+
+def render_families(families: list[Any]) -> str:
+    return "".join(line for f in families for line in f.lines)
 
 
 def _write(tmp_path: Path, body: str) -> Path:
@@ -58,3 +68,23 @@ def test_agents_partition_is_read_and_checked(tmp_path: Path) -> None:
 )
 def test_topic_filters_cover_exactly_the_listed_agents(agents: tuple[str, ...], expected: list[str]) -> None:
     assert topic_filters("p", agents) == expected
+
+
+def test_observed_seconds_weigh_each_units_availability() -> None:
+    """``*_availability_observed_seconds`` is up + down + unreachable of the same window, so
+    that partitions' ratios combine (exporters/alerts/netmon-combine.yml)."""
+    inv = load_inventory(Path(geography.__file__).parent / "quang-ngai-2021.yaml")
+    snap = scenario_snapshot(inv, 1_790_000_000.0, states={"d535-r1": State.DOWN})
+    text = render_families(build_families(snap))
+    for unit, ident in (("province", inv.province.code), ("district", "535"), ("district", "522")):
+        for w, label in WINDOW_LABEL.items():
+            a = snap.availability[(unit, ident, w)]
+            key = "province" if unit == "province" else "district"
+            observed = metric_value(
+                text, f"netmon_{unit}_availability_observed_seconds", **{key: ident, "window": label}
+            )
+            ratio = metric_value(text, f"netmon_{unit}_availability_ratio", **{key: ident, "window": label})
+            assert observed == a.up_s + a.down_s + a.unreachable_s
+            assert ratio is not None
+            assert observed is not None
+            assert abs(ratio * observed - a.up_s) < 1e-6 * w

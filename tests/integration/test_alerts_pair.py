@@ -1,0 +1,89 @@
+"""Alert and recording rules with several collectors: one fault is one alert, and partitions add up.
+
+The pair case is generated from ``netmon-rules.test.yml``: every input series is given
+twice, as scraped from two collectors (``instance`` a and b of one job), and each alert
+must fire exactly as with one collector — once, without an ``instance`` label. Alerts
+about a collector's own health (its snapshot's age) stay per collector: there, two
+collectors are two facts. ``netmon-combine.test.yml`` tests the recording rules that add
+partitions up.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from tests.integration.test_alerts import ALERTS, RULE_TESTS, RULES, rules, run
+from tests.services import require
+from tests.services_exporters import promql_metric_names
+
+COMBINE = ALERTS / "netmon-combine.yml"
+COMBINE_TESTS = ALERTS / "netmon-combine.test.yml"
+JOB = "netmon-collector"
+REPLICAS = ("collector-a:8080", "collector-b:8080")
+
+
+def per_collector_alerts() -> set[str]:
+    """Alerts on a collector's own health (their series are about the collector, not the network)."""
+    return {
+        r["alert"]
+        for r in rules()
+        if all(n in {"netmon_snapshot_timestamp_seconds", "up"} or n.startswith("netmon_collector_")
+               for n in promql_metric_names(r["expr"]))
+    }  # fmt: skip
+
+
+def _replica(series: str, instance: str) -> str:
+    labels = f'instance="{instance}",job="{JOB}"'
+    if "{" not in series:
+        return f"{series}{{{labels}}}"
+    return re.sub(r"\{", "{" + labels + ",", series, count=1)
+
+
+def pair_tests(doc: dict[str, Any], per_collector: set[str]) -> dict[str, Any]:
+    """``doc`` (a promtool test file) with every series scraped from two collectors."""
+    out = copy.deepcopy(doc)
+    out["rule_files"] = [str(RULES)]
+    for case in out["tests"]:
+        case["input_series"] = [
+            {**s, "series": _replica(s["series"], inst)} for s in case["input_series"] for inst in REPLICAS
+        ]
+        for t in case.get("alert_rule_test", []):
+            if t["alertname"] in per_collector:
+                t["exp_alerts"] = [
+                    {**a, "exp_labels": {**a.get("exp_labels", {}), "instance": inst, "job": JOB}}
+                    for a in t["exp_alerts"]
+                    for inst in REPLICAS
+                ]
+            else:
+                t["exp_alerts"] = [
+                    {**a, "exp_labels": {**a.get("exp_labels", {}), "job": JOB}} for a in t["exp_alerts"]
+                ]
+    return out
+
+
+def test_every_alert_fires_once_when_two_collectors_export_it(tmp_path: Path) -> None:
+    per_collector = per_collector_alerts()
+    assert "NetmonCollectorStale" in per_collector
+    doc = yaml.safe_load(RULE_TESTS.read_text(encoding="utf-8"))
+    generated = tmp_path / "netmon-rules-pair.test.yml"
+    generated.write_text(yaml.safe_dump(pair_tests(doc, per_collector), allow_unicode=True), encoding="utf-8")
+    out = run(require("promtool"), "test", "rules", str(generated))
+    assert "SUCCESS" in out
+
+
+def test_network_alerts_combine_collectors() -> None:
+    """Every alert about the network reads its series through an aggregation over ``instance``."""
+    for r in rules():
+        if r["alert"] in per_collector_alerts():
+            continue
+        assert "without (instance" in r["expr"], r["alert"]
+
+
+def test_recording_rules_combine_partitions_and_replicas() -> None:
+    assert "SUCCESS" in run(require("promtool"), "check", "rules", str(COMBINE))
+    assert "SUCCESS" in run(require("promtool"), "test", "rules", COMBINE_TESTS.name, cwd=ALERTS)
