@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -97,10 +98,34 @@ def _target(
     return t
 
 
-class _Board:
-    """Panels laid out left to right, 24 grid units wide."""
+_SELECTOR = re.compile(r"\bnetmon_[a-z0-9_]+(\{[^}]*\})?")
+_RANGE = re.compile(r"\]\s*\)|\[[^\]]*\]")
+#: Several collectors (a hot-hot pair; partitions) export the same series with different
+#: ``instance`` (and ``partition``) labels; the network's boards read one copy of each.
+ONE_COPY = "max without (instance, partition)"
 
-    def __init__(self, uid: str, lang: str, title_key: str) -> None:
+
+def one_copy(expr: str) -> str:
+    """``expr`` reading one copy of each series however many collectors export it.
+
+    Each instant selector is wrapped in :data:`ONE_COPY` (so that a one-to-one join never
+    meets two copies of a device); an expression over range vectors (``rate``,
+    ``increase``, ``*_over_time``) is wrapped whole.
+    """
+    if _RANGE.search(expr):
+        return f"{ONE_COPY} ({expr})"
+    return _SELECTOR.sub(lambda m: f"{ONE_COPY} ({m.group(0)})", expr)
+
+
+class _Board:
+    """Panels laid out left to right, 24 grid units wide.
+
+    ``per_collector``: the board is about each collector (its health), so its queries keep
+    every collector's series apart; the others read :func:`one_copy`.
+    """
+
+    def __init__(self, uid: str, lang: str, title_key: str, *, per_collector: bool = False) -> None:
+        self.per_collector = per_collector
         self.lang = lang
         self.uid = f"netmon-{uid}-{lang}"
         self.title = f"netmon · {_t(title_key, lang)}"
@@ -132,7 +157,7 @@ class _Board:
             "title": _t(title_key, self.lang),
             "datasource": _DS,
             "gridPos": {"x": self._x, "y": self._y, "w": w, "h": h},
-            "targets": targets,
+            "targets": targets if self.per_collector else [{**t, "expr": one_copy(t["expr"])} for t in targets],
             "fieldConfig": {"defaults": defaults, "overrides": []},
             "options": {},
         }
@@ -427,7 +452,7 @@ def site(lang: str) -> dict[str, Any]:
 
 def health(lang: str) -> dict[str, Any]:
     """Agents and the collector."""
-    b = _Board("health", lang, "health")
+    b = _Board("health", lang, "health", per_collector=True)
     b.panel("stat", "agents_up", [_target("netmon_agent_up", "{{agent}}", instant=True)], w=8)
     b.panel(
         "timeseries",

@@ -87,3 +87,17 @@ def test_network_alerts_combine_collectors() -> None:
 def test_recording_rules_combine_partitions_and_replicas() -> None:
     assert "SUCCESS" in run(require("promtool"), "check", "rules", str(COMBINE))
     assert "SUCCESS" in run(require("promtool"), "test", "rules", COMBINE_TESTS.name, cwd=ALERTS)
+
+
+def test_shipped_prometheus_configuration_loads_both_rule_files(tmp_path: Path) -> None:
+    shipped = ALERTS.parents[1] / "config" / "deploy" / "prometheus" / "prometheus.yml"
+    text = shipped.read_text(encoding="utf-8")
+    doc = yaml.safe_load(text)
+    assert doc["rule_files"] == ["netmon-rules.yml", "netmon-combine.yml"]
+    for rules_file in doc["rule_files"]:  # copied beside it, as the guide says
+        (tmp_path / rules_file).write_text((ALERTS / rules_file).read_text(encoding="utf-8"), encoding="utf-8")
+    (tmp_path / "netmon-token").write_text("token\n")
+    config = tmp_path / "prometheus.yml"
+    config.write_text(text.replace("/etc/prometheus/netmon-token", str(tmp_path / "netmon-token")), encoding="utf-8")
+    out = run(require("promtool"), "check", "config", str(config))
+    assert "SUCCESS: 2 rule files found" in out
