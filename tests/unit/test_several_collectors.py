@@ -9,6 +9,8 @@ from typing import Any
 
 import pytest
 
+from netmon.agent import wire
+from netmon.collector.engine import Engine
 from netmon.collector.model import State
 from netmon.collector.subscriber import topic_filters
 from netmon.config import geography
@@ -17,6 +19,7 @@ from netmon.config.loader import load_collector_settings, load_inventory
 from netmon.exporters.prometheus import WINDOW_LABEL, build_families
 from tests.services_collectors import metric_value
 from tests.services_exporters import scenario_snapshot
+from tests.unit.test_engine import IV, T0, collector_settings, small_inventory
 
 
 def render_families(families: list[Any]) -> str:
@@ -88,3 +91,33 @@ def test_observed_seconds_weigh_each_units_availability() -> None:
             assert ratio is not None
             assert observed is not None
             assert abs(ratio * observed - a.up_s) < 1e-6 * w
+
+
+def _down_cause(order: list[int]) -> str:
+    """The cause stored for CPE ``a``'s DOWN when rounds 0..5 arrive in ``order`` (it fails
+    rounds 1..4 with "timeout"; the others answer throughout)."""
+    engine = Engine(small_inventory(), collector_settings(), clock=lambda: T0)
+    for seq, k in enumerate(order):
+        t = T0 + k * IV
+        samples = [
+            wire.Sample(
+                device=d, probe="snmp", ts=t, ok=not (d == "a" and 1 <= k <= 4), reason="" if d != "a" else "timeout"
+            )
+            for d in ("core", "d1", "a", "b", "b2")
+        ]
+        engine.apply_batch(wire.SampleBatch(v=1, agent="ag", seq=seq + 1, sent_at=t, samples=samples), t)
+    downs = [tr for tr in engine.transitions("a", T0, T0 + 10 * IV) if tr.new is State.DOWN]
+    assert len(downs) == 1
+    return downs[0].cause
+
+
+#: Two collectors fed the same batches store the same states at the same times, but the
+#: cause text of a DOWN may differ: a device re-played (a sample that came after its round
+#: was closed, e.g. by one collector's own tick) is re-derived from a log of (time, ok) only,
+#: so its cause reads "no answer" where the live path read the probe's reason. Strict:
+#: passes once the re-play log keeps the reason (the engine's rework).
+@pytest.mark.xfail(strict=True, reason="engine: the re-play log keeps (ts, ok) only, not the failure reason")
+def test_a_replayed_down_keeps_the_probes_reason() -> None:
+    in_order = _down_cause([0, 1, 2, 3, 4, 5])
+    assert in_order == "3 failed rounds: timeout"
+    assert _down_cause([0, 1, 3, 2, 4, 5]) == in_order  # round 2's batch came late
