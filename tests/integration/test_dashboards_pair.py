@@ -93,6 +93,7 @@ def prometheus_pair_and_single(tmp_path_factory: pytest.TempPathFactory) -> Iter
     pair = start_prometheus(work / "pair", _config(targets))
     single = start_prometheus(work / "single", _config(targets[:1]))
     try:
+
         def scraped(prom: Service, targets: int) -> bool:
             # every target scraped a few times (rate() and increase() need two points)
             return len(_query(prom, "count_over_time(up[1m]) >= 4", time.time())) == targets
