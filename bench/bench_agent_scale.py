@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import multiprocessing
 import socket
 import time
+from collections.abc import Iterator
 from typing import Any
 
 from netmon.agent.ber import Oid, encode_integer, encode_oid, read_tlv, tlv
@@ -123,8 +125,25 @@ def free_base() -> int:
     raise RuntimeError("no free port range")
 
 
-async def run_agent(n: int, interval: float, duration: float, base: int, concurrency: int) -> None:
-    """Run the poller for ``duration`` seconds and print the figures."""
+@contextlib.contextmanager
+def responder() -> Iterator[int]:
+    """The canned SNMPv2c responder in a process of its own; yields its base port."""
+    base = free_base()
+    ctx = multiprocessing.get_context("spawn")
+    ready = ctx.Event()
+    proc = ctx.Process(target=serve, args=(base, ready), daemon=True, name="bench-responder")
+    proc.start()
+    try:
+        if not ready.wait(30):
+            raise RuntimeError("responder did not start")
+        yield base
+    finally:
+        proc.terminate()
+        proc.join(10)
+
+
+def responder_devices(n: int, base: int) -> tuple[list[Device], dict[str, SnmpProfile]]:
+    """``n`` SNMP-only CPEs spread over the responder's ports, and their credential profiles."""
     profiles = {
         f"p{p}": SnmpProfile(version="2c", community=SecretRef(value="bench"), port=base + p, timeout_s=2, retries=1)
         for p in range(PORTS)
@@ -133,6 +152,12 @@ async def run_agent(n: int, interval: float, duration: float, base: int, concurr
         Device(id=f"c{i:05d}-cpe1", role=Role.CPE, address="127.0.0.1", snmp=f"p{i % PORTS}", probes=(Probe.SNMP,))
         for i in range(n)
     ]
+    return devices, profiles
+
+
+async def run_agent(n: int, interval: float, duration: float, base: int, concurrency: int) -> None:
+    """Run the poller for ``duration`` seconds and print the figures."""
+    devices, profiles = responder_devices(n, base)
     sink = MemorySink(limit=50_000_000)
     settings = PollSettings(interval_s=interval, icmp_mode="off", concurrency=concurrency, timeout_s=2)
     poller = Poller(devices, profiles, settings, sink)
@@ -170,18 +195,8 @@ def main() -> None:
     ap.add_argument("--duration", type=float, default=180.0)
     ap.add_argument("--concurrency", type=int, default=64)
     args = ap.parse_args()
-    base = free_base()
-    ctx = multiprocessing.get_context("spawn")
-    ready = ctx.Event()
-    proc = ctx.Process(target=serve, args=(base, ready), daemon=True, name="bench-responder")
-    proc.start()
-    try:
-        if not ready.wait(30):
-            raise RuntimeError("responder did not start")
+    with responder() as base:
         asyncio.run(run_agent(args.devices, args.interval, args.duration, base, args.concurrency))
-    finally:
-        proc.terminate()
-        proc.join(10)
 
 
 if __name__ == "__main__":

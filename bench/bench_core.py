@@ -71,7 +71,14 @@ def main() -> int:
     ap.add_argument("--batch", type=int, default=500, help="samples per batch")
     ap.add_argument("--store", default=None, help="SQLite file (default: a temporary one)")
     ap.add_argument("--history-outages", type=int, default=4, help="outages per device in the 30 days before")
+    ap.add_argument("--reorder-window", type=float, default=None, help="state.reorder_window_s (default: the setting's)")
+    ap.add_argument("--trace-memory", type=int, default=0, metavar="N", help="print the N largest allocation sites at the end")
+    ap.add_argument("--memory-breakdown", action="store_true", help="print the deep size of each part of the engine at the end")
     args = ap.parse_args()
+    if args.trace_memory:
+        import tracemalloc
+
+        tracemalloc.start(4)
 
     t0 = time.perf_counter()
     inv = national(args.devices)
@@ -89,7 +96,9 @@ def main() -> int:
         seed_history(store, ids, start, args.history_outages, rng)
     now = [start]
     t = time.perf_counter()
-    engine = Engine(inv, CollectorSettings(inventory="-"), store, clock=lambda: now[0])
+    state = {} if args.reorder_window is None else {"reorder_window_s": args.reorder_window}
+    settings = CollectorSettings.model_validate({"inventory": "-", "state": state})
+    engine = Engine(inv, settings, store, clock=lambda: now[0])
     print(f"RSS with the engine loaded: {current_rss_mb():.0f} MB")
     print(f"engine start (load {args.history_outages} outages/device of history): {time.perf_counter() - t:.2f} s")
     offsets = [rng.uniform(0, args.interval * 0.5) for _ in ids]
@@ -180,6 +189,18 @@ def main() -> int:
         f"snapshot build: {time.perf_counter() - t:.3f} s; connected {snap.province.connected}/{snap.province.communes}"
     )
     print(f"RSS now {current_rss_mb():.0f} MB, peak {rss_mb():.0f} MB")
+    if args.memory_breakdown:
+        from memory_breakdown import breakdown
+
+        for name, size in breakdown(engine):
+            print(f"  {size / 2**20:7.1f} MB  {name}")
+    if args.trace_memory:
+        import tracemalloc
+
+        snap_mem = tracemalloc.take_snapshot()
+        print(f"traced: {sum(s.size for s in snap_mem.statistics('filename')) / 2**20:.0f} MB; largest sites:")
+        for stat in snap_mem.statistics("lineno")[: args.trace_memory]:
+            print(f"  {stat.size / 2**20:7.1f} MB  {stat.count:>9,}  {stat.traceback[0]}")
     engine.close()
     return 0
 

@@ -279,7 +279,7 @@ class Writer:
         if moved and replayer.judged.get(dev_id, NO_KEY) < ts and not rec.core[dev_id].fail_streak:
             # Its ancestors did not matter to this sample: nothing to re-play for it.
             replayer.pending.put_back(dev_id, was_pending)
-        replayer.log(dev_id, ts, s.ok)
+        replayer.log(dev_id, ts, s.ok, s.reason)
         if last_seen is None or ts > last_seen:
             live.last_seen = ts
         if s.ok:
@@ -546,7 +546,7 @@ class Writer:
 
     def _late(self, s: wire.Sample, live: Live, tx: Txn, moment: Moment) -> None:
         self.counters.late_samples += 1
-        if self.replayer.late(s.device, s.ts, s.ok):
+        if self.replayer.late(s.device, s.ts, s.ok, s.reason):
             self.counters.late_replayed += 1
             return
         # Too late to re-play: the measurements are shown, the state stays.

@@ -247,7 +247,8 @@ class Checkpoint:
 
 @dataclass(slots=True)
 class ReplayLog:
-    """A device's samples since its older checkpoint: times and verdicts, packed.
+    """A device's samples since its older checkpoint: times and verdicts, packed, and why
+    the failed ones failed (a re-played DOWN names the probe's reason, as the live one did).
 
     Two checkpoints are kept, so that a late sample up to a reorder window older than the
     newest one still finds one before it.
@@ -256,6 +257,26 @@ class ReplayLog:
     old: Checkpoint | None = None
     new: Checkpoint | None = None
     samples: SampleLog = field(default_factory=SampleLog)
+    #: Per failed sample's time, its reason (failures are few: a dict, not a column).
+    reasons: dict[float, str] = field(default_factory=dict)
+
+    def add(self, ts: float, ok: bool, reason: str, *, late: bool = False) -> None:
+        """Log a sample: in order (appended), or late (inserted in its place)."""
+        if late:
+            self.samples.insert(ts, ok)
+        else:
+            self.samples.append(ts, ok)
+        if not ok and reason:
+            self.reasons[ts] = reason
+
+    def reason(self, ts: float) -> str:
+        """Why the sample at ``ts`` failed."""
+        return self.reasons.get(ts, "no answer")
+
+    def _drop_before(self, ts: float) -> None:
+        self.samples.drop_before(ts)
+        if self.reasons:
+            self.reasons = {t: r for t, r in self.reasons.items() if t >= ts}
 
     def before(self, ts: float) -> Checkpoint | None:
         """The newest checkpoint at or before ``ts``."""
@@ -266,15 +287,15 @@ class ReplayLog:
         retired one needed are forgotten."""
         self.old, self.new = self.new, cp
         if self.old is not None:
-            self.samples.drop_before(self.old.ts)
+            self._drop_before(self.old.ts)
 
-    def log(self, ts: float, ok: bool) -> bool:
+    def log(self, ts: float, ok: bool, reason: str) -> bool:
         """Log a sample in order; False when the log grew too long to keep (give it up)."""
-        self.samples.append(ts, ok)
+        self.add(ts, ok, reason)
         if len(self.samples) > REPLAY_LOG_MAX and self.new is not None:
             # Too long unsettled: give up the older checkpoint and what only it needed.
             self.old = None
-            self.samples.drop_before(self.new.ts)
+            self._drop_before(self.new.ts)
         return len(self.samples) <= REPLAY_LOG_MAX
 
 
@@ -405,10 +426,10 @@ class Replayer:
             cp = Checkpoint(ts - self._window, self._records.core[dev_id], None, False, None, live.maint_checked)
             self.logs[dev_id] = ReplayLog(new=cp)
 
-    def log(self, dev_id: str, ts: float, ok: bool) -> None:
+    def log(self, dev_id: str, ts: float, ok: bool, reason: str) -> None:
         """Log a sample applied in order (if the device has a checkpoint to re-play from)."""
         rl = self.logs.get(dev_id)
-        if rl is not None and rl.new is not None and not rl.log(ts, ok):
+        if rl is not None and rl.new is not None and not rl.log(ts, ok, reason):
             del self.logs[dev_id]
 
     def maybe_checkpoint(self, dev_id: str, live: Live, boundary: float) -> None:
@@ -426,7 +447,7 @@ class Replayer:
             rl = self.logs[dev_id] = ReplayLog()
         rl.advance(Checkpoint(boundary, core, None, False, live.last_seen, live.maint_checked))
 
-    def late(self, dev_id: str, ts: float, ok: bool) -> bool:
+    def late(self, dev_id: str, ts: float, ok: bool, reason: str) -> bool:
         """A late sample: merged into the device's log and a re-play scheduled (True), or
         too late to re-play — older than the window or than every checkpoint (False)."""
         rl = self.logs.get(dev_id)
@@ -434,7 +455,7 @@ class Replayer:
             return False
         # In the log, in time order; the device is re-played once per batch, however many
         # of its samples came late.
-        rl.samples.insert(ts, ok)
+        rl.add(ts, ok, reason, late=True)
         self.schedule(dev_id, ts)
         return True
 
@@ -500,7 +521,7 @@ class Replayer:
             if live.last_seen is not None and ts - live.last_seen > f.stale_after_s:
                 steps.close_round(dev_id, f, live, tx, moment)
                 steps.feed(dev_id, Stale(live.last_seen + f.interval_s, "no data"), tx, moment)
-            steps.step(ts, ok, "no answer", dev_id=dev_id, f=f, live=live, tx=tx, moment=moment)
+            steps.step(ts, ok, rl.reason(ts), dev_id=dev_id, f=f, live=live, tx=tx, moment=moment)
             live.last_seen = ts if live.last_seen is None else max(live.last_seen, ts)
         tell((INF,))
         if cp is rl.old:

@@ -16,14 +16,13 @@ Delivery guarantees, in order of the path a batch takes:
 - **Not applied, not acked.** When the ingestor could not apply a batch because the
   store or the system failed (a full disk), the message stays un-acked and the subscriber
   reconnects (same session, with back-off): the broker delivers it again.
-- **Shared subscriptions.** With ``share_group`` the filters become
-  ``$share/<group>/...`` (MQTT 5): the broker hands each message to one member of the
-  group. Mosquitto distributes per message (round-robin), not per agent, so one agent's
+- **Several collectors.** No MQTT shared subscriptions: a broker hands each message of a
+  ``$share/...`` group to one member, per message and not per agent, so one agent's
   batches would be split across collectors while device state (consecutive failures,
-  parents, outages) must live in one place. Use a share group only between collectors
-  that share one store (hot standby); to split load, give each collector its own set of
-  agents instead (``agents=...``: one collector per group of districts), which keeps
-  every device's samples on one collector.
+  parents, outages) must live in one place. A hot-hot pair is two collectors with their
+  own client ids and stores, each receiving every batch; to split the load, each
+  collector subscribes to its own set of agents (``agents=...``), which keeps every
+  device's samples on one collector.
 """
 
 from __future__ import annotations
@@ -63,13 +62,10 @@ class NotApplied(Exception):
     """The ingestor could not apply a message (its environment failed): reconnect, redeliver."""
 
 
-def topic_filters(prefix: str, share_group: str | None, agents: Sequence[str] | None = None) -> list[str]:
+def topic_filters(prefix: str, agents: Sequence[str] | None = None) -> list[str]:
     """The subscriptions: every agent's samples and status (or the listed agents')."""
     who = list(agents) if agents else ["+"]
-    filters = [f"{prefix}/agents/{a}/{kind}" for a in who for kind in ("samples", "status")]
-    if share_group:
-        filters = [f"$share/{share_group}/{f}" for f in filters]
-    return filters
+    return [f"{prefix}/agents/{a}/{kind}" for a in who for kind in ("samples", "status")]
 
 
 def _tls(broker: BrokerSettings) -> ssl.SSLContext | None:
@@ -99,7 +95,6 @@ async def run_subscriber(
     ingestor: Ingestor,
     *,
     client_id: str,
-    share_group: str | None = None,
     password: Secret | None = None,
     ready: asyncio.Event | None = None,
     agents: Sequence[str] | None = None,
@@ -111,7 +106,6 @@ async def run_subscriber(
         broker: Broker settings (``username`` is used with ``password``).
         ingestor: Receives every message; the message is acked after it returns.
         client_id: Stable id: the broker keeps this collector's session under it.
-        share_group: MQTT 5 shared-subscription group (see the module docstring).
         password: Resolved MQTT password.
         ready: Set once subscribed (and again after each reconnect).
         agents: Subscribe only to these agents (partitioning); None: all.
@@ -121,7 +115,7 @@ async def run_subscriber(
     v5 = broker.protocol == "5"
     failures = 0
     last_error = ""
-    filters = topic_filters(broker.topic_prefix, share_group, agents)
+    filters = topic_filters(broker.topic_prefix, agents)
     while True:
         props: Properties | None = None
         if v5:

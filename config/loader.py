@@ -205,7 +205,10 @@ def validate(doc: YamlDoc, model: type[M]) -> tuple[M | None, list[Problem]]:
         for err in exc.errors():
             # pydantic puts the tag of a union member in loc; drop non-path parts
             loc = tuple(p for p in err["loc"] if isinstance(p, int) or not str(p).startswith("function-"))
-            problems.append(Problem(doc.file, doc.line_of(loc), field_path(loc), _message(err)))
+            msg = _message(err)
+            if err["type"] == "extra_forbidden":  # a field that was removed says what replaces it
+                msg = getattr(model, "REMOVED_FIELDS", {}).get(field_path(loc), msg)
+            problems.append(Problem(doc.file, doc.line_of(loc), field_path(loc), msg))
         return None, problems
 
 

@@ -8,10 +8,10 @@ so a value the process could not start with is a load error with its file, line 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from netmon.config.addresses import check_topic_level, parse_listen, parse_url
 from netmon.config.inventory import Role
@@ -31,17 +31,6 @@ def _listen(value: str) -> str:
 
 #: ``host:port`` a server listens on (:func:`config.addresses.parse_listen` splits it).
 ListenText = Annotated[str, AfterValidator(_listen)]
-
-
-def _share_group(value: str) -> str:
-    check_topic_level(value, "share_group")
-    if "/" in value:  # $share/{group}/{filter}: a "/" would move the rest into the filter
-        raise ValueError(f"share_group {value!r} may not contain '/'")
-    return value
-
-
-#: An MQTT 5 shared-subscription group name.
-ShareGroupText = Annotated[str, AfterValidator(_share_group)]
 
 
 class TlsSettings(_Strict):
@@ -273,14 +262,36 @@ class ObjectiveSettings(_Strict):
     availability_target: float = Field(default=0.99, ge=0, le=1)
 
 
+#: An agent id as it appears in topics (the agent settings' ``agent_id`` pattern).
+AGENT_ID_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,62}$"
+
+
 class CollectorSettings(_Strict):
-    """The settings file of the collector."""
+    """The settings file of the collector.
+
+    ``collector_id`` is also the MQTT client id under which the broker keeps this
+    collector's session: two collectors of a hot-hot pair need two ids (and two stores).
+    ``partition``: this collector subscribes to these agents only (empty: all).
+    """
+
+    #: Fields that no longer exist, with what to use instead: a file that still sets one
+    #: gets this message at its line instead of a bare "unknown field".
+    REMOVED_FIELDS: ClassVar[dict[str, str]] = {
+        "share_group": (
+            "removed: an MQTT shared subscription hands each batch to one member of the group, "
+            "so one agent's batches were split between collectors and each kept a wrong history "
+            "of that agent's devices. For a hot-hot pair, give each collector its own collector_id "
+            "and store (both receive every batch); to split the load, list each collector's agents "
+            "under `partition:` (see config/deploy/README.md, Several collectors)"
+        ),
+    }
 
     #: the MQTT client id: the broker keeps the collector's session under it
     collector_id: str = Field(default="collector", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
     inventory: FilePath
     broker: BrokerSettings = BrokerSettings()
-    share_group: ShareGroupText | None = None
+    #: partitioning: subscribe to these agents only (empty: every agent)
+    partition: tuple[Annotated[str, StringConstraints(pattern=AGENT_ID_PATTERN)], ...] = ()
     store: StoreSettings = StoreSettings()
     state: StateSettings = StateSettings()
     maintenance: tuple[MaintenanceWindow, ...] = ()

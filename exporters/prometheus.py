@@ -52,7 +52,8 @@ netmon_district_coverage_ratio{T}              connected / communes
 netmon_district_provisioned_ratio{T}           provisioned / communes
 netmon_district_communes_by_state{T,state}     communes in each state
 netmon_district_availability_ratio{T,window}   over 1h/1d/7d/30d
-netmon_province_*{P}                           the same seven, for the province
+netmon_district_availability_observed_seconds  up+down+unreachable seconds, the ratio's weight
+netmon_province_*{P}                           the same eight, for the province
 netmon_coverage_target_ratio{P}                the coverage objective (1 = every commune)
 netmon_agent_up{agent}                         1 while the agent's status is online
 netmon_agent_last_seen_timestamp_seconds       last message from the agent
@@ -203,6 +204,7 @@ DISTRICT_COVERAGE = TABLE.family("netmon_district_coverage_ratio", GAUGE, "Conne
 DISTRICT_PROVISIONED_RATIO = TABLE.family("netmon_district_provisioned_ratio", GAUGE, "Provisioned communes / communes of the district.", DISTRICT)
 DISTRICT_BY_STATE = TABLE.family("netmon_district_communes_by_state", GAUGE, "Communes of the district in each state.", (*DISTRICT, "state"))
 DISTRICT_AVAILABILITY = TABLE.family("netmon_district_availability_ratio", GAUGE, "Availability of the district's communes over the window.", (*DISTRICT, "window"))
+DISTRICT_OBSERVED = TABLE.family("netmon_district_availability_observed_seconds", GAUGE, "Seconds of the window the district's communes were observed (up, down or unreachable), summed over communes: the weight that combines availability_ratio across collectors.", (*DISTRICT, "window"))
 PROVINCE_COMMUNES = TABLE.family("netmon_province_communes", GAUGE, "Communes of the province in the inventory.", PROVINCE)
 PROVINCE_CONNECTED = TABLE.family("netmon_province_communes_connected", GAUGE, "Communes of the province connected now.", PROVINCE)
 PROVINCE_PROVISIONED = TABLE.family("netmon_province_communes_provisioned", GAUGE, "Communes of the province with an access device.", PROVINCE)
@@ -210,6 +212,7 @@ PROVINCE_COVERAGE = TABLE.family("netmon_province_coverage_ratio", GAUGE, "Conne
 PROVINCE_PROVISIONED_RATIO = TABLE.family("netmon_province_provisioned_ratio", GAUGE, "Provisioned communes / communes of the province.", PROVINCE)
 PROVINCE_BY_STATE = TABLE.family("netmon_province_communes_by_state", GAUGE, "Communes of the province in each state.", (*PROVINCE, "state"))
 PROVINCE_AVAILABILITY = TABLE.family("netmon_province_availability_ratio", GAUGE, "Availability of the province's communes over the window.", (*PROVINCE, "window"))
+PROVINCE_OBSERVED = TABLE.family("netmon_province_availability_observed_seconds", GAUGE, "Seconds of the window the province's communes were observed (up, down or unreachable), summed over communes: the weight that combines availability_ratio across collectors.", (*PROVINCE, "window"))
 COVERAGE_TARGET = TABLE.family("netmon_coverage_target_ratio", GAUGE, "The coverage objective: share of communes that must be connected.", PROVINCE)
 AGENT_UP = TABLE.family("netmon_agent_up", GAUGE, "1 while the agent's retained status says online.", AGENT)
 AGENT_LAST_SEEN = TABLE.family("netmon_agent_last_seen_timestamp_seconds", GAUGE, "Unix time of the last message from the agent.", AGENT)
@@ -369,11 +372,25 @@ def build_families(snap: Snapshot, coverage_target: float = 1.0) -> list[Metric]
     for d in snap.districts.values():
         tb = DISTRICT_COMMUNES.block(snap.province_code, d.code, d.name)
         _counts(fam, "district", tb, d.counts)
-        _windows(fam[DISTRICT_AVAILABILITY.name], tb, avail, ("district", d.code), windows)
+        _windows(
+            fam[DISTRICT_AVAILABILITY.name],
+            tb,
+            avail,
+            ("district", d.code),
+            windows,
+            observed=fam[DISTRICT_OBSERVED.name],
+        )
 
     pb = PROVINCE_COMMUNES.block(snap.province_code, snap.province_name)
     _counts(fam, "province", pb, snap.province)
-    _windows(fam[PROVINCE_AVAILABILITY.name], pb, avail, ("province", snap.province_code), windows)
+    _windows(
+        fam[PROVINCE_AVAILABILITY.name],
+        pb,
+        avail,
+        ("province", snap.province_code),
+        windows,
+        observed=fam[PROVINCE_OBSERVED.name],
+    )
     fam[COVERAGE_TARGET.name].add(pb, coverage_target)
 
     for a in snap.agents.values():
@@ -414,12 +431,18 @@ def _windows(
     avail: Mapping[tuple[str, str, int], Availability],
     key: tuple[str, str],
     windows: list[tuple[int, str]],
+    *,
+    observed: _Family | None = None,
 ) -> None:
     for w, wl in windows:
         a = avail.get((*key, w))
         ratio = a.ratio if a is not None else None
         if _finite(ratio):
             family.add(f'{block[:-1]},window="{wl}"}}', ratio)  # type: ignore[arg-type]
+        if observed is not None and a is not None:
+            # Partitioned collectors each observe only their agents' communes: a unit's
+            # availability is their ratios weighted by these seconds (exporters/alerts/netmon-combine.yml).
+            observed.add(f'{block[:-1]},window="{wl}"}}', a.up_s + a.down_s + a.unreachable_s)
 
 
 class SnapshotCollector(Collector):

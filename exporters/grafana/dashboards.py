@@ -6,13 +6,14 @@ tests run each one against a real Prometheus scraping a collector fed by a scena
 
 Regenerate the JSON files after editing this module (a test fails when they differ)::
 
-    python -m exporters.grafana.dashboards --write
+    python -m netmon.exporters.grafana.dashboards --write
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -93,10 +94,34 @@ def _target(
     return t
 
 
-class _Board:
-    """Panels laid out left to right, 24 grid units wide."""
+_SELECTOR = re.compile(r"\bnetmon_[a-z0-9_]+(\{[^}]*\})?")
+_RANGE = re.compile(r"\]\s*\)|\[[^\]]*\]")
+#: Several collectors (a hot-hot pair; partitions) export the same series with different
+#: ``instance`` (and ``partition``) labels; the network's boards read one copy of each.
+ONE_COPY = "max without (instance, partition)"
 
-    def __init__(self, uid: str, lang: str, title_key: str) -> None:
+
+def one_copy(expr: str) -> str:
+    """``expr`` reading one copy of each series however many collectors export it.
+
+    Each instant selector is wrapped in :data:`ONE_COPY` (so that a one-to-one join never
+    meets two copies of a device); an expression over range vectors (``rate``,
+    ``increase``, ``*_over_time``) is wrapped whole.
+    """
+    if _RANGE.search(expr):
+        return f"{ONE_COPY} ({expr})"
+    return _SELECTOR.sub(lambda m: f"{ONE_COPY} ({m.group(0)})", expr)
+
+
+class _Board:
+    """Panels laid out left to right, 24 grid units wide.
+
+    ``per_collector``: the board is about each collector (its health), so its queries keep
+    every collector's series apart; the others read :func:`one_copy`.
+    """
+
+    def __init__(self, uid: str, lang: str, title_key: str, *, per_collector: bool = False) -> None:
+        self.per_collector = per_collector
         self.lang = lang
         self.uid = f"netmon-{uid}-{lang}"
         self.title = f"netmon · {_t(title_key, lang)}"
@@ -128,7 +153,7 @@ class _Board:
             "title": _t(title_key, self.lang),
             "datasource": _DS,
             "gridPos": {"x": self._x, "y": self._y, "w": w, "h": h},
-            "targets": targets,
+            "targets": targets if self.per_collector else [{**t, "expr": one_copy(t["expr"])} for t in targets],
             "fieldConfig": {"defaults": defaults, "overrides": []},
             "options": {},
         }
@@ -616,7 +641,7 @@ def site(lang: str) -> dict[str, Any]:
 
 def health(lang: str) -> dict[str, Any]:
     """Agents and the collector."""
-    b = _Board("health", lang, "health")
+    b = _Board("health", lang, "health", per_collector=True)
     b.panel("stat", "agents_up", [_target("netmon_agent_up", "{{agent}}", instant=True)], w=8)
     b.panel(
         "timeseries",
@@ -693,7 +718,7 @@ def write(root: Path = HERE / "dashboards") -> list[Path]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m exporters.grafana.dashboards --write``: regenerate the JSON files."""
+    """``python -m netmon.exporters.grafana.dashboards --write``: regenerate the JSON files."""
     ap = argparse.ArgumentParser(description="Generate netmon's Grafana dashboards (vi and en).")
     ap.add_argument("--write", action="store_true", help="write exporters/grafana/dashboards/<lang>/*.json")
     args = ap.parse_args(argv)

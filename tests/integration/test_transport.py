@@ -286,25 +286,27 @@ async def test_collector_restarted_mid_stream_no_duplicates_nothing_lost(
     assert_exactly_once(col, n)
 
 
-async def test_shared_subscription_group_splits_messages_without_loss(
+async def test_partitioned_collectors_each_receive_only_and_all_of_their_agents(
     mosquitto: services.Service, tmp_path: Path
 ) -> None:
     broker = broker_of(mosquitto)
-    a, aid, group = Collected(), uid("a"), uid("g")
+    a, a1, a2 = Collected(), uid("a"), uid("a")
     b = Collected(changed=a.changed)  # one event: either collector wakes the waiter
     async with (
-        collector(broker, a, uid("col"), share_group=group),
-        collector(broker, b, uid("col"), share_group=group),
-        agent(broker, aid, tmp_path / "o.sqlite") as (batcher, _),
+        collector(broker, a, uid("col"), agents=[a1]),
+        collector(broker, b, uid("col"), agents=[a2]),
+        agent(broker, a1, tmp_path / "o1.sqlite") as (batcher1, _),
+        agent(broker, a2, tmp_path / "o2.sqlite") as (batcher2, _),
     ):
         for i in range(400):
-            batcher.submit(sample(i))
+            (batcher1 if i % 2 else batcher2).submit(sample(i))
         await a.wait_for(lambda: len(a.sample_ids()) + len(b.sample_ids()) >= 400, 20, "400")
-    both = Collected(batches=a.batches + b.batches)
-    assert_exactly_once(both, 400)
-    # per message, not per agent: one agent's batches are split (hence the partitioning advice)
-    assert a.batches
-    assert b.batches
+        await a.wait_for(lambda: {s.agent for s in a.statuses + b.statuses} == {a1, a2}, 5, "births")
+    assert {x.agent for x in a.batches} == {a1}
+    assert {x.agent for x in b.batches} == {a2}
+    assert {s.agent for s in a.statuses} == {a1}
+    assert {s.agent for s in b.statuses} == {a2}
+    assert_exactly_once(Collected(batches=a.batches + b.batches), 400)
 
 
 async def test_last_will_marks_a_killed_agent_offline(mosquitto: services.Service, tmp_path: Path) -> None:

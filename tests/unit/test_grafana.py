@@ -92,7 +92,7 @@ def test_coverage_turns_red_below_the_target() -> None:
             (config,) = [t for t in p["transformations"] if t["id"] == "configFromData"]
             ref = config["options"]["configRefId"]
             (target,) = [t for t in p["targets"] if t["refId"] == ref]
-            assert target["expr"] == "netmon_coverage_target_ratio"
+            assert "netmon_coverage_target_ratio" in target["expr"]
             assert config["options"]["mappings"] == [{"fieldName": "Value", "handlerKey": "threshold1"}]
 
 
@@ -169,5 +169,5 @@ def test_drill_down_links_go_to_the_dashboard_of_the_same_language() -> None:
 
 def test_outages_are_whole_counts() -> None:
     p = _panels("vi")[("netmon-site.json", "Outages in the time range")]
-    assert p["targets"][0]["expr"].startswith("round(increase(netmon_device_outages_total")
+    assert "round(increase(netmon_device_outages_total" in p["targets"][0]["expr"]
     assert p["fieldConfig"]["defaults"]["decimals"] == 0
