@@ -18,19 +18,7 @@ MAX_POLICY_DEVICES = 20
 
 def in_scope(settings: AgentSettings, index: InventoryIndex) -> list[Device]:
     """The devices an agent polls: its scope's districts, communes and devices (empty: all)."""
-    scope = settings.scope
-    if not (scope.districts or scope.communes or scope.devices):
-        return list(index.devices.values())
-    out = []
-    for dev_id, dev in index.devices.items():
-        place = index.placement[dev_id]
-        if (
-            dev_id in scope.devices
-            or (place.commune is not None and place.commune.code in scope.communes)
-            or (place.district is not None and place.district.code in scope.districts)
-        ):
-            out.append(dev)
-    return out
+    return settings.scope.select(index)
 
 
 def policy_problems(path: str) -> list[Problem]:
