@@ -58,6 +58,10 @@ netmon_agent_info{agent,version}               1
 netmon_collector_*_total                       ingest: batches, samples, duplicate batches,
                                                late samples, unknown-device samples, dead
                                                letters, invalid batches {reason}
+netmon_collector_rejected_samples_total        samples left out of applied batches {reason}:
+                                               value, schema, foreign_device
+netmon_collector_ledger_gaps                   open gaps in the agents' sequence numbers
+netmon_agent_missing_batches{agent}            batches in those gaps (a backlog, or lost)
 netmon_snapshot_timestamp_seconds              when the exported snapshot was taken
 ============================================== ===========================================
 
@@ -203,6 +207,18 @@ _SPECS: tuple[tuple[str, str, str], ...] = (
     ("netmon_collector_unknown_device_samples", "Samples for devices not in the inventory.", "counter"),
     ("netmon_collector_invalid_batches", "Payloads rejected, by reason.", "counter"),
     ("netmon_collector_dead_letters", "Payloads kept in the dead-letter table.", "counter"),
+    (
+        "netmon_collector_rejected_samples",
+        "Samples left out of applied batches, by reason: value (impossible value), schema, "
+        "foreign_device (a device outside its agent's declared scope).",
+        "counter",
+    ),
+    ("netmon_collector_ledger_gaps", "Open gaps in the agents' batch sequence numbers.", "gauge"),
+    (
+        "netmon_agent_missing_batches",
+        "Batches of the agent not received: gaps in its sequence numbers (a backlog draining, or lost).",
+        "gauge",
+    ),
     ("netmon_snapshot_timestamp_seconds", "Unix time the exported snapshot was taken.", "gauge"),
 )
 
@@ -331,6 +347,11 @@ def build_families(snap: Snapshot, coverage_target: float = 1.0) -> list[Metric]
         fam[name].add("", value)
     for reason, n in sorted(ing.invalid.items()):
         fam["netmon_collector_invalid_batches"].add(_block({"reason": reason}), n)
+    for reason, n in sorted(ing.rejected_samples.items()):
+        fam["netmon_collector_rejected_samples"].add(_block({"reason": reason}), n)
+    fam["netmon_collector_ledger_gaps"].add("", ing.ledger_gaps)
+    for agent, n in sorted(ing.missing_batches.items()):
+        fam["netmon_agent_missing_batches"].add(_block({"agent": agent}), n)
     fam["netmon_snapshot_timestamp_seconds"].add("", snap.taken_at)
     return list(fam.values())
 
