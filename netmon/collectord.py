@@ -211,6 +211,9 @@ async def run_collector(
                         share_group=settings.share_group,
                         password=password,
                         ready=subscribed,
+                        # with a declared map, only its agents' topics: the broker delivers
+                        # nothing of any other login to this collector
+                        agents=sorted(settings.agents) if settings.agents else None,
                     ),
                     name="collector.subscriber",
                 ),

@@ -22,7 +22,6 @@ import pytest
 
 from netmon.agent import wire
 from netmon.agent.outbox import Outbox
-from netmon.agent.publisher import Publisher
 from netmon.collector.binding import Binding
 from netmon.collector.engine import Engine
 from netmon.collector.ingest import Ingestor
@@ -31,9 +30,9 @@ from netmon.collector.store import SqliteStore
 from netmon.collector.subscriber import run_subscriber
 from netmon.config.loader import load_inventory
 from netmon.config.secrets import Secret
-from netmon.config.settings import BrokerSettings, CollectorSettings, OutboxSettings, Scope, TlsSettings
+from netmon.config.settings import BrokerSettings, CollectorSettings, Scope
 from tests import services
-from tests.services_security import Pki, make_pki, start_secure_mosquitto
+from tests.services_security import Pki, client_broker_settings, make_pki, running_agent, start_secure_mosquitto
 
 ROOT = Path(__file__).resolve().parents[2]
 USERS = {"d522": "pw-agent-d522-x7", "d535": "pw-agent-d535-q2", "collector": "pw-collector-z9"}
@@ -48,14 +47,7 @@ class Broker:
     pki: Pki
 
     def settings(self, user: str) -> BrokerSettings:
-        cert, key = self.pki.clients[user]
-        return BrokerSettings(
-            url=f"mqtts://127.0.0.1:{self.svc.port}",
-            username=user,
-            tls=TlsSettings(ca_file=str(self.pki.ca), cert_file=str(cert), key_file=str(key)),
-            reconnect_min_s=0.05,
-            reconnect_max_s=0.5,
-        )
+        return client_broker_settings(self.pki, self.svc.port, user)
 
 
 @pytest.fixture
@@ -69,18 +61,9 @@ def broker(tmp_path: Path) -> Iterator[Broker]:
 @contextlib.asynccontextmanager
 async def agent(broker: Broker, name: str, workdir: Path) -> AsyncIterator[Outbox]:
     """A real agent's outbox and publisher, logged in as ``name``; yields the outbox."""
-    outbox = Outbox(workdir / f"outbox-{name}.sqlite", OutboxSettings(), name)
-    pub = Publisher(broker.settings(name), name, outbox, OutboxSettings(), username=name, password=Secret(USERS[name]))
-    task = asyncio.create_task(pub.run(), name=f"agent[{name}]")
-    try:
+    path = workdir / f"outbox-{name}.sqlite"
+    async with running_agent(broker.settings(name), name, USERS[name], path, drain_s=TIMEOUT) as (outbox, _):
         yield outbox
-        assert await pub.drain(TIMEOUT), f"{name}: the broker did not acknowledge everything"
-    finally:
-        pub.stop()
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        outbox.close()
 
 
 class Clock:
