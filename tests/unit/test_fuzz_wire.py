@@ -57,7 +57,7 @@ def check_batch(batch: wire.SampleBatch, topic_agent: str | None, now: float | N
                 i.in_discards,
                 i.out_discards,
             )
-            assert all(c is None or 0 <= c <= wire.COUNTER_MAX for c in counters)
+            assert all(c is None or c >= 0 for c in counters)
             assert all(r is None or (math.isfinite(r) and r >= 0) for r in (i.in_bps, i.out_bps))
 
 

@@ -38,7 +38,6 @@ IMPOSSIBLE: list[tuple[str, str, Any]] = [
     ("interface", "index", -3),
     ("interface", "speed_bps", -1),
     ("interface", "in_octets", -5),
-    ("interface", "out_octets", 2**64),
     ("interface", "in_errors", -1),
     ("interface", "out_discards", -2),
     ("interface", "counter_bits", 48),
