@@ -7,20 +7,13 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from netmon.config.agents_map import unknown_codes
 from netmon.config.credentials import Credentials
 from netmon.config.errors import Problem
-from netmon.config.inventory import Inventory, InventoryIndex
-from netmon.config.loader import (
-    YamlDoc,
-    check_inventory_doc,
-    field_path,
-    raw_inventory_problems,
-    read_yaml,
-    resolve_path,
-    validate,
-)
+from netmon.config.inventory import Inventory
+from netmon.config.loader import YamlDoc, check_inventory_doc, raw_inventory_problems, read_yaml, resolve_path, validate
 from netmon.config.secrets import SecretRef
-from netmon.config.settings import AgentSettings, CollectorSettings, Scope
+from netmon.config.settings import AgentSettings, CollectorSettings
 
 Kind = str
 
@@ -58,6 +51,8 @@ def _secret_problems(doc: YamlDoc, obj: BaseModel, loc: tuple[str | int, ...] = 
                 try:
                     v.resolve(base)
                 except ValueError as exc:
+                    from netmon.config.loader import field_path
+
                     out.append(Problem(doc.file, doc.line_of(sub_loc), field_path(sub_loc), str(exc)))
             elif isinstance(v, BaseModel):
                 out += _secret_problems(doc, v, sub_loc)
@@ -141,10 +136,24 @@ def check_file(path: str | Path, *, resolve_secrets: bool = True) -> tuple[Kind,
         profiles = set(creds_obj.snmp) if creds_obj is not None else None
         problems += check_inventory_doc(idoc, inv, profiles)
         if isinstance(settings, AgentSettings):
-            problems += _scope_problems(doc, settings.scope, inv.index, ("scope",))
-        elif settings.agents is not None:
+            idx = inv.index
+            for field, known in (("districts", idx.districts), ("communes", idx.communes), ("devices", idx.devices)):
+                for i, code in enumerate(getattr(settings.scope, field)):
+                    if code not in known:
+                        problems.append(
+                            Problem(
+                                doc.file,
+                                doc.line_of(("scope", field, i)),
+                                f"scope.{field}[{i}]",
+                                f"not in the inventory: {code!r}",
+                            )
+                        )
+        elif settings.agents is not None:  # the collector's agents map
             for agent, scope in settings.agents.items():
-                problems += _scope_problems(doc, scope, inv.index, ("agents", agent))
+                for field, i, code in unknown_codes(scope, inv.index):
+                    where: tuple[str | int, ...] = ("agents", agent, field, i)
+                    message = f"not in the inventory: {code!r}"
+                    problems.append(Problem(doc.file, doc.line_of(where), f"agents.{agent}.{field}[{i}]", message))
     # de-duplicate problems reported through several settings files naming the same inventory
     seen: set[Problem] = set()
     unique = []
@@ -153,46 +162,6 @@ def check_file(path: str | Path, *, resolve_secrets: bool = True) -> tuple[Kind,
             seen.add(p)
             unique.append(p)
     return kind, unique
-
-
-def _scope_problems(doc: YamlDoc, scope: Scope, idx: InventoryIndex, loc: tuple[str, ...]) -> list[Problem]:
-    """A scope's districts, communes and devices that the inventory does not have."""
-    out = []
-    for field, known in (("districts", idx.districts), ("communes", idx.communes), ("devices", idx.devices)):
-        for i, code in enumerate(getattr(scope, field)):
-            if code not in known:
-                where: tuple[str | int, ...] = (*loc, field, i)
-                out.append(Problem(doc.file, doc.line_of(where), field_path(where), f"not in the inventory: {code!r}"))
-    return out
-
-
-def agents_report(settings: CollectorSettings, inventory: Inventory) -> list[str]:
-    """What the collector's ``agents:`` map lets agents speak for, one line each.
-
-    Without a map, any agent may speak for any device (one line says so); with one, the
-    lines name the agents whose scope is the whole inventory and the devices no agent may
-    speak for (their samples would be dropped).
-    """
-    if settings.agents is None:
-        return [
-            "agents: no agents map declared: any agent may speak for any device "
-            "(declare `agents:` in the collector settings, each agent with its scope)"
-        ]
-    lines = [
-        f"agents: {agent} may speak for every device (its scope is empty)"
-        for agent, scope in sorted(settings.agents.items())
-        if scope.everything
-    ]
-    index = inventory.index
-    bound = {d.id for scope in settings.agents.values() for d in scope.select(index)}
-    unbound = [d for d in index.devices if d not in bound]
-    if unbound:
-        more = f" and {len(unbound) - 10} more" if len(unbound) > 10 else ""
-        lines.append(
-            f"agents: {len(unbound)} devices in no agent's scope, their samples are dropped: "
-            f"{', '.join(unbound[:10])}{more}"
-        )
-    return lines
 
 
 def check_files(paths: list[str]) -> list[Problem]:

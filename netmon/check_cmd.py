@@ -5,18 +5,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from netmon.config.check import agents_report, check_file, detect_kind
+from netmon.config import agents_map
+from netmon.config.check import check_file, detect_kind
 from netmon.config.credentials import Credentials
 from netmon.config.errors import ConfigError, Problem
 from netmon.config.inventory import Device, InventoryIndex
-from netmon.config.loader import (
-    load_agent_settings,
-    load_collector_settings,
-    load_credentials,
-    load_inventory,
-    read_yaml,
-    resolve_path,
-)
+from netmon.config.loader import load_agent_settings, load_credentials, load_inventory, read_yaml, resolve_path
 from netmon.config.settings import AgentSettings
 
 #: Policy errors listed one device each, up to this many per agent file, then counted.
@@ -101,26 +95,6 @@ def security_report(files: list[str]) -> list[str]:
     return lines
 
 
-def agents_lines(files: list[str]) -> list[str]:
-    """For each collector settings file, what its ``agents:`` map lets agents speak for."""
-    lines: list[str] = []
-    for path in files:
-        doc, _ = read_yaml(path)
-        if detect_kind(doc.data) != "collector":
-            continue
-        try:
-            settings = load_collector_settings(path)
-            creds = load_credentials(settings.credentials) if settings.credentials else None
-            inv = load_inventory(settings.inventory, creds)
-        except ConfigError:
-            continue  # check_file reports it
-        found = agents_report(settings, inv)
-        if settings.agents is not None and not found:
-            found = [f"agents: {len(settings.agents)} agents declared, every device bound to at least one of them"]
-        lines += [f"{path}: {line}" for line in found]
-    return lines
-
-
 def cli_main(args: argparse.Namespace) -> int:
     """Check every file; print problems as ``file:line: field: message``; exit 2 on any."""
     total = 0
@@ -142,7 +116,7 @@ def cli_main(args: argparse.Namespace) -> int:
             print(f"weak: {line}")
         if not weak:
             print("security: every device uses SNMPv3 with strong algorithms")
-        for line in agents_lines(args.files):
+        for line in agents_map.report_files({path: detect_kind(read_yaml(path)[0].data) for path in args.files}):
             print(f"security: {line}")
     if total:
         print(f"{total} problem{'s' if total != 1 else ''} found", file=sys.stderr)
