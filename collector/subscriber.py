@@ -21,8 +21,8 @@ Delivery guarantees, in order of the path a batch takes:
   earlier design read every message into aiomqtt's unbounded queue and applied it from
   there: under a flood of 20,000 garbage messages a second the queue grew to tens of
   thousands of messages (Mosquitto 2.0.11 does not keep to the collector's Receive Maximum
-  under load) and the collector to 570 MB; the task and wake-up per message made it
-  four times slower than applying in the callback. A bounded aiomqtt queue would be
+  under load) and the collector to 570 MB; with the task and wake-up per message it
+  applied 4,500 messages a second where applying in the callback keeps up with 20,000. A bounded aiomqtt queue would be
   worse: it discards a QoS 1 message it has no room for without a PUBACK, and the broker
   sends it again only on a new connection.
 - **Not applied, not acked.** When the ingestor could not apply a batch because the

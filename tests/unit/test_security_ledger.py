@@ -114,3 +114,22 @@ def test_forged_batches_do_not_turn_real_batches_into_duplicates(
     assert col.state() is State.UP
     outbox.close()
     col.engine.close()
+
+
+def test_an_agent_that_lost_its_outbox_is_not_locked_out(inventory: Inventory, tmp_path: Path) -> None:
+    """A new outbox numbers from the time in milliseconds: a jump, applied, and not counted as loss."""
+    clock = Clock(T0)
+    col = Collector(inventory, tmp_path / "netmon.sqlite", clock)
+    for generation in range(3):  # the outbox file lost twice (a disk replaced, a reinstall)
+        clock.now += 3 * 86400
+        outbox = Outbox(tmp_path / f"outbox-{generation}.sqlite", OutboxSettings(), "d522", clock=clock)
+        for _ in range(3):
+            clock.now += 60
+            queued = outbox.append([wire.Sample(device=DEVICE, probe="icmp", ts=clock.now, ok=True)])
+            assert col.ingest.handle(TOPIC, queued.payload)
+        outbox.close()
+    counters = col.ingest.counters()
+    assert (counters.batches, counters.duplicates) == (9, 0)
+    assert counters.missing_batches == {"d522": 0}  # two jumps, no batch missing
+    assert col.store.ledger_gaps()["d522"].jumps == 2
+    col.engine.close()
