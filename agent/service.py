@@ -61,20 +61,7 @@ def _version() -> str:
 def select_devices(inv: Inventory, scope: Scope) -> list[Device]:
     """The devices an agent polls: those in any of the scope's districts, communes or
     device ids; an empty scope means the whole inventory. Inventory order is kept."""
-    idx = inv.index
-    if not (scope.districts or scope.communes or scope.devices):
-        return list(idx.devices.values())
-    districts, communes, ids = set(scope.districts), set(scope.communes), set(scope.devices)
-    out: list[Device] = []
-    for dev_id, dev in idx.devices.items():
-        place = idx.placement[dev_id]
-        if (
-            dev_id in ids
-            or (place.district is not None and place.district.code in districts)
-            or (place.commune is not None and place.commune.code in communes)
-        ):
-            out.append(dev)
-    return out
+    return scope.select(inv.index)
 
 
 def scope_text(scope: Scope) -> str:

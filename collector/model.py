@@ -175,6 +175,13 @@ class IngestCounters:
     unknown_devices: int = 0
     invalid: dict[str, int] = field(default_factory=dict)
     dead_letters: int = 0
+    #: samples left out of batches that were applied, by reason (``value``, ``schema``,
+    #: ``foreign_device``)
+    rejected_samples: dict[str, int] = field(default_factory=dict)
+    #: open gaps in the agents' sequence numbers (batches not, or not yet, received)
+    ledger_gaps: int = 0
+    #: per agent, the batches those gaps hold
+    missing_batches: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

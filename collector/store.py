@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
-from netmon.collector.ledger import SeenSequences
+from netmon.collector.ledger import Gaps, SeenSequences
 from netmon.collector.model import Outage, Transition
 from netmon.collector.storeread import StoreError, StoreReader
+from netmon.config.settings import StoreSettings
 
 __all__ = [
     "ENVIRONMENT_ERRORS",
@@ -69,6 +70,12 @@ CREATE INDEX IF NOT EXISTS history_device_ts ON history (device, ts);
 CREATE TABLE IF NOT EXISTS live_tails (gen INTEGER PRIMARY KEY, data BLOB NOT NULL);
 """
 SCHEMA_VERSION = "1"
+#: The dead letters' default bound, in bytes (the settings' default).
+DEAD_LETTER_MAX_BYTES = StoreSettings.model_fields["dead_letter_max_bytes"].default
+#: The longest payload kept in one dead letter.
+MAX_DEAD_PAYLOAD = 1_000_000
+#: What a dead letter holds, in bytes, in SQL (``length`` of a blob reads no content).
+_LETTER_BYTES = "length(payload) + length(CAST(detail AS BLOB)) + length(CAST(topic AS BLOB))"
 
 #: Failures of the collector's environment, not of what it was given (full disk, I/O
 #: error, locked or read-only store): the work is rolled back and done again later.
@@ -187,15 +194,24 @@ class Store(Protocol):
 class SqliteStore:
     """The embedded store; thread-safe (one lock around one connection)."""
 
-    def __init__(self, conn: sqlite3.Connection, path: str, retention_days: int, dead_letter_max: int) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        path: str,
+        retention_days: int,
+        dead_letter_max: int,
+        dead_letter_max_bytes: int = DEAD_LETTER_MAX_BYTES,
+    ) -> None:
         self._conn = conn
         self.path = path
         self.retention_days = retention_days
         self.dead_letter_max = dead_letter_max
+        self.dead_letter_max_bytes = dead_letter_max_bytes
         self._lock = threading.RLock()
         self._seen: dict[str, SeenSequences] = {}
         self._load_ledger(conn)
-        self._dead_count = int(conn.execute("SELECT count(*) FROM dead_letters").fetchone()[0])
+        row = conn.execute(f"SELECT count(*), coalesce(sum({_LETTER_BYTES}), 0) FROM dead_letters").fetchone()
+        self._dead_count, self._dead_bytes = int(row[0]), int(row[1])
         #: Queries over the log. A file store reads on a read-only connection of its own (a
         #: long query neither waits for a batch nor makes one wait); an in-memory one
         #: shares this connection and its lock.
@@ -204,7 +220,14 @@ class SqliteStore:
             self.reader = StoreReader.open(path, schema=SCHEMA_VERSION)
 
     @classmethod
-    def open(cls, path: str | Path, *, retention_days: int = 800, dead_letter_max: int = 10_000) -> SqliteStore:
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        retention_days: int = 800,
+        dead_letter_max: int = 10_000,
+        dead_letter_max_bytes: int = DEAD_LETTER_MAX_BYTES,
+    ) -> SqliteStore:
         """Open (creating if needed) the store at ``path``.
 
         Raises:
@@ -238,7 +261,7 @@ class SqliteStore:
             conn.execute("BEGIN IMMEDIATE")
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('opened', datetime('now'))")
             conn.execute("COMMIT")
-            return cls(conn, spath, retention_days, dead_letter_max)
+            return cls(conn, spath, retention_days, dead_letter_max, dead_letter_max_bytes)
         except StoreError:
             conn.close()
             raise
@@ -263,6 +286,11 @@ class SqliteStore:
             seen = self._seen.get(agent)
             return seen is not None and seq in seen
 
+    def ledger_gaps(self) -> dict[str, Gaps]:
+        """Per agent, the gaps in the sequence numbers applied (missing batches, jumps)."""
+        with self._lock:
+            return {agent: seen.gaps() for agent, seen in self._seen.items()}
+
     def _load_ledger(self, conn: sqlite3.Connection) -> None:
         rows = conn.execute("SELECT agent, ranges FROM seen_batches")
         self._seen = {agent: SeenSequences.decode(ranges) for agent, ranges in rows}
@@ -275,31 +303,50 @@ class SqliteStore:
     # --- dead letters -------------------------------------------------------------------
 
     def dead_letter(self, ts: float, topic: str, reason: str, detail: str, payload: bytes) -> None:
-        """Keep a payload that could not be applied; the oldest go beyond ``dead_letter_max``."""
-        if self.dead_letter_max <= 0:
+        """Keep a payload that could not be applied.
+
+        The newest are kept: the oldest go beyond ``dead_letter_max`` letters or
+        ``dead_letter_max_bytes`` bytes (payload, detail and topic); a payload larger than
+        the byte bound is cut to fit.
+        """
+        if self.dead_letter_max <= 0 or self.dead_letter_max_bytes <= 0:
             return
+        topic, detail = topic[:1000], detail[:2000]
+        overhead = len(topic.encode()) + len(detail.encode())
+        payload = payload[: max(0, min(MAX_DEAD_PAYLOAD, self.dead_letter_max_bytes - overhead))]
+        size = overhead + len(payload)
         with self._lock:
             c = self._conn
             c.execute("BEGIN")
             try:
                 c.execute(
                     "INSERT INTO dead_letters (ts, topic, reason, detail, payload) VALUES (?, ?, ?, ?, ?)",
-                    (ts, topic, reason, detail[:2000], payload[:1_000_000]),
+                    (ts, topic, reason, detail, payload),
                 )
-                self._dead_count += 1
-                if self._dead_count > self.dead_letter_max:
-                    c.execute(
-                        "DELETE FROM dead_letters WHERE id <= (SELECT max(id) FROM dead_letters) - ?",
-                        (self.dead_letter_max,),
-                    )
-                    self._dead_count = self.dead_letter_max
+                count, held = self._dead_count + 1, self._dead_bytes + size
+                count, held = self._evict_letters(c, count, held)
                 c.execute("COMMIT")
+                self._dead_count, self._dead_bytes = count, held
             except BaseException:
                 # SQLite has already rolled back after SQLITE_FULL or an I/O error; a second
                 # ROLLBACK would raise and hide the real error (and skip the ledger reload).
                 if c.in_transaction:
                     c.execute("ROLLBACK")
                 raise
+
+    def _evict_letters(self, c: sqlite3.Connection, count: int, held: int) -> tuple[int, int]:
+        """Delete the oldest letters until both bounds hold; the new count and bytes."""
+        while count > self.dead_letter_max or held > self.dead_letter_max_bytes:
+            oldest = c.execute(f"SELECT id, {_LETTER_BYTES} FROM dead_letters ORDER BY id LIMIT 256").fetchall()
+            cut = None
+            for rid, size in oldest:
+                if count <= self.dead_letter_max and held <= self.dead_letter_max_bytes:
+                    break
+                cut, count, held = rid, count - 1, held - int(size)
+            if cut is None:
+                break
+            c.execute("DELETE FROM dead_letters WHERE id <= ?", (cut,))
+        return count, held
 
     def dead_letters(self, limit: int) -> list[DeadLetter]:
         """The newest ``limit`` dead letters, newest first."""

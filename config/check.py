@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from netmon.config.addresses import parse_listen
+from netmon.config.agents_map import unknown_codes
 from netmon.config.credentials import Credentials
 from netmon.config.errors import Problem
 from netmon.config.inventory import Inventory
@@ -299,6 +300,11 @@ def _inventory_refs(doc: YamlDoc, kind: Kind, inv: Inventory) -> list[Problem]:
                 if code not in ids:
                     out.append(_problem(doc, ("scope", name, i), f"not in the inventory: {code!r}"))
         return out
+    agents = _raw_at(doc, ("agents",))
+    for agent in agents if isinstance(agents, dict) else ():  # the collector's agents map
+        agent_scope = _part(doc, ("agents", agent), Scope)
+        for name, i, code in unknown_codes(agent_scope, idx) if agent_scope is not None else ():
+            out.append(_problem(doc, ("agents", agent, name, i), f"not in the inventory: {code!r}"))
     windows = _raw_at(doc, ("maintenance",))
     for i in range(len(windows) if isinstance(windows, list) else 0):
         window = _part(doc, ("maintenance", i), MaintenanceWindow)

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
 
 from netmon.config.addresses import check_topic_level, parse_listen, parse_url
-from netmon.config.inventory import Role
+from netmon.config.inventory import Device, InventoryIndex, Role
 from netmon.config.paths import FilePath
 from netmon.config.secrets import SecretRef
 
@@ -115,12 +115,38 @@ class LogSettings(_Strict):
     format: Literal["text", "json"] = "text"
 
 
+#: An agent's id: its MQTT user name and the middle of its topics.
+AgentId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")]
+
+
 class Scope(_Strict):
     """Which part of the inventory an agent polls; empty means everything."""
 
     districts: tuple[str, ...] = ()
     communes: tuple[str, ...] = ()
     devices: tuple[str, ...] = ()
+
+    @property
+    def everything(self) -> bool:
+        """Whether the scope is empty, i.e. the whole inventory."""
+        return not (self.districts or self.communes or self.devices)
+
+    def select(self, index: InventoryIndex) -> list[Device]:
+        """The inventory's devices in any of the scope's districts, communes or device ids
+        (all of them when the scope is empty), in inventory order."""
+        if self.everything:
+            return list(index.devices.values())
+        districts, communes, ids = set(self.districts), set(self.communes), set(self.devices)
+        out: list[Device] = []
+        for dev_id, dev in index.devices.items():
+            place = index.placement[dev_id]
+            if (
+                dev_id in ids
+                or (place.district is not None and place.district.code in districts)
+                or (place.commune is not None and place.commune.code in communes)
+            ):
+                out.append(dev)
+        return out
 
 
 class PollSettings(_Strict):
@@ -157,7 +183,7 @@ class SecurityPolicy(_Strict):
 class AgentSettings(_Strict):
     """The settings file of one agent."""
 
-    agent_id: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")
+    agent_id: AgentId
     inventory: FilePath
     credentials: FilePath | None = None
     scope: Scope = Scope()
@@ -226,7 +252,10 @@ class StoreSettings(_Strict):
 
     path: FilePath = "netmon.sqlite"
     retention_days: int = Field(default=800, ge=1)
+    #: dead letters kept (payloads that could not be applied), the newest; 0 keeps none
     dead_letter_max: int = Field(default=10_000, ge=0)
+    #: and at most this many bytes of them (payload, detail and topic), the newest
+    dead_letter_max_bytes: int = Field(default=64 * 1024 * 1024, ge=0)
 
 
 class HttpSettings(_Strict):
@@ -290,8 +319,14 @@ class CollectorSettings(_Strict):
     collector_id: str = Field(default="collector", pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$")
     inventory: FilePath
     broker: BrokerSettings = BrokerSettings()
-    #: partitioning: subscribe to these agents only (empty: every agent)
+    #: partitioning: subscribe to these agents only (empty: every agent, or every agent of
+    #: ``agents`` when it is declared)
     partition: tuple[Annotated[str, StringConstraints(pattern=AGENT_ID_PATTERN)], ...] = ()
+    #: which agent may speak for which devices, as each agent's ``scope`` says: a sample
+    #: for a device outside its agent's scope is dropped and counted (``foreign_device``),
+    #: a batch or status of an agent not listed is refused (``unknown_agent``). None (not
+    #: declared): any agent may speak for any device, and the collector warns at start-up.
+    agents: dict[AgentId, Scope] | None = None
     store: StoreSettings = StoreSettings()
     state: StateSettings = StateSettings()
     maintenance: tuple[MaintenanceWindow, ...] = ()

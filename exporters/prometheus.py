@@ -23,53 +23,6 @@ and its values in :func:`build_families`; a counter of :class:`collector.model.I
 is one ``TABLE.stat(..., "ingest", field)`` line and nothing else. Then
 ``python -m netmon.metrics_doc --write`` updates the README.
 
-netmon_device_info{D,name,address,agent}       1 per inventory device (metadata)
-netmon_device_state{D}                         numeric state, see :data:`STATE_HELP`
-netmon_device_up{D}                            1 when the device is UP, else 0
-netmon_device_state_since_timestamp_seconds{D} when the device entered its state
-netmon_device_flapping{D}                      1 while the device flaps (alerts stay quiet)
-netmon_device_rtt_seconds{D}                   ICMP/TCP average round-trip time
-netmon_device_jitter_seconds{D}                ICMP jitter (mean abs. difference of RTTs)
-netmon_device_loss_ratio{D}                    packet loss of the last round, 0..1
-netmon_device_snmp_response_seconds{D}         SNMP response time
-netmon_device_outages_total{D}                 outages (DOWN/UNREACHABLE periods) started
-netmon_device_availability_ratio{D,window}     up/(up+down+unreachable) over 1h/1d/7d/30d
-netmon_interface_oper_status{D,interface}      IF-MIB ifOperStatus code (1 up, 2 down, ...)
-netmon_interface_speed_bytes_per_second{...}   interface speed
-netmon_interface_receive_bytes_total{...}      ifHCInOctets (ifInOctets on 32-bit agents)
-netmon_interface_transmit_bytes_total{...}     ifHCOutOctets
-netmon_interface_receive_errors_total{...}     ifInErrors
-netmon_interface_transmit_errors_total{...}    ifOutErrors
-netmon_commune_connected{C}                    1 when an access device of the commune is UP
-netmon_commune_provisioned{C}                  1 when the commune has an access device
-netmon_commune_state{C}                        numeric state of the commune
-netmon_commune_state_since_timestamp_seconds   when the commune entered its state
-netmon_commune_availability_ratio{C,window}    connected share of time over the window
-netmon_district_communes{T}                    communes in the inventory
-netmon_district_communes_connected{T}          communes connected now
-netmon_district_communes_provisioned{T}        communes with an access device
-netmon_district_coverage_ratio{T}              connected / communes
-netmon_district_provisioned_ratio{T}           provisioned / communes
-netmon_district_communes_by_state{T,state}     communes in each state
-netmon_district_availability_ratio{T,window}   over 1h/1d/7d/30d
-netmon_district_availability_observed_seconds  up+down+unreachable seconds, the ratio's weight
-netmon_province_*{P}                           the same eight, for the province
-netmon_coverage_target_ratio{P}                the coverage objective (1 = every commune)
-netmon_agent_up{agent}                         1 while the agent's status is online
-netmon_agent_last_seen_timestamp_seconds       last message from the agent
-netmon_agent_devices{agent}                    devices the agent says it polls
-netmon_agent_info{agent,version}               1
-netmon_collector_*_total                       ingest: batches, samples, duplicate batches,
-                                               late samples, unknown-device samples, dead
-                                               letters, invalid batches {reason}
-netmon_collector_store_up                      1 while the store takes writes (0: full disk)
-netmon_collector_store_write_failures_total    failed store writes, each retried
-netmon_snapshot_timestamp_seconds              when the exported snapshot was taken
-============================================== ===========================================
-
-Label choices: the 2025 structure has no districts; every device and commune series still
-carries ``district`` (empty), which Prometheus treats as absent, so label sets are the same
-=======
 Label choices: device series carry only ``device``; where a device is (province, district,
 commune) and what it is (role, name) are on ``netmon_device_info``, to join on ``device``.
 The 2025 structure has no districts; ``netmon_device_info`` and every commune series still
@@ -225,6 +178,9 @@ TABLE.stat("netmon_collector_late_samples", COUNTER, "Samples older than the reo
 TABLE.stat("netmon_collector_unknown_device_samples", COUNTER, "Samples for devices not in the inventory.", (), "ingest", "unknown_devices")
 INVALID_BATCHES = TABLE.family("netmon_collector_invalid_batches", COUNTER, "Payloads rejected, by reason.", ("reason",))
 TABLE.stat("netmon_collector_dead_letters", COUNTER, "Payloads kept in the dead-letter table.", (), "ingest", "dead_letters")
+REJECTED_SAMPLES = TABLE.family("netmon_collector_rejected_samples", COUNTER, "Samples left out of applied batches, by reason: value (impossible value), schema, foreign_device (a device outside its agent's declared scope).", ("reason",))
+LEDGER_GAPS = TABLE.family("netmon_collector_ledger_gaps", GAUGE, "Open gaps in the agents' batch sequence numbers.")
+MISSING_BATCHES = TABLE.family("netmon_agent_missing_batches", GAUGE, "Batches of the agent not received: gaps in its sequence numbers (a backlog draining, or lost).", AGENT)
 STORE_UP = TABLE.family("netmon_collector_store_up", GAUGE, "1 while the store takes writes; 0 while they fail (full disk): nothing is lost, batches wait at the broker.")
 STORE_WRITE_FAILURES = TABLE.family("netmon_collector_store_write_failures", COUNTER, "Store writes that failed (batches and ticks), each done again later.")
 SNAPSHOT_TAKEN = TABLE.family("netmon_snapshot_timestamp_seconds", GAUGE, "Unix time the exported snapshot was taken.")
@@ -407,6 +363,11 @@ def build_families(snap: Snapshot, coverage_target: float = 1.0) -> list[Metric]
             fam[stat.spec.name].add("", getattr(ing, stat.field))
     for reason, n in sorted(ing.invalid.items()):
         fam[INVALID_BATCHES.name].add(INVALID_BATCHES.block(reason), n)
+    for reason, n in sorted(ing.rejected_samples.items()):
+        fam[REJECTED_SAMPLES.name].add(REJECTED_SAMPLES.block(reason), n)
+    fam[LEDGER_GAPS.name].add("", ing.ledger_gaps)
+    for agent, n in sorted(ing.missing_batches.items()):
+        fam[MISSING_BATCHES.name].add(MISSING_BATCHES.block(agent), n)
     fam[STORE_UP.name].add("", 1 if snap.store.ok else 0)
     fam[STORE_WRITE_FAILURES.name].add("", snap.store.failures)
     fam[SNAPSHOT_TAKEN.name].add("", snap.taken_at)

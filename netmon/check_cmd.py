@@ -6,6 +6,7 @@ import argparse
 import sys
 from dataclasses import dataclass
 
+from netmon.config import agents_map
 from netmon.config.check import CheckedFile, SecretScope, inspect_file
 from netmon.config.credentials import Credentials
 from netmon.config.errors import Problem
@@ -19,19 +20,7 @@ MAX_POLICY_DEVICES = 20
 
 def in_scope(settings: AgentSettings, index: InventoryIndex) -> list[Device]:
     """The devices an agent polls: its scope's districts, communes and devices (empty: all)."""
-    scope = settings.scope
-    if not (scope.districts or scope.communes or scope.devices):
-        return list(index.devices.values())
-    out = []
-    for dev_id, dev in index.devices.items():
-        place = index.placement[dev_id]
-        if (
-            dev_id in scope.devices
-            or (place.commune is not None and place.commune.code in scope.communes)
-            or (place.district is not None and place.district.code in scope.districts)
-        ):
-            out.append(dev)
-    return out
+    return settings.scope.select(index)
 
 
 def _assessable(checked: CheckedFile) -> tuple[AgentSettings | CollectorSettings, Credentials, Inventory] | None:
@@ -157,6 +146,8 @@ def cli_main(args: argparse.Namespace) -> int:
             print("security: no verdict: no agent or collector settings with credentials and an inventory given")
         elif not report.weak:
             print("security: every device uses SNMPv3 with strong algorithms")
+        for line in agents_map.report_files({path: one.kind for path, one in zip(args.files, checked, strict=True)}):
+            print(f"security: {line}")
     if total:
         print(f"{total} problem{'s' if total != 1 else ''} found", file=sys.stderr)
         return 2

@@ -20,6 +20,7 @@ from aiohttp import web
 from prometheus_client import CollectorRegistry
 
 from netmon.collector.archive import ArchiveReader
+from netmon.collector.binding import Binding
 from netmon.collector.engine import Engine
 from netmon.collector.ingest import Ingestor
 from netmon.collector.model import IngestCounters
@@ -53,6 +54,35 @@ def split_listen(listen: str) -> tuple[str, int]:
 def _load(settings: CollectorSettings) -> tuple[Inventory, Credentials | None]:
     creds = load_credentials(settings.credentials) if settings.credentials else None
     return load_inventory(settings.inventory, creds), creds
+
+
+def _subscribed(settings: CollectorSettings) -> list[str] | None:
+    """The agents whose topics this collector subscribes to: its partition if it has one,
+    else the declared ``agents:`` map's (the broker then delivers nothing of any other
+    login to it), else every agent (None)."""
+    if settings.partition:
+        return list(settings.partition)
+    return sorted(settings.agents) if settings.agents else None
+
+
+def _binding(settings: CollectorSettings, inventory: Inventory) -> Binding | None:
+    """The declared ``agents:`` map bound to the inventory; None (with a warning) when none is declared."""
+    if settings.agents is None:
+        log.warning(
+            "no agents map in the collector settings: any agent may speak for any device "
+            "(declare `agents:` with each agent's scope; see netmon check-config --security-report)"
+        )
+        return None
+    binding = Binding.build(settings.agents, inventory.index)
+    unbound = binding.unbound()
+    if unbound:
+        log.warning(
+            "%d devices are in no declared agent's scope, their samples will be dropped: %s%s",
+            len(unbound),
+            ", ".join(unbound[:10]),
+            ", ..." if len(unbound) > 10 else "",
+        )
+    return binding
 
 
 def _broker_password(settings: CollectorSettings, creds: Credentials | None) -> tuple[str | None, Secret | None]:
@@ -99,6 +129,7 @@ async def run_collector(
             settings.store.path,
             retention_days=settings.store.retention_days,
             dead_letter_max=settings.store.dead_letter_max,
+            dead_letter_max_bytes=settings.store.dead_letter_max_bytes,
         )
         ingestors: list[Ingestor] = []
 
@@ -111,7 +142,7 @@ async def run_collector(
             store.close()
             raise
         stack.callback(engine.close)  # saves every device's state, then closes the store
-        ingestor = Ingestor(engine, store, prefix=settings.broker.topic_prefix)
+        ingestor = Ingestor(engine, store, prefix=settings.broker.topic_prefix, binding=_binding(settings, inventory))
         ingestors.append(ingestor)
 
         influx = None
@@ -174,6 +205,7 @@ async def run_collector(
                 return
             engine.reload(new_inventory)
             archive.reload(new_inventory)
+            ingestor.binding = _binding(settings, new_inventory)
             log.info("inventory reloaded", extra={"devices": len(new_inventory.index.devices)})
 
         with contextlib.suppress(NotImplementedError, RuntimeError):
@@ -202,7 +234,7 @@ async def run_collector(
                         client_id=settings.collector_id,
                         password=password,
                         ready=subscribed,
-                        agents=settings.partition or None,
+                        agents=_subscribed(settings),
                     ),
                     name="collector.subscriber",
                 ),

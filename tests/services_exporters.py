@@ -182,7 +182,16 @@ def scenario_snapshot(
         districts=districts,
         province=province,
         agents=agent_views,
-        ingest=ingest or IngestCounters(batches=10, samples=500, duplicates=1, invalid={"json": 2, "schema": 1}),
+        ingest=ingest
+        or IngestCounters(
+            batches=10,
+            samples=500,
+            duplicates=1,
+            invalid={"json": 2, "schema": 1},
+            rejected_samples={"value": 1, "schema": 0, "foreign_device": 3},
+            ledger_gaps=1,
+            missing_batches={"d522": 4},
+        ),
         availability=availability,
         outage_counts=dict(outage_counts or {}),
     )

@@ -7,10 +7,12 @@ address are rewritten to the test's directory and a free loopback port.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 import ipaddress
 import subprocess
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +21,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from netmon.agent.outbox import Outbox
+from netmon.agent.publisher import Publisher
+from netmon.config.secrets import Secret
+from netmon.config.settings import BrokerSettings, OutboxSettings, TlsSettings
 from tests import services
 
 DEPLOY = Path(__file__).resolve().parent.parent / "config" / "deploy"
@@ -142,3 +148,36 @@ def start_secure_mosquitto(workdir: Path, users: Mapping[str, str], pki: Pki) ->
     write_password_file(etc / "passwd", users)
     port = services.free_port()
     return services.start_mosquitto(workdir, port, listener=shipped_listener(etc, port))
+
+
+def client_broker_settings(pki: Pki, port: int, user: str) -> BrokerSettings:
+    """netmon's broker settings for ``user`` on the secured broker: TLS with its certificate."""
+    cert, key = pki.clients[user]
+    return BrokerSettings(
+        url=f"mqtts://127.0.0.1:{port}",
+        username=user,
+        tls=TlsSettings(ca_file=str(pki.ca), cert_file=str(cert), key_file=str(key)),
+        reconnect_min_s=0.05,
+        reconnect_max_s=0.5,
+    )
+
+
+@contextlib.asynccontextmanager
+async def running_agent(
+    broker: BrokerSettings, name: str, password: str, outbox_path: Path, *, drain_s: float
+) -> AsyncIterator[tuple[Outbox, Publisher]]:
+    """The real agent path (outbox and publisher) logged in as ``name``; on exit, waits
+    until the broker acknowledged every batch (or fails), then stops."""
+    outbox = Outbox(outbox_path, OutboxSettings(), name)
+    pub = Publisher(broker, name, outbox, OutboxSettings(), username=name, password=Secret(password))
+    task = asyncio.create_task(pub.run(), name=f"agent[{name}]")
+    try:
+        yield outbox, pub
+        if not await pub.drain(drain_s):
+            raise AssertionError(f"{name}: the broker did not acknowledge every batch, {outbox.depth} left")
+    finally:
+        pub.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        outbox.close()

@@ -553,6 +553,7 @@ async def _run_parts(
         collector_id="demo-collector",
         inventory=str(inv_path),
         broker=broker,
+        agents=dict(demo.scopes),  # each agent speaks only for the devices it polls
         store=StoreSettings(path=str(demo.workdir / "netmon.sqlite")),
         # Demo intervals are seconds, not minutes: a failed poll's timeouts and the batch
         # delay are a larger share of them, so allow five silent intervals, not three.

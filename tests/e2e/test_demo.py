@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -20,8 +21,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import paho.mqtt.client as paho
 import yaml
+from paho.mqtt.enums import CallbackAPIVersion
 
+from netmon.agent import wire
 from netmon.config import geography
 from netmon.demo import scenario, truth
 from tests import services
@@ -53,6 +57,22 @@ def metric(text: str, name: str, **labels: str) -> float:
         if all(f'{k}="{v}"' in line for k, v in labels.items()):
             return float(line.rsplit(" ", 1)[1])
     raise AssertionError(f"{name}{labels} not exported")
+
+
+def forge_from_another_agent(demo_log: str, device: str) -> None:
+    """Ba Tơ's agent, on its own topic, says a device of the city (which it does not poll) is up."""
+    port = int(re.search(r"MQTT broker: mqtt://127\.0\.0\.1:(\d+)", demo_log).group(1))  # type: ignore[union-attr]
+    now = time.time()
+    sample = wire.Sample(device=device, probe="snmp", ts=now, ok=True)
+    batch = wire.SampleBatch(v=1, agent="demo-d535", seq=1, sent_at=now, samples=[sample])
+    client = paho.Client(CallbackAPIVersion.VERSION2, client_id="forger", protocol=paho.MQTTv311)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    try:
+        client.publish(wire.samples_topic("demo-d535"), wire.encode(batch), qos=1).wait_for_publish(10)
+    finally:
+        client.loop_stop()
+        client.disconnect()
 
 
 def test_demo_scenario_matches_ground_truth(tmp_path: Path) -> None:
@@ -92,6 +112,16 @@ def test_demo_scenario_matches_ground_truth(tmp_path: Path) -> None:
 
         # Everything the scenario does has happened 20 s in; wait for the collector to see it.
         services.wait_until(settled, 25, "the collector to see the scenario", proc, log_path)
+        forge_from_another_agent(log_path.read_text(), "c21013-cpe1")
+        services.wait_until(
+            lambda: (
+                metric(get(base, "/metrics"), "netmon_collector_rejected_samples_total", reason="foreign_device") >= 1
+            ),
+            10,
+            "the collector to drop the forged sample",
+            proc,
+            log_path,
+        )
         now = time.time()
         assert now < gt.start + DURATION
 
@@ -145,6 +175,7 @@ def test_demo_scenario_matches_ground_truth(tmp_path: Path) -> None:
         text = log_path.read_text()
         assert "reachability comes from SNMP" in text
         assert "embedded amqtt" in text
+        assert "no agents map" not in text  # the demo declares which agent polls what
         assert "Traceback" not in text, text[-3000:]
     finally:
         if proc.poll() is None:

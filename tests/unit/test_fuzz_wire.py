@@ -41,6 +41,24 @@ def check_batch(batch: wire.SampleBatch, topic_agent: str | None, now: float | N
             assert x is None or math.isfinite(x)
         if s.rtt is not None:
             assert all(math.isfinite(v) and v >= 0 for v in (s.rtt.min, s.rtt.avg, s.rtt.max, s.rtt.jitter))
+        assert s.sent is None or s.sent >= 0
+        for x in (s.response_s, s.sys_uptime_s):
+            assert x is None or x >= 0
+        for i in s.interfaces or ():
+            assert 1 <= i.oper_status <= 7
+            assert 1 <= i.admin_status <= 7
+            assert i.counter_bits in (32, 64)
+            counters = (
+                i.speed_bps,
+                i.in_octets,
+                i.out_octets,
+                i.in_errors,
+                i.out_errors,
+                i.in_discards,
+                i.out_discards,
+            )
+            assert all(c is None or c >= 0 for c in counters)
+            assert all(r is None or (math.isfinite(r) and r >= 0) for r in (i.in_bps, i.out_bps))
 
 
 def decode(payload: bytes, topic_agent: str | None = "d522", now: float | None = NOW) -> str:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 from dataclasses import dataclass, field
 
 import msgspec
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from netmon.agent import wire
-from netmon.collector.ingest import Ingestor
+from netmon.collector.ingest import DEAD_LETTER_BURST, DEAD_LETTERS_PER_S, LOG_EVERY_S, Ingestor
 
 NOW = 1_780_000_000.0
 P = wire.DEFAULT_PREFIX
@@ -106,7 +108,7 @@ def test_invalid_payloads_counted_by_reason_and_dead_lettered_ingestion_goes_on(
         "version": (t, b'{"v":9,"agent":"a1","seq":1,"sent_at":1,"samples":[]}'),
         "agent_mismatch": (t, batch(agent="someone-else")),
         "timestamp": (t, batch(ts=NOW + 3600)),
-        "value": (t, batch(loss=1.5)),
+        "value": (t, b'{"v":1,"agent":"a1","seq":-1,"sent_at":1,"samples":[]}'),
         "topic": ("elsewhere/agents/a1/samples", batch()),
     }
     for topic, payload in cases.values():
@@ -194,7 +196,8 @@ def test_ingestor_fuzz_never_raises_and_accounts_for_every_message(topic: str, p
     ing.handle(topic, payload)
     c = ing.counters()
     assert c.batches + sum(c.invalid.values()) + ing.statuses == 1
-    assert len(store.letters) == sum(c.invalid.values())
+    # a whole payload refused, or a batch applied without some of its samples: one letter each
+    assert len(store.letters) == sum(c.invalid.values()) + (1 if any(c.rejected_samples.values()) else 0)
 
 
 def test_store_failure_is_not_acknowledged_and_the_redelivery_applies() -> None:
@@ -208,3 +211,44 @@ def test_store_failure_is_not_acknowledged_and_the_redelivery_applies() -> None:
     assert ing.counters().invalid == {}
     assert ing.handle(wire.samples_topic("a1"), batch(seq=5)) is True  # the redelivery
     assert [b.seq for b in engine.batches] == [5]
+
+
+def test_samples_with_impossible_values_are_left_out_counted_and_the_rest_applied() -> None:
+    ing, engine, store = make()
+    good = wire.Sample(device="d1", probe="snmp", ts=NOW - 5, ok=True, response_s=0.01)
+    bad = {"device": "d2", "probe": "snmp", "ts": NOW - 5, "ok": True, "response_s": -100}
+    doc = {"v": 1, "agent": "a1", "seq": 3, "sent_at": NOW, "samples": [msgspec.to_builtins(good), bad]}
+    assert ing.handle(wire.samples_topic("a1"), msgspec.json.encode(doc))
+    assert [[s.device for s in b.samples] for b in engine.batches] == [["d1"]]
+    c = ing.counters()
+    assert (c.batches, c.samples, c.invalid) == (1, 1, {})
+    assert c.rejected_samples == {"value": 1, "schema": 0, "foreign_device": 0}
+    (letter,) = store.letters
+    assert letter[2] == "value"
+    assert "d2" in letter[3]
+    assert "response_s" in letter[3]
+
+
+def test_a_flood_of_garbage_costs_a_counter_not_a_log_line_or_a_letter_each(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    clock = [NOW]
+    store = FakeStore()
+    engine = FakeEngine(ledger=store.applied)
+    ing = Ingestor(engine, store, clock=lambda: clock[0])
+    t = wire.samples_topic("a1")
+    with caplog.at_level(logging.WARNING, logger="netmon.collector.ingest"):
+        for i in range(20_000):  # one second of a 20k msg/s flood
+            clock[0] = NOW + i / 20_000
+            ing.handle(t, b"garbage %d" % i)
+        ing.handle(t, batch(seq=1))  # the real batch behind it
+    c = ing.counters()
+    assert c.invalid == {"json": 20_000}
+    assert [b.seq for b in engine.batches] == [1]
+    assert len(caplog.records) == 1  # one line per reason per LOG_EVERY_S
+    assert len(store.letters) == c.dead_letters <= DEAD_LETTER_BURST + DEAD_LETTERS_PER_S * 1
+    clock[0] = NOW + LOG_EVERY_S + 1
+    with caplog.at_level(logging.WARNING, logger="netmon.collector.ingest"):
+        ing.handle(t, b"more garbage")
+    assert "19999 more with this reason" in caplog.records[-1].getMessage()
+    assert store.letters[0][4] == b"garbage 0"  # the first of a burst is kept

@@ -60,7 +60,16 @@ def test_the_collector_emits_exactly_its_specs() -> None:
         states={"c21010-cpe1": State.DOWN},
         agents={"agent-1": True},
         agent_last_seen=NOW - 3,
-        ingest=IngestCounters(batches=5, samples=50, duplicates=1, invalid={"schema": 2}, dead_letters=2),
+        ingest=IngestCounters(
+            batches=5,
+            samples=50,
+            duplicates=1,
+            invalid={"schema": 2},
+            dead_letters=2,
+            rejected_samples={"foreign_device": 1},
+            ledger_gaps=1,
+            missing_batches={"agent-1": 3},
+        ),
         outage_counts={"c21010-cpe1": 1},
     )
     writer = influx.InfluxWriter(InfluxSettings(url="http://127.0.0.1:9"), inv, None)

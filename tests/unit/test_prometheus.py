@@ -116,6 +116,9 @@ def test_scenario_values_are_exported(inv2021: Inventory) -> None:
         "maintenance": 0,
     }
     assert s[("netmon_collector_invalid_batches_total", (("reason", "json"),))] == 2
+    assert s[("netmon_collector_rejected_samples_total", (("reason", "foreign_device"),))] == 3
+    assert s[("netmon_collector_ledger_gaps", ())] == 1
+    assert s[("netmon_agent_missing_batches", (("agent", "d522"),))] == 4
 
 
 def test_state_mapping_is_documented_in_help(inv2021: Inventory) -> None:

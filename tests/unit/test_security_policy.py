@@ -170,3 +170,51 @@ def test_no_verdict_without_settings_to_assess(tmp_path: Path, capsys: pytest.Ca
     out = capsys.readouterr().out
     assert VERDICT not in out
     assert "no verdict: no agent or collector settings" in out
+
+
+def write_collector(tmp_path: Path, agents: str | None) -> Path:
+    """A collector settings file, with ``agents:`` when given, next to the inventory."""
+    (tmp_path / "inventory.yaml").write_text(INVENTORY, encoding="utf-8")
+    (tmp_path / "credentials.yaml").write_text(CREDENTIALS, encoding="utf-8")
+    path = tmp_path / "collector.yaml"
+    path.write_text(
+        "inventory: inventory.yaml\ncredentials: credentials.yaml\n" + (f"agents:\n{agents}" if agents else ""),
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_without_an_agents_map_the_report_says_any_agent_may_speak_for_any_device(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run_check(write_collector(tmp_path, None), report=True) == 0
+    assert "any agent may speak for any device" in capsys.readouterr().out
+
+
+def test_the_report_names_devices_no_agent_may_speak_for_and_agents_with_everything(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_collector(tmp_path, "  d522: {districts: ['522']}\n  spare: {}\n")
+    assert run_check(path, report=True) == 0
+    out = capsys.readouterr().out
+    assert "any agent may speak" not in out
+    assert "spare may speak for every device" in out
+    path = write_collector(tmp_path, "  d522: {districts: ['522']}\n")
+    assert run_check(path, report=True) == 0
+    out = capsys.readouterr().out
+    assert "2 devices in no agent's scope" in out
+    assert "p51-core, d523-r1" in out
+    path = write_collector(
+        tmp_path, "  d522: {districts: ['522'], devices: [p51-core]}\n  d523: {districts: ['523']}\n"
+    )
+    assert run_check(path, report=True) == 0
+    assert "2 agents declared, every device bound" in capsys.readouterr().out
+
+
+def test_an_agents_map_naming_what_the_inventory_lacks_is_an_error_with_its_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = write_collector(tmp_path, "  d522: {districts: ['522']}\n  d599:\n    districts: ['599']\n")
+    assert run_check(path) == 2
+    err = capsys.readouterr().err
+    assert "collector.yaml:6: agents.d599.districts[0]: not in the inventory: '599'" in err

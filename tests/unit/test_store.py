@@ -149,6 +149,48 @@ def test_dead_letters_are_bounded(store: SqliteStore) -> None:
     assert letters[0].reason == "json"
 
 
+def dead_bytes(path: Path) -> int:
+    """What the dead letters hold in the file: payload, detail and topic bytes."""
+    import sqlite3
+
+    with sqlite3.connect(path) as conn:
+        row = conn.execute(
+            "SELECT coalesce(sum(length(payload) + length(CAST(detail AS BLOB)) + length(CAST(topic AS BLOB))), 0) "
+            "FROM dead_letters"
+        ).fetchone()
+    return int(row[0])
+
+
+def test_dead_letters_are_bounded_by_bytes_keeping_the_newest(tmp_path: Path) -> None:
+    path = tmp_path / "netmon.sqlite"
+    limit = 1_000_000
+    store = SqliteStore.open(path, dead_letter_max_bytes=limit)
+    topic = "netmon/v1/agents/a/samples"
+    for i in range(60):  # 60 payloads of 100 kB: 6 MB offered, 1 MB kept
+        store.dead_letter(float(i), topic, "json", f"bad {i}", bytes([i]) * 100_000)
+    letters = store.dead_letters(100)
+    assert dead_bytes(path) <= limit
+    assert [d.detail for d in letters] == [f"bad {i}" for i in range(59, 59 - len(letters), -1)]  # the newest
+    assert len(letters) == 9  # as many of the newest as fit
+    store.close()
+    store = SqliteStore.open(path, dead_letter_max_bytes=limit)  # the byte count survives a restart
+    for i in range(60, 65):
+        store.dead_letter(float(i), topic, "json", f"bad {i}", bytes([i]) * 100_000)
+    assert dead_bytes(path) <= limit
+    assert store.dead_letters(1)[0].detail == "bad 64"
+    # one payload larger than the whole bound is cut to fit, never kept whole
+    store.dead_letter(99.0, topic, "json", "huge", b"x" * 5_000_000)
+    assert dead_bytes(path) <= limit
+    assert [d.detail for d in store.dead_letters(100)] == ["huge"]
+    store.close()
+
+
+def test_the_default_dead_letter_bound_is_64_mib() -> None:
+    from netmon.config.settings import StoreSettings
+
+    assert StoreSettings().dead_letter_max_bytes == 64 * 1024 * 1024
+
+
 def test_retention_keeps_the_state_at_the_cut(store: SqliteStore) -> None:
     day = 86400.0
     now = 100 * day
