@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import bisect
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -81,6 +82,18 @@ class PollStats:
         malformed: SNMP messages the engine could not decode.
         internal_errors: Bugs caught at the poll boundary (should stay 0).
         icmp_mode: The ICMP mode in use.
+        unread: SNMP polls that answered but left a table unread, by ``(table, reason)``.
+        rejected_values: Impossible values devices sent (dropped), by field.
+        usm_errors: SNMPv3 refusals by ``(UsmError value, origin)``: origin ``report``
+            when the device refused our request, ``local`` when we refused its reply.
+        reboots: Device restarts seen.
+        uptime_anomalies: Polls whose uptime was neither normal nor a restart, by kind.
+        traps: SNMP notifications received, by ``(version, result)``: ``accepted`` or why
+            not (``unknown_source``, ``bad_community``, a USM error, ``malformed``,
+            ``ignored`` for a kind the agent does not act on, ``dropped`` when the queue
+            was full).
+        trap_polls: Out-of-schedule probes made because of a notification, by trap.
+        trap_latency: Notification received -> its probe's samples handed to the sink.
     """
 
     polls: Counter[tuple[str, str]] = field(default_factory=Counter)
@@ -95,6 +108,14 @@ class PollStats:
     malformed: int = 0
     internal_errors: int = 0
     icmp_mode: str = ""
+    unread: Counter[tuple[str, str]] = field(default_factory=Counter)
+    rejected_values: Counter[str] = field(default_factory=Counter)
+    usm_errors: Counter[tuple[str, str]] = field(default_factory=Counter)
+    reboots: int = 0
+    uptime_anomalies: Counter[str] = field(default_factory=Counter)
+    traps: Counter[tuple[str, str]] = field(default_factory=Counter)
+    trap_polls: Counter[str] = field(default_factory=Counter)
+    trap_latency: Histogram = field(default_factory=Histogram)
 
     def record(self, probe: str, ok: bool, reason: str = "") -> None:
         """Count one probe outcome."""
@@ -129,9 +150,60 @@ class PollStatsCollector(Collector):
         for (probe, reason), n in sorted(s.errors.items()):
             errors.add_metric([a, probe, reason], n)
         yield errors
+        one = {(k,): v for k, v in s.rejected_values.items()}
+        kinds = {(k,): v for k, v in s.uptime_anomalies.items()}
+        traps = {(k,): v for k, v in s.trap_polls.items()}
+        labelled: tuple[tuple[str, str, list[str], Mapping[Any, int]], ...] = (
+            (
+                "netmon_agent_snmp_unread_tables",
+                "SNMP polls that answered but left a table unread.",
+                ["table", "reason"],
+                s.unread,
+            ),
+            (
+                "netmon_agent_snmp_rejected_values",
+                "Impossible values devices sent, dropped before any sample.",
+                ["field"],
+                one,
+            ),
+            (
+                "netmon_agent_snmp_usm_errors",
+                "SNMPv3 refusals by USM/MPD counter (origin report: the device refused us; local: we refused it).",
+                ["error", "origin"],
+                s.usm_errors,
+            ),
+            (
+                "netmon_agent_uptime_anomalies",
+                "Uptimes neither normal nor a restart (frozen, drifting).",
+                ["kind"],
+                kinds,
+            ),
+            (
+                "netmon_agent_traps_received",
+                "SNMP notifications received, by version and result.",
+                ["version", "result"],
+                s.traps,
+            ),
+            (
+                "netmon_agent_trap_polls",
+                "Out-of-schedule probes made because of an SNMP notification.",
+                ["trap"],
+                traps,
+            ),
+        )
+        for name, doc, labels, values in labelled:
+            counter = CounterMetricFamily(name, doc, labels=["agent", *labels])
+            for key, n in sorted(values.items()):
+                counter.add_metric([a, *key], n)
+            yield counter
         for name, doc, h in (
             ("netmon_agent_poll_duration_seconds", "Wall time of one device poll.", s.duration),
             ("netmon_agent_schedule_lag_seconds", "Start of a poll minus its due time.", s.lag),
+            (
+                "netmon_agent_trap_poll_latency_seconds",
+                "SNMP notification received to its probe's samples handed over for publishing.",
+                s.trap_latency,
+            ),
         ):
             fam = HistogramMetricFamily(name, doc, labels=["agent"])
             fam.add_metric([a], h.buckets(), h.total)
@@ -141,6 +213,7 @@ class PollStatsCollector(Collector):
             ("netmon_agent_skipped_polls", "Polls skipped because the previous one was running.", s.skipped),
             ("netmon_agent_snmp_malformed_messages", "SNMP messages that could not be decoded.", s.malformed),
             ("netmon_agent_internal_errors", "Unexpected errors caught at the poll boundary.", s.internal_errors),
+            ("netmon_agent_device_reboots", "Device restarts the agent saw.", s.reboots),
         ):
             c = CounterMetricFamily(name, doc, labels=["agent"])
             c.add_metric([a], value)
