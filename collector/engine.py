@@ -144,6 +144,7 @@ class Measured(msgspec.Struct):
     loss_ratio: float | None = None
     response_s: float | None = None
     interfaces: list[wire.Interface] | None = None
+    unread: dict[str, str] | None = None
 
 
 class _Saved(msgspec.Struct, array_like=True):
@@ -638,6 +639,8 @@ class Engine:
             live.sys_descr = s.sys_descr
         if s.interfaces is not None:
             m.interfaces = s.interfaces
+        if s.ok:
+            m.unread = s.unread
 
     # --- the core, and what follows from a transition ------------------------------------
 
@@ -1269,6 +1272,7 @@ class Engine:
             sys_descr=live.sys_descr,
             is_access=d.is_access,
             interfaces=tuple(_interface_view(i) for i in m.interfaces or ()),
+            unread=m.unread or {},
         )
 
     def _build_snapshot(self, now: float) -> Snapshot:

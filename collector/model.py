@@ -88,6 +88,8 @@ class DeviceView:
     sys_descr: str | None = None
     is_access: bool = False
     interfaces: tuple[InterfaceView, ...] = ()
+    #: Tables the last SNMP poll could not read (``ifTable``, ``ifXTable``) -> reason.
+    unread: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -183,6 +183,9 @@ def render_commune(d: dict[str, Any], lang: str) -> RenderableType:
                     ifs.append(f" ({i['alias']})", style="dim")
                 ifs.append("  ")
             t.add_row(w["interfaces"], ifs)
+        if dev.get("interfaces_unread"):
+            why = ", ".join(f"{t} ({r})" for t, r in sorted(dev["interfaces_unread"].items()))
+            t.add_row(w["interfaces"], Text(f"{w['interfaces_unread']}: {why}", style="yellow"))
         parts += [t, Text("")]
     parts.append(Text(w["outages"], style="bold"))
     if d["outages"]:
