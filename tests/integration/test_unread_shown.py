@@ -27,7 +27,9 @@ UNREAD = {"ifTable": "timeout", "ifXTable": "timeout"}
 
 def with_unread(engine: Engine, seq: int, unread: dict[str, str] | None) -> None:
     sample = wire.Sample(device=DEVICE, probe="snmp", ts=AT + seq, ok=True, sys_uptime_s=9000.0, unread=unread)
-    engine.apply_batch(wire.SampleBatch(v=1, agent="agent-unread", seq=seq, sent_at=AT + seq, samples=[sample]), AT + seq)
+    engine.apply_batch(
+        wire.SampleBatch(v=1, agent="agent-unread", seq=seq, sent_at=AT + seq, samples=[sample]), AT + seq
+    )
 
 
 @pytest.fixture(scope="module")
