@@ -225,31 +225,36 @@ class Poller:
 
     # -- polling ------------------------------------------------------------------------
 
-    async def poll_device(self, device_id: str, *, trigger: wire.Trigger | None = None) -> list[wire.Sample]:
+    async def poll_device(
+        self, device_id: str, *, trigger: wire.Trigger | None = None, timeout_s: float | None = None
+    ) -> list[wire.Sample]:
         """Poll one device now (all its probes, concurrently) and submit the samples.
 
         Args:
             device_id: The device.
             trigger: The notification that asked for this probe (None: a scheduled poll);
                 its samples carry it, and ``on_urgent`` is called once they are submitted.
+            timeout_s: Each probe's timeout, without retries (None: the poll settings and
+                the SNMP profile's timeout and retries).
         """
         dev = self._devices.get(device_id)
         if dev is None:
             return []
         t0 = time.perf_counter()
         ts = self._clock()
+        timeout = self._settings.timeout_s if timeout_s is None else timeout_s
         coros = []
         if Probe.ICMP in dev.probes and self.icmp_mode != "off":
-            coros.append(self._reachability(dev, ts))
+            coros.append(self._reachability(dev, ts, timeout))
         if Probe.SNMP in dev.probes and dev.snmp in self._resolved:
-            coros.append(self._snmp_probe(dev, ts))
+            coros.append(self._snmp_probe(dev, ts, timeout_s))
         if Probe.TCP in dev.probes:
             coros.append(
                 tcp_probe(
                     dev.id,
                     dev.address,
                     dev.tcp_port or DEFAULT_TCP_PORT,
-                    timeout_s=self._settings.timeout_s,
+                    timeout_s=timeout,
                     ts=ts,
                     refused_is_up=False,
                 )
@@ -275,12 +280,12 @@ class Poller:
             self.stats.trap_latency.observe(max(0.0, self._clock() - trigger.received_at))
         return samples
 
-    async def _reachability(self, dev: Device, ts: float) -> wire.Sample:
+    async def _reachability(self, dev: Device, ts: float, timeout_s: float) -> wire.Sample:
         mode = self.icmp_mode
         p = self._settings
         if mode == "tcp":
             return await tcp_probe(
-                dev.id, dev.address, dev.tcp_port or DEFAULT_TCP_PORT, timeout_s=p.timeout_s, ts=ts, refused_is_up=True
+                dev.id, dev.address, dev.tcp_port or DEFAULT_TCP_PORT, timeout_s=timeout_s, ts=ts, refused_is_up=True
             )
         assert mode in ("unprivileged", "privileged")
         if self._pinger is None:
@@ -294,14 +299,15 @@ class Poller:
             mode=mode,
             count=p.icmp_count,
             interval_s=p.icmp_interval_s,
-            timeout_s=p.timeout_s,
+            timeout_s=timeout_s,
             ts=ts,
             pinger=self._pinger,
         )
 
-    async def _snmp_probe(self, dev: Device, ts: float) -> wire.Sample:
+    async def _snmp_probe(self, dev: Device, ts: float, timeout_s: float | None) -> wire.Sample:
         assert dev.snmp is not None
-        res = await self._snmp.poll(dev.address, self._resolved[dev.snmp])
+        retries = None if timeout_s is None else 0
+        res = await self._snmp.poll(dev.address, self._resolved[dev.snmp], timeout_s=timeout_s, retries=retries)
         self._note_client_counters()
         st = self._state.setdefault(dev.id, _DeviceState())
         if not res.ok:

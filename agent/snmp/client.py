@@ -156,17 +156,24 @@ class _Target:
 T = TypeVar("T")
 
 
+@dataclass(frozen=True, slots=True)
+class Budget:
+    """How long to wait for each answer, and how many times to ask again."""
+
+    timeout_s: float
+    retries: int
+
+
 async def _send_with_retries(
-    client: _UdpClient, tgt: _Target, packet: bytes, fut: asyncio.Future[T], timed_out: T
+    client: _UdpClient, peer: tuple[str, int], packet: bytes, fut: asyncio.Future[T], *, timed_out: T, budget: Budget
 ) -> T:
     """Send ``packet`` and wait for ``fut`` (resolved by the datagram protocol), resending
-    after each timeout up to the profile's retries; ``timed_out`` when none is answered.
+    after each timeout up to ``budget.retries`` times; ``timed_out`` when none is answered.
     Retries reuse the request id, so a late answer to an earlier try still counts."""
     transport = client.transport
     assert transport is not None
-    p = tgt.resolved.profile
     loop = asyncio.get_running_loop()
-    tries = p.retries + 1
+    tries = budget.retries + 1
     timer: list[asyncio.TimerHandle] = []
 
     def resend() -> None:
@@ -177,8 +184,8 @@ async def _send_with_retries(
             fut.set_result(timed_out)
             return
         tries -= 1
-        transport.sendto(packet, tgt.peer)
-        timer[:] = [loop.call_later(p.timeout_s, resend)]
+        transport.sendto(packet, peer)
+        timer[:] = [loop.call_later(budget.timeout_s, resend)]
 
     resend()
     try:
@@ -300,12 +307,12 @@ class SnmpClient:
         tgt = self._targets.get((address, port, profile_name))
         return tgt.usm.engine_id or None if tgt is not None and tgt.usm is not None else None
 
-    async def _request(self, tgt: _Target, pdu: int, oids: list[Oid], max_rep: int = 0) -> Reply:
+    async def _request(self, tgt: _Target, pdu: int, oids: list[Oid], max_rep: int, budget: Budget) -> Reply:
         self.requests += 1
         if tgt.usm is not None:
-            return await self._v3_request(tgt, pdu, oids, max_rep)
+            return await self._v3_request(tgt, pdu, oids, max_rep, budget)
         if tgt.pysnmp is None:
-            return await self._fast_request(tgt, pdu, oids, max_rep)
+            return await self._fast_request(tgt, pdu, oids, max_rep, budget)
         reply, resynced = await self._pysnmp.request(
             tgt.pysnmp, tgt.resolved, pdu, oids, max_rep, answered=tgt.answered
         )
@@ -313,7 +320,7 @@ class SnmpClient:
         tgt.answered = not reply.reason
         return reply
 
-    async def _fast_request(self, tgt: _Target, pdu: int, oids: list[Oid], max_rep: int) -> Reply:
+    async def _fast_request(self, tgt: _Target, pdu: int, oids: list[Oid], max_rep: int, budget: Budget) -> Reply:
         client = await self._udp_client(tgt.family)
         version = 0 if tgt.resolved.profile.version == "1" else 1
         request_id = next(self._request_ids) & 0x7FFFFFFF
@@ -321,19 +328,19 @@ class SnmpClient:
         fut: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         client.pending[request_id] = (fut, tgt.peer, version)
         try:
-            return await _send_with_retries(client, tgt, packet, fut, TIMED_OUT)
+            return await _send_with_retries(client, tgt.peer, packet, fut, timed_out=TIMED_OUT, budget=budget)
         finally:
             client.pending.pop(request_id, None)
 
     # --- SNMPv3 (RFC 3414) -----------------------------------------------------------
 
-    async def _exchange(self, tgt: _Target, packet: bytes, msg_id: int) -> bytes | None:
+    async def _exchange(self, tgt: _Target, packet: bytes, msg_id: int, budget: Budget) -> bytes | None:
         """Send an SNMPv3 message with retries; the raw reply, or None on timeout."""
         client = await self._udp_client(tgt.family)
         fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         client.pending_v3[msg_id] = (fut, tgt.peer)
         try:
-            return (await _send_with_retries(client, tgt, packet, fut, b"")) or None
+            return (await _send_with_retries(client, tgt.peer, packet, fut, timed_out=b"", budget=budget)) or None
         finally:
             client.pending_v3.pop(msg_id, None)
 
@@ -341,7 +348,7 @@ class SnmpClient:
         self.usm_errors[(error, origin)] += 1
         return Reply(error.reason, detail=detail)
 
-    async def _discover(self, tgt: _Target) -> Reply | None:
+    async def _discover(self, tgt: _Target, budget: Budget) -> Reply | None:
         """Learn the device's engine ID (RFC 3414 4); None when done.
 
         The reply must be a Report (a Response to the probe is refused) and its engine ID
@@ -355,7 +362,7 @@ class SnmpClient:
         packet = encode_v3(
             msg_id=msg_id, engine_id=b"", boots=0, engine_time=0, user=b"", keys=NO_KEYS, context=b"", pdu=probe
         )
-        raw = await self._exchange(tgt, packet, msg_id)
+        raw = await self._exchange(tgt, packet, msg_id, budget)
         if raw is None:
             return TIMED_OUT
         try:
@@ -413,11 +420,11 @@ class SnmpClient:
         tgt.answered = True
         return Reply("", pdu.status, pdu.index, pdu.varbinds)
 
-    async def _v3_request(self, tgt: _Target, pdu: int, oids: list[Oid], max_rep: int) -> Reply:
+    async def _v3_request(self, tgt: _Target, pdu: int, oids: list[Oid], max_rep: int, budget: Budget) -> Reply:
         eng = tgt.usm
         assert eng is not None
         if not eng.engine_id:
-            failed = await self._discover(tgt)
+            failed = await self._discover(tgt, budget)
             if failed is not None:
                 return failed
         p = tgt.resolved.profile
@@ -438,7 +445,7 @@ class SnmpClient:
                 pdu=request_pdu(pdu, msg_id, oids, max_rep=max_rep),
                 salt=self._salt,
             )
-            raw = await self._exchange(tgt, packet, msg_id)
+            raw = await self._exchange(tgt, packet, msg_id, budget)
             if raw is None:
                 if not rediscovered and tgt.answered:
                     # It answered before: it may have come back with a new engine ID
@@ -446,7 +453,7 @@ class SnmpClient:
                     rediscovered, tgt.answered = True, False
                     self.resyncs += 1
                     log.info("snmp v3 resync target=%s:%s reason=timeout", *tgt.peer)
-                    failed = await self._discover(tgt)
+                    failed = await self._discover(tgt, budget)
                     if failed is None:
                         continue
                 return TIMED_OUT
@@ -467,7 +474,7 @@ class SnmpClient:
                 rediscovered, timed, tgt.answered = True, False, False
                 self.resyncs += 1
                 log.info("snmp v3 resync target=%s:%s reason=unknown_engine", *tgt.peer)
-                failed = await self._discover(tgt)
+                failed = await self._discover(tgt, budget)
                 if failed is None:
                     continue
                 return failed
@@ -475,15 +482,27 @@ class SnmpClient:
 
     # --- polling ---------------------------------------------------------------------
 
-    async def poll(self, address: str, resolved: ResolvedProfile, *, interfaces: bool = True) -> SnmpResult:
+    async def poll(
+        self,
+        address: str,
+        resolved: ResolvedProfile,
+        *,
+        interfaces: bool = True,
+        timeout_s: float | None = None,
+        retries: int | None = None,
+    ) -> SnmpResult:
         """Read the system group and, if asked, the interface tables of one device.
 
+        ``timeout_s`` and ``retries`` replace the profile's for this poll (a probe that
+        must answer quickly: the trap receiver's); the pysnmp path keeps the profile's.
         Never raises for a device's failure (only :class:`asyncio.CancelledError`).
         """
         try:
             tgt = await self._target(address, resolved)
         except (OSError, ValueError) as exc:
             return SnmpResult(False, "resolve", str(exc)[:200])
+        p = resolved.profile
+        budget = Budget(p.timeout_s if timeout_s is None else timeout_s, p.retries if retries is None else retries)
         peer = tgt.peer
         rx0, bad0 = self.traffic.rx_from[peer], self.traffic.malformed_from[peer]
         t0 = time.perf_counter()
@@ -491,7 +510,7 @@ class SnmpClient:
         pdus = 0
         while True:
             pdus += 1
-            resp = await self._request(tgt, PDU_GET, oids)
+            resp = await self._request(tgt, PDU_GET, oids, 0, budget)
             # SNMPv1 answers a GET naming one unknown OID with noSuchName for the whole
             # PDU: drop that OID and ask again (v2c says noSuchObject per var-bind).
             if resp.reason or resp.status != 2 or not 1 <= resp.index <= len(oids) or len(oids) == 1:
@@ -520,7 +539,7 @@ class SnmpClient:
         unread: dict[str, str] = {}
         walk_pdus = 0
         if interfaces:
-            rows, unread, walk_pdus = await self.walk_interfaces(tgt, sg.if_number, chk)
+            rows, unread, walk_pdus = await self.walk_interfaces(tgt, budget, sg.if_number, chk)
         return SnmpResult(
             True,
             response_s=response_s,
@@ -538,7 +557,7 @@ class SnmpClient:
         )
 
     async def walk_interfaces(
-        self, tgt: _Target, if_number: int | None = None, chk: Checked | None = None
+        self, tgt: _Target, budget: Budget, if_number: int | None = None, chk: Checked | None = None
     ) -> tuple[tuple[Any, ...] | None, dict[str, str], int]:
         """Walk the interface columns; returns (rows or None, unread tables, PDUs sent).
 
@@ -570,7 +589,7 @@ class SnmpClient:
             if pdus >= MAX_WALK_PDUS:
                 return interface_rows(data, chk), unread("truncated"), pdus
             pdus += 1
-            resp = await self._request(tgt, pdu, [last[c] for c in open_cols], max_rep)
+            resp = await self._request(tgt, pdu, [last[c] for c in open_cols], max_rep, budget)
             if resp.reason:
                 return None, unread(resp.reason), pdus
             if resp.status:

@@ -33,9 +33,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 with atheris.instrument_imports():
     from netmon.agent import snmp, wire
     from netmon.agent.snmp.codec import PDU_INFORM, PDU_REPORT, PDU_RESPONSE, PDU_TRAP
-    from netmon.config.credentials import AuthProtocol, PrivProtocol
+    from netmon.agent.traps import Sender, TrapValidator
+    from netmon.config.credentials import AuthProtocol, PrivProtocol, SnmpProfile
     from netmon.config.errors import ConfigError
     from netmon.config.loader import load_agent_settings, load_collector_settings, load_credentials, load_inventory
+    from netmon.config.secrets import Secret, SecretRef
 
 NOW = 1_800_000_000.0
 _tmp = Path(tempfile.mkdtemp(prefix="netmon-fuzz-")) / "input.yaml"
@@ -77,11 +79,40 @@ def fuzz_usm(data: bytes) -> None:
             snmp.open_v3(data, env, keys, TAGS)
 
 
+_REF = SecretRef(value="unused")
+TRAPS = TrapValidator(
+    snmp.LocalEngine(ENGINE_ID, 9, 0.0),
+    {
+        "10.0.0.1": [
+            Sender(
+                "v2", snmp.resolve_profile("v2", SnmpProfile(version="2c", community=_REF), {"community": Secret("c")})
+            ),
+            Sender(
+                "v3",
+                snmp.resolve_profile(
+                    "v3",
+                    SnmpProfile(
+                        version="3",
+                        user="netmon",
+                        auth_protocol=AuthProtocol.SHA,
+                        auth_key=_REF,
+                        priv_protocol=PrivProtocol.AES128,
+                        priv_key=_REF,
+                    ),
+                    {"auth_key": Secret("auth-secret-1"), "priv_key": Secret("priv-secret-1")},
+                ),
+            ),
+        ]
+    },
+)
+
+
 def fuzz_snmp(data: bytes) -> None:
     with contextlib.suppress(snmp.BerError):
         snmp.decode_response(data)
     with contextlib.suppress(snmp.BerError):
         snmp.decode_community_notification(data)
+    TRAPS.judge(data, "10.0.0.1", NOW, 1000.0)  # a verdict, never an exception
 
 
 TARGETS = {"wire": fuzz_wire, "config": fuzz_config, "usm": fuzz_usm, "snmp": fuzz_snmp}
