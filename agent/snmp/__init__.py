@@ -8,7 +8,7 @@ Modules, by concept:
   SHA-2, RFC 3826 AES): keys, digests, privacy, the time window, :class:`UsmError`;
 * :mod:`~netmon.agent.snmp.tables`: the OIDs read and how var-binds become checked values;
 * :mod:`~netmon.agent.snmp.client`: :class:`SnmpClient`, one device poll (system group
-  and interface walk) over its own socket;
+  and interface walk); :mod:`~netmon.agent.snmp.transport`: its UDP socket;
 * :mod:`~netmon.agent.snmp.pysnmp_path`: pysnmp 7 for DES/3DES privacy or on request;
 * :mod:`~netmon.agent.snmp.profile`, :mod:`~netmon.agent.snmp.result`: credentials with
   their secrets read, and the outcomes returned.
@@ -26,7 +26,7 @@ SnmpClient`` keeps working whatever module a name lives in.
 from __future__ import annotations
 
 from netmon.agent.ber import BerError, Oid, read_tlv
-from netmon.agent.snmp.client import MAX_WALK_PDUS, RCVBUF_BYTES, SnmpClient
+from netmon.agent.snmp.client import MAX_WALK_PDUS, SnmpClient
 from netmon.agent.snmp.codec import (
     END_OF_MIB_VIEW,
     NO_SUCH_INSTANCE,
@@ -61,6 +61,7 @@ from netmon.agent.snmp.tables import (
     SYS_UPTIME,
     SYSTEM_OIDS,
 )
+from netmon.agent.snmp.transport import RCVBUF_BYTES
 from netmon.agent.snmp.usm import (
     LocalEngine,
     RemoteEngine,

@@ -2,9 +2,9 @@
 by GETBULK walk (GETNEXT for v1), over the built-in codec and USM, with pysnmp for DES/3DES
 privacy or when asked (``SnmpClient(fast=False)``).
 
-* One UDP socket per address family with an 8 MiB receive buffer: hundreds of
-  responses in flight would overflow the default one. Responses are matched to requests
-  by request id (msgID for SNMPv3) *and* source address; anything else is counted.
+* One UDP socket per address family (:mod:`~netmon.agent.snmp.transport`); responses
+  are matched to requests by request id (msgID for SNMPv3) *and* source address;
+  anything else is counted.
 * SNMPv3 follows RFC 3414 4: discovery learns the engine ID from an unauthenticated
   Report (and nothing else: a Response to the discovery probe is refused), then the
   first authenticated request, sent with boots and time 0, earns an authenticated
@@ -37,7 +37,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import Any
 
 from pysnmp.entity.engine import SnmpEngine
 
@@ -52,7 +52,6 @@ from netmon.agent.snmp.codec import (
     PDU_REPORT,
     PDU_RESPONSE,
     Value,
-    decode_response,
     encode_request,
     request_pdu,
 )
@@ -69,6 +68,7 @@ from netmon.agent.snmp.tables import (
     interface_rows,
     system_group,
 )
+from netmon.agent.snmp.transport import RCVBUF_BYTES, Budget, UdpClient, send_with_retries
 from netmon.agent.snmp.usm import (
     AES_KEY_LEN,
     ENGINE_ID_MAX,
@@ -82,7 +82,6 @@ from netmon.agent.snmp.usm import (
     parse_v3,
     report_error,
     user_keys,
-    v3_msg_id,
     verify,
 )
 
@@ -91,52 +90,7 @@ log = logging.getLogger(__name__)
 #: Walks stop after this many PDUs: a device with more interfaces than this allows is
 #: reported as truncated rather than allowed to hold a poll slot forever.
 MAX_WALK_PDUS = 400
-#: Receive buffer of the client's socket: hundreds of responses in flight must not overflow it.
-RCVBUF_BYTES = 8 * 1024 * 1024
 NO_KEYS = UserKeys()
-
-
-class _UdpClient(asyncio.DatagramProtocol):
-    """One UDP socket for every request of one address family; responses matched by
-    request id (msgID) and peer."""
-
-    def __init__(self, traffic: Traffic) -> None:
-        self._traffic = traffic
-        self.transport: asyncio.DatagramTransport | None = None
-        self.pending: dict[int, tuple[asyncio.Future[Reply], tuple[str, int], int]] = {}
-        self.pending_v3: dict[int, tuple[asyncio.Future[bytes], tuple[str, int]]] = {}
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = cast("asyncio.DatagramTransport", transport)
-
-    def datagram_received(self, data: bytes, addr: tuple[str | Any, int]) -> None:
-        key = (str(addr[0]), int(addr[1]))
-        self._traffic.rx_from[key] += 1
-        if len(data) > 4 and b"\x02\x01\x03" in data[:8]:  # SNMPv3: the version INTEGER 3 up front
-            try:
-                msg_id = v3_msg_id(data)
-            except BerError:
-                msg_id = -1
-            v3 = self.pending_v3.get(msg_id)
-            if v3 is not None and v3[1] == key:
-                if not v3[0].done():
-                    v3[0].set_result(data)
-                return
-        try:
-            version, request_id, status, index, varbinds = decode_response(data)
-        except BerError as exc:
-            self._traffic.bad(key)
-            log.debug("undecodable SNMP message from %s:%s: %s", key[0], key[1], exc)
-            return
-        entry = self.pending.get(request_id)
-        if entry is None or entry[1] != key or entry[2] != version:
-            return  # late, foreign or spoofed: counted in rx_from only (``bad_response``)
-        fut = entry[0]
-        if not fut.done():
-            fut.set_result(Reply("", status, index, varbinds))
-
-    def error_received(self, exc: Exception) -> None:
-        log.debug("snmp socket error: %s", exc)
 
 
 @dataclass
@@ -151,48 +105,6 @@ class _Target:
     answered: bool = False
     #: Uptime OIDs still asked (a v1 device's noSuchName removes one for good).
     uptime_oids: list[Oid] = field(default_factory=list)
-
-
-T = TypeVar("T")
-
-
-@dataclass(frozen=True, slots=True)
-class Budget:
-    """How long to wait for each answer, and how many times to ask again."""
-
-    timeout_s: float
-    retries: int
-
-
-async def _send_with_retries(
-    client: _UdpClient, peer: tuple[str, int], packet: bytes, fut: asyncio.Future[T], *, timed_out: T, budget: Budget
-) -> T:
-    """Send ``packet`` and wait for ``fut`` (resolved by the datagram protocol), resending
-    after each timeout up to ``budget.retries`` times; ``timed_out`` when none is answered.
-    Retries reuse the request id, so a late answer to an earlier try still counts."""
-    transport = client.transport
-    assert transport is not None
-    loop = asyncio.get_running_loop()
-    tries = budget.retries + 1
-    timer: list[asyncio.TimerHandle] = []
-
-    def resend() -> None:
-        nonlocal tries
-        if fut.done():
-            return
-        if tries == 0:
-            fut.set_result(timed_out)
-            return
-        tries -= 1
-        transport.sendto(packet, peer)
-        timer[:] = [loop.call_later(budget.timeout_s, resend)]
-
-    resend()
-    try:
-        return await fut
-    finally:
-        for t in timer:
-            t.cancel()
 
 
 class SnmpClient:
@@ -220,7 +132,7 @@ class SnmpClient:
         self.traffic = Traffic()
         self._pysnmp = PysnmpPath(self.traffic, engine)
         self._targets: dict[tuple[str, int, str], _Target] = {}
-        self._udp: dict[int, _UdpClient] = {}
+        self._udp: dict[int, UdpClient] = {}
         self._col_names = list(IF_COLUMNS)
         self._col_oids = list(IF_COLUMNS.values())
         self._col_tables = [COLUMN_TABLE[n] for n in self._col_names]
@@ -264,7 +176,7 @@ class SnmpClient:
         """Drop pysnmp's cached engine ID of a peer (see :meth:`PysnmpPath.forget_engine`)."""
         return self._pysnmp.forget_engine(address, port)
 
-    async def _udp_client(self, family: int) -> _UdpClient:
+    async def _udp_client(self, family: int) -> UdpClient:
         client = self._udp.get(family)
         if client is None:
             sock = socket.socket(family, socket.SOCK_DGRAM)
@@ -275,7 +187,7 @@ class SnmpClient:
             except OSError:
                 sock.close()
                 raise
-            client = _UdpClient(self.traffic)
+            client = UdpClient(self.traffic)
             await asyncio.get_running_loop().create_datagram_endpoint(lambda: client, sock=sock)
             self._udp[family] = client
         return client
@@ -328,7 +240,7 @@ class SnmpClient:
         fut: asyncio.Future[Reply] = asyncio.get_running_loop().create_future()
         client.pending[request_id] = (fut, tgt.peer, version)
         try:
-            return await _send_with_retries(client, tgt.peer, packet, fut, timed_out=TIMED_OUT, budget=budget)
+            return await send_with_retries(client, tgt.peer, packet, fut, timed_out=TIMED_OUT, budget=budget)
         finally:
             client.pending.pop(request_id, None)
 
@@ -340,7 +252,7 @@ class SnmpClient:
         fut: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         client.pending_v3[msg_id] = (fut, tgt.peer)
         try:
-            return (await _send_with_retries(client, tgt.peer, packet, fut, timed_out=b"", budget=budget)) or None
+            return (await send_with_retries(client, tgt.peer, packet, fut, timed_out=b"", budget=budget)) or None
         finally:
             client.pending_v3.pop(msg_id, None)
 
