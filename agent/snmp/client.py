@@ -219,7 +219,14 @@ class SnmpClient:
         tgt = self._targets.get((address, port, profile_name))
         return tgt.usm.engine_id or None if tgt is not None and tgt.usm is not None else None
 
-    async def _request(self, tgt: _Target, pdu: int, oids: list[Oid], max_rep: int, budget: Budget) -> Reply:
+    async def _request(
+        self, tgt: _Target, pdu: int, oids: list[Oid], max_rep: int = 0, budget: Budget | None = None
+    ) -> Reply:
+        # Also called by the inventory discovery's table walk (agent.discovery), with the
+        # profile's own timeout and retries: keep this signature.
+        if budget is None:
+            p = tgt.resolved.profile
+            budget = Budget(p.timeout_s, p.retries)
         self.requests += 1
         if tgt.usm is not None:
             return await self._v3_request(tgt, pdu, oids, max_rep, budget)
