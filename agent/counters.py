@@ -8,11 +8,8 @@ Rules (the ones monitoring tools most often get wrong):
 * A Counter32 that went down wrapped once (it is unsigned modulo 2^32); a Counter64 that
   went down was reset (wrapping 2^64 octets takes centuries at 100 Gbit/s), which is a
   discontinuity, never a rate.
-* sysUpTime is TimeTicks (centiseconds) modulo 2^32: it rolls over after ~497 days. A
-  drop that matches the elapsed wall time modulo 2^32 is that rollover, not a reboot;
-  any other drop, or an uptime that advanced much less than the wall clock (the device
-  rebooted and ran for a while in between), is a reboot: reported, and no rate is
-  computed across it.
+* Whether the device restarted in between is :func:`netmon.agent.uptime.judge`'s call
+  (wrap-aware, frozen uptimes are not restarts); across a restart no rate is computed.
 * A rate above the interface speed (ifHighSpeed, else ifSpeed) is physically impossible,
   so it is flagged (``rate_invalid="above_speed"``) instead of emitted.
 """
@@ -23,6 +20,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from netmon.agent import wire
+from netmon.agent.uptime import UptimeCheck, UptimeReading, judge
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,44 +43,9 @@ class RawInterface:
     out_discards: int | None = None
 
 
-TIMETICKS_MOD = 1 << 32
-#: Uptime may lag the wall clock by this much (timer drift, response delay) before the
-#: lag is read as a reboot in between.
-UPTIME_SLACK_S = 5.0
-UPTIME_SLACK_RATIO = 0.05
 #: Rates up to this factor above the interface speed are sampling jitter (the two
 #: counter reads are not exactly ``elapsed`` apart), not errors.
 SPEED_TOLERANCE = 1.05
-
-
-@dataclass(frozen=True, slots=True)
-class UptimeCheck:
-    """What sysUpTime says happened between two polls."""
-
-    rebooted: bool
-    rolled_over: bool = False
-
-
-def check_uptime(prev_cs: int | None, cur_cs: int | None, elapsed_s: float) -> UptimeCheck:
-    """Compare two sysUpTime readings taken ``elapsed_s`` apart by the agent's clock.
-
-    Args:
-        prev_cs: Previous sysUpTime (centiseconds), None on the first poll.
-        cur_cs: Current sysUpTime (centiseconds), None when the device did not say.
-        elapsed_s: Agent time between the two readings.
-    """
-    if prev_cs is None or cur_cs is None or elapsed_s <= 0:
-        return UptimeCheck(False)
-    slack = max(UPTIME_SLACK_S, UPTIME_SLACK_RATIO * elapsed_s)
-    advanced_s = ((cur_cs - prev_cs) % TIMETICKS_MOD) / 100.0
-    rolled = cur_cs < prev_cs
-    if abs(advanced_s - elapsed_s) <= slack:
-        return UptimeCheck(False, rolled_over=rolled)
-    if not rolled and advanced_s > elapsed_s:
-        # Uptime ran faster than our clock (our clock jumped back, or a long stall):
-        # not evidence of a reboot.
-        return UptimeCheck(False)
-    return UptimeCheck(True)
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +62,7 @@ class DeviceCounters:
     """What the next poll of a device needs from this one."""
 
     ts: float
-    uptime_cs: int | None
+    uptime: UptimeReading | None
     interfaces: Mapping[int, IfCounters]
 
 
@@ -140,7 +103,7 @@ def octet_rate(prev: int | None, cur: int | None, bits: int, elapsed_s: float, s
 def advance(
     prev: DeviceCounters | None,
     ts: float,
-    uptime_cs: int | None,
+    uptime: UptimeReading,
     rows: Iterable[RawInterface] | None,
 ) -> tuple[DeviceCounters, list[wire.Interface] | None, UptimeCheck]:
     """Fold one poll into the device's counter state.
@@ -148,7 +111,7 @@ def advance(
     Args:
         prev: State after the previous successful poll, or None.
         ts: Agent time of this poll.
-        uptime_cs: sysUpTime of this poll.
+        uptime: The uptime readings of this poll.
         rows: Interface rows of this poll (None: interfaces not read this time).
 
     Returns:
@@ -156,10 +119,10 @@ def advance(
         what the uptime said.
     """
     elapsed = ts - prev.ts if prev is not None else 0.0
-    up = check_uptime(prev.uptime_cs if prev else None, uptime_cs, elapsed)
+    up = judge(prev.uptime if prev else None, uptime, elapsed)
     if rows is None:
         keep = prev.interfaces if prev is not None and not up.rebooted else {}
-        return DeviceCounters(ts, uptime_cs, keep), None, up
+        return DeviceCounters(ts, uptime, keep), None, up
     out: list[wire.Interface] = []
     state: dict[int, IfCounters] = {}
     for r in rows:
@@ -199,4 +162,4 @@ def advance(
                 rate_invalid=invalid,
             )
         )
-    return DeviceCounters(ts, uptime_cs, state), out, up
+    return DeviceCounters(ts, uptime, state), out, up

@@ -15,6 +15,12 @@ naming the device and the profile: a bad configuration fails at start, not at 3 
 
 Per device and round the poller emits one sample per probe (``icmp`` or its ``tcp``
 fallback, ``snmp``, ``tcp``); a down device is a sample with ``ok=False`` and a reason.
+An SNMP poll that answered but could not read a table says so in the sample
+(``unread``), is counted, and is logged when that changes for the device, as are
+impossible values a device sent (dropped, counted) and uptimes that are neither normal
+nor a restart. :meth:`Poller.poll_device` with a ``trigger`` is the out-of-schedule
+probe the trap receiver asks for: its samples carry the trigger and are handed over at
+once (``on_urgent``), not when the batch's delay runs out.
 """
 
 from __future__ import annotations
@@ -22,8 +28,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+
+import msgspec
 
 from netmon.agent import wire
 from netmon.agent.counters import DeviceCounters, advance
@@ -31,7 +40,8 @@ from netmon.agent.icmp import DEFAULT_TCP_PORT, IcmpMode, Pinger, choose_mode, i
 from netmon.agent.scheduler import Scheduler
 from netmon.agent.selfmetrics import PollStats
 from netmon.agent.sink import SampleSink
-from netmon.agent.snmp import ResolvedProfile, SnmpClient, SnmpConfigError, resolve_profile
+from netmon.agent.snmp import ResolvedProfile, SnmpClient, SnmpConfigError, SnmpResult, resolve_profile
+from netmon.agent.uptime import UptimeReading
 from netmon.config.credentials import WEAK_AUTH, WEAK_PRIV, SnmpProfile
 from netmon.config.inventory import Device, Probe
 from netmon.config.secrets import Secret
@@ -81,6 +91,9 @@ class _DeviceState:
     counters: DeviceCounters | None = None
     identity: tuple[str | None, str | None, str | None] | None = None
     last_reason: str = ""
+    unread: dict[str, str] = field(default_factory=dict)
+    rejected: tuple[str, ...] = ()
+    anomaly: str = ""
 
 
 class Poller:
@@ -94,6 +107,8 @@ class Poller:
         policy: Security policy; profiles it refuses make the constructor raise.
         clock: Wall clock for sample timestamps and schedule phases.
         snmp: An SNMP client to share (several pollers in one process, the demo).
+        on_urgent: Called after the samples of a triggered probe were submitted (the
+            service passes the batcher's flush, so they go out at once).
 
     Raises:
         PollerConfigError: See the module docstring.
@@ -109,6 +124,7 @@ class Poller:
         policy: SecurityPolicy | None = None,
         clock: Callable[[], float] = time.time,
         snmp: SnmpClient | None = None,
+        on_urgent: Callable[[], None] | None = None,
     ) -> None:
         self._settings = poll
         self._sink = sink
@@ -123,6 +139,9 @@ class Poller:
         self._state: dict[str, _DeviceState] = {}
         self._scheduler: Scheduler | None = None
         self._malformed_seen = self._snmp.malformed
+        self._usm_seen: Counter[tuple[str, str]] = Counter()
+        self._on_urgent = on_urgent
+        self._children: dict[str, list[str]] = {}
         self._configure(devices, profiles)
 
     # -- configuration ------------------------------------------------------------------
@@ -161,6 +180,10 @@ class Poller:
                     if dev.snmp == name:
                         self._snmp.forget(dev.address, old.profile.port, name)
         self._devices = {d.id: d for d in devices}
+        self._children = {}
+        for d in devices:
+            if d.parent is not None and d.parent in self._devices:
+                self._children.setdefault(d.parent, []).append(d.id)
         self._resolved = resolved
         self._state = {d: self._state.get(d, _DeviceState()) for d in self._devices}
 
@@ -187,27 +210,46 @@ class Poller:
         """The devices polled."""
         return list(self._devices.values())
 
+    def children(self, device_id: str) -> list[str]:
+        """Polled devices whose parent (uplink) is ``device_id``."""
+        return list(self._children.get(device_id, ()))
+
+    def senders(self) -> list[tuple[Device, ResolvedProfile]]:
+        """Devices with an SNMP profile, and the profile: who may send us notifications."""
+        return [(d, self._resolved[d.snmp]) for d in self._devices.values() if d.snmp in self._resolved]
+
     # -- polling ------------------------------------------------------------------------
 
-    async def poll_device(self, device_id: str) -> list[wire.Sample]:
-        """Poll one device now (all its probes, concurrently) and submit the samples."""
+    async def poll_device(
+        self, device_id: str, *, trigger: wire.Trigger | None = None, timeout_s: float | None = None
+    ) -> list[wire.Sample]:
+        """Poll one device now (all its probes, concurrently) and submit the samples.
+
+        Args:
+            device_id: The device.
+            trigger: The notification that asked for this probe (None: a scheduled poll);
+                its samples carry it, and ``on_urgent`` is called once they are submitted.
+            timeout_s: Each probe's timeout, without retries (None: the poll settings and
+                the SNMP profile's timeout and retries).
+        """
         dev = self._devices.get(device_id)
         if dev is None:
             return []
         t0 = time.perf_counter()
         ts = self._clock()
+        timeout = self._settings.timeout_s if timeout_s is None else timeout_s
         coros = []
         if Probe.ICMP in dev.probes and self.icmp_mode != "off":
-            coros.append(self._reachability(dev, ts))
+            coros.append(self._reachability(dev, ts, timeout))
         if Probe.SNMP in dev.probes and dev.snmp in self._resolved:
-            coros.append(self._snmp_probe(dev, ts))
+            coros.append(self._snmp_probe(dev, ts, timeout_s))
         if Probe.TCP in dev.probes:
             coros.append(
                 tcp_probe(
                     dev.id,
                     dev.address,
                     dev.tcp_port or DEFAULT_TCP_PORT,
-                    timeout_s=self._settings.timeout_s,
+                    timeout_s=timeout,
                     ts=ts,
                     refused_is_up=False,
                 )
@@ -216,7 +258,7 @@ class Poller:
         samples: list[wire.Sample] = []
         for res in results:
             if isinstance(res, wire.Sample):
-                samples.append(res)
+                samples.append(res if trigger is None else msgspec.structs.replace(res, trigger=trigger))
             elif isinstance(res, asyncio.CancelledError):
                 raise res
             else:  # a bug in a probe: counted and logged, the other probes' samples still go out
@@ -226,14 +268,19 @@ class Poller:
         for s in samples:
             self.stats.record(s.probe, s.ok, s.reason)
             self._sink.submit(s)
+        if trigger is not None:
+            self.stats.trap_polls[trigger.trap] += 1
+            if self._on_urgent is not None:
+                self._on_urgent()
+            self.stats.trap_latency.observe(max(0.0, self._clock() - trigger.received_at))
         return samples
 
-    async def _reachability(self, dev: Device, ts: float) -> wire.Sample:
+    async def _reachability(self, dev: Device, ts: float, timeout_s: float) -> wire.Sample:
         mode = self.icmp_mode
         p = self._settings
         if mode == "tcp":
             return await tcp_probe(
-                dev.id, dev.address, dev.tcp_port or DEFAULT_TCP_PORT, timeout_s=p.timeout_s, ts=ts, refused_is_up=True
+                dev.id, dev.address, dev.tcp_port or DEFAULT_TCP_PORT, timeout_s=timeout_s, ts=ts, refused_is_up=True
             )
         assert mode in ("unprivileged", "privileged")
         if self._pinger is None:
@@ -247,15 +294,16 @@ class Poller:
             mode=mode,
             count=p.icmp_count,
             interval_s=p.icmp_interval_s,
-            timeout_s=p.timeout_s,
+            timeout_s=timeout_s,
             ts=ts,
             pinger=self._pinger,
         )
 
-    async def _snmp_probe(self, dev: Device, ts: float) -> wire.Sample:
+    async def _snmp_probe(self, dev: Device, ts: float, timeout_s: float | None) -> wire.Sample:
         assert dev.snmp is not None
-        res = await self._snmp.poll(dev.address, self._resolved[dev.snmp])
-        self._note_malformed(dev)
+        retries = None if timeout_s is None else 0
+        res = await self._snmp.poll(dev.address, self._resolved[dev.snmp], timeout_s=timeout_s, retries=retries)
+        self._note_client_counters()
         st = self._state.setdefault(dev.id, _DeviceState())
         if not res.ok:
             if res.reason != st.last_reason:  # log changes, not every poll of a dead device
@@ -268,11 +316,25 @@ class Poller:
             st.last_reason = res.reason
             return wire.Sample(device=dev.id, probe="snmp", ts=ts, ok=False, reason=res.reason)
         st.last_reason = ""
-        if res.walk_reason:
-            self.stats.errors[("snmp_walk", res.walk_reason)] += 1
-        st.counters, interfaces, up = advance(st.counters, ts, res.sys_uptime_cs, res.interfaces)
+        self._note_partial(dev, st, res)
+        reading = UptimeReading(res.sys_uptime_cs, res.hr_uptime_cs, res.engine_boots, res.engine_time)
+        st.counters, interfaces, up = advance(st.counters, ts, reading, res.interfaces)
+        rebooted_at = None
         if up.rebooted:
-            log.info("device rebooted device=%s sys_uptime_s=%s", dev.id, (res.sys_uptime_cs or 0) / 100)
+            self.stats.reboots += 1
+            rebooted_at = ts - up.uptime_s if up.uptime_s is not None else None
+            log.info("device rebooted device=%s source=%s uptime_s=%s", dev.id, up.source, up.uptime_s)
+        anomaly = up.anomaly or ""
+        if anomaly:
+            self.stats.uptime_anomalies[anomaly] += 1
+        if anomaly != st.anomaly:
+            if anomaly:
+                log.warning(
+                    "uptime neither normal nor a restart device=%s kind=%s source=%s", dev.id, anomaly, up.source
+                )
+            else:
+                log.info("uptime normal again device=%s", dev.id)
+            st.anomaly = anomaly
         identity = (res.sys_name, res.sys_descr, res.sys_object_id)
         changed = identity != st.identity
         st.identity = identity
@@ -284,17 +346,45 @@ class Poller:
             response_s=res.response_s,
             sys_uptime_s=res.sys_uptime_cs / 100.0 if res.sys_uptime_cs is not None else None,
             rebooted=up.rebooted,
+            rebooted_at=rebooted_at,
             sys_name=res.sys_name if changed else None,
             sys_descr=res.sys_descr if changed else None,
             sys_object_id=res.sys_object_id if changed else None,
             interfaces=interfaces,
+            unread=dict(res.unread) or None,
         )
 
-    def _note_malformed(self, dev: Device) -> None:
+    def _note_partial(self, dev: Device, st: _DeviceState, res: SnmpResult) -> None:
+        """Count what a poll could not read or refused, and log it when it changes."""
+        for table, reason in res.unread.items():
+            self.stats.unread[(table, reason)] += 1
+        if dict(res.unread) != st.unread:
+            if res.unread:
+                log.warning(
+                    "snmp tables not read device=%s %s",
+                    dev.id,
+                    " ".join(f"{t}={r}" for t, r in sorted(res.unread.items())),
+                )
+            else:
+                log.info("snmp tables read again device=%s", dev.id)
+            st.unread = dict(res.unread)
+        for name in res.rejected:
+            self.stats.rejected_values[name] += 1
+        if res.rejected and res.rejected != st.rejected:
+            log.warning("impossible values from device dropped device=%s fields=%s", dev.id, ",".join(res.rejected))
+        st.rejected = res.rejected
+
+    def _note_client_counters(self) -> None:
+        """Carry the SNMP client's counters (it may be shared) into this poller's stats."""
         seen = self._snmp.malformed
         if seen > self._malformed_seen:
             self.stats.malformed += seen - self._malformed_seen
             self._malformed_seen = seen
+        for (err, origin), n in self._snmp.usm_errors.items():
+            key = (err.value, origin)
+            if n > self._usm_seen[key]:
+                self.stats.usm_errors[key] += n - self._usm_seen[key]
+                self._usm_seen[key] = n
 
     async def poll_all_once(self) -> list[wire.Sample]:
         """Poll every device once now, at most ``concurrency`` at a time; returns all samples."""

@@ -86,6 +86,18 @@ class PollStats:
         malformed: SNMP messages the engine could not decode.
         internal_errors: Bugs caught at the poll boundary (should stay 0).
         icmp_mode: The ICMP mode in use.
+        unread: SNMP polls that answered but left a table unread, by ``(table, reason)``.
+        rejected_values: Impossible values devices sent (dropped), by field.
+        usm_errors: SNMPv3 refusals by ``(UsmError value, origin)``: origin ``report``
+            when the device refused our request, ``local`` when we refused its reply.
+        reboots: Device restarts seen.
+        uptime_anomalies: Polls whose uptime was neither normal nor a restart, by kind.
+        traps: SNMP notifications received, by ``(version, result)``: ``accepted`` or why
+            not (``unknown_source``, ``bad_community``, a USM error, ``malformed``,
+            ``ignored`` for a kind the agent does not act on, ``dropped`` when the queue
+            was full).
+        trap_polls: Out-of-schedule probes made because of a notification, by trap.
+        trap_latency: Notification received -> its probe's samples handed to the sink.
     """
 
     polls: Counter[tuple[str, str]] = field(default_factory=Counter)
@@ -100,6 +112,14 @@ class PollStats:
     malformed: int = 0
     internal_errors: int = 0
     icmp_mode: str = ""
+    unread: Counter[tuple[str, str]] = field(default_factory=Counter)
+    rejected_values: Counter[str] = field(default_factory=Counter)
+    usm_errors: Counter[tuple[str, str]] = field(default_factory=Counter)
+    reboots: int = 0
+    uptime_anomalies: Counter[str] = field(default_factory=Counter)
+    traps: Counter[tuple[str, str]] = field(default_factory=Counter)
+    trap_polls: Counter[str] = field(default_factory=Counter)
+    trap_latency: Histogram = field(default_factory=Histogram)
 
     def record(self, probe: str, ok: bool, reason: str = "") -> None:
         """Count one probe outcome."""
@@ -118,12 +138,20 @@ FAMILIES = TABLE.families
 # fmt: off
 POLLS = TABLE.family("netmon_agent_polls", "counter", "Probes completed.", (*AGENT, "probe", "result"))
 POLL_ERRORS = TABLE.family("netmon_agent_poll_errors", "counter", "Failed probes by kind.", (*AGENT, "probe", "reason"))
+UNREAD_TABLES = TABLE.family("netmon_agent_snmp_unread_tables", "counter", "SNMP polls that answered but left a table unread.", (*AGENT, "table", "reason"))
+REJECTED_VALUES = TABLE.family("netmon_agent_snmp_rejected_values", "counter", "Impossible values devices sent, dropped before any sample.", (*AGENT, "field"))
+USM_ERRORS = TABLE.family("netmon_agent_snmp_usm_errors", "counter", "SNMPv3 refusals by USM/MPD counter (origin report: the device refused us; local: we refused it).", (*AGENT, "error", "origin"))
+UPTIME_ANOMALIES = TABLE.family("netmon_agent_uptime_anomalies", "counter", "Uptimes neither normal nor a restart (frozen, drifting).", (*AGENT, "kind"))
+TRAPS_RECEIVED = TABLE.family("netmon_agent_traps_received", "counter", "SNMP notifications received, by version and result.", (*AGENT, "version", "result"))
+TRAP_POLLS = TABLE.family("netmon_agent_trap_polls", "counter", "Out-of-schedule probes made because of an SNMP notification.", (*AGENT, "trap"))
 TABLE.stat("netmon_agent_poll_duration_seconds", "histogram", "Wall time of one device poll.", AGENT, "poll", "duration")
+TABLE.stat("netmon_agent_trap_poll_latency_seconds", "histogram", "SNMP notification received to its probe's samples handed over for publishing.", AGENT, "poll", "trap_latency")
 TABLE.stat("netmon_agent_schedule_lag_seconds", "histogram", "Start of a poll minus its due time.", AGENT, "poll", "lag")
 TABLE.stat("netmon_agent_overruns", "counter", "Polls still running when the next one was due.", AGENT, "poll", "overruns")
 TABLE.stat("netmon_agent_skipped_polls", "counter", "Polls skipped because the previous one was running.", AGENT, "poll", "skipped")
 TABLE.stat("netmon_agent_snmp_malformed_messages", "counter", "SNMP messages that could not be decoded.", AGENT, "poll", "malformed")
 TABLE.stat("netmon_agent_internal_errors", "counter", "Unexpected errors caught at the poll boundary.", AGENT, "poll", "internal_errors")
+TABLE.stat("netmon_agent_device_reboots", "counter", "Device restarts the agent saw.", AGENT, "poll", "reboots")
 TABLE.stat("netmon_agent_queue_depth", "gauge", "Polls due and waiting for a concurrency slot.", AGENT, "poll", "queue_depth")
 TABLE.stat("netmon_agent_polls_in_flight", "gauge", "Polls running now.", AGENT, "poll", "in_flight")
 TABLE.stat("netmon_agent_devices", "gauge", "Devices scheduled.", AGENT, "poll", "devices")
@@ -164,6 +192,18 @@ class PollStatsCollector(Collector):
         for (probe, reason), n in sorted(s.errors.items()):
             errors.add_metric([a, probe, reason], n)
         yield errors
+        for spec, values in (
+            (UNREAD_TABLES, s.unread),
+            (REJECTED_VALUES, {(k,): v for k, v in s.rejected_values.items()}),
+            (USM_ERRORS, s.usm_errors),
+            (UPTIME_ANOMALIES, {(k,): v for k, v in s.uptime_anomalies.items()}),
+            (TRAPS_RECEIVED, s.traps),
+            (TRAP_POLLS, {(k,): v for k, v in s.trap_polls.items()}),
+        ):
+            counter = CounterMetricFamily(spec.name, spec.help, labels=list(spec.labels))
+            for key, n in sorted(values.items()):
+                counter.add_metric([a, *key], n)
+            yield counter
         yield from TABLE.stat_families({"poll": s}, a)
         info = InfoMetricFamily(ICMP.name, ICMP.help, labels=list(AGENT))
         info.add_metric([a], {"mode": s.icmp_mode or "unknown"})

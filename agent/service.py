@@ -14,6 +14,11 @@ the demo, which runs several agents in one loop and owns the signals):
 - SIGHUP: reload the inventory and credentials; the poller keeps its state (counters,
   schedule) for devices that remain. A broken file is refused and logged; the old
   configuration keeps running.
+
+With a ``traps`` section the agent also listens for SNMP notifications on
+``traps.listen`` (UDP, 10162 by default: no privilege needed) and probes the devices a
+genuine linkDown/linkUp/coldStart/warmStart names at once (:mod:`netmon.agent.traps`,
+:mod:`netmon.agent.trap_polls`); a port it cannot bind is a configuration error.
 """
 
 from __future__ import annotations
@@ -26,13 +31,15 @@ import logging
 import signal
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from netmon.agent import wire
 from netmon.agent.outbox import Outbox, OutboxError
 from netmon.agent.poller import Poller, PollerConfigError
 from netmon.agent.publisher import Batcher, Publisher
 from netmon.agent.sink import JsonlSink, SampleSink
+from netmon.agent.trap_polls import TrapPolls
+from netmon.agent.traps import TrapReceiver, TrapValidator, local_engine, senders_by_address
 from netmon.config.addresses import parse_listen
 from netmon.config.check import startup_problems
 from netmon.config.credentials import Credentials
@@ -93,7 +100,13 @@ def mqtt_login(settings: AgentSettings, creds: Credentials | None) -> tuple[str 
         raise ConfigError([Problem(src, None, "broker.password", str(exc))]) from None
 
 
-def build_poller(settings: AgentSettings, creds: Credentials | None, devices: list[Device], sink: SampleSink) -> Poller:
+def build_poller(
+    settings: AgentSettings,
+    creds: Credentials | None,
+    devices: list[Device],
+    sink: SampleSink,
+    on_urgent: Callable[[], None] | None = None,
+) -> Poller:
     """The poller of these settings; relative secret files are taken next to the credentials file."""
     return Poller(
         devices,
@@ -101,7 +114,44 @@ def build_poller(settings: AgentSettings, creds: Credentials | None, devices: li
         settings.poll,
         sink,
         policy=settings.security,
+        on_urgent=on_urgent,
     )
+
+
+async def listen_for_traps(
+    settings: AgentSettings, poller: Poller, stack: contextlib.AsyncExitStack
+) -> tuple[TrapValidator, TrapPolls] | None:
+    """Bind the trap receiver when the settings ask for it (closed with ``stack``).
+
+    Raises:
+        ConfigError: The address cannot be bound (in use, not local, privileged port).
+    """
+    traps = settings.traps
+    if traps is None:
+        return None
+    host, _, port = traps.listen.rpartition(":")
+    host = host.strip("[]")
+    engine = local_engine(settings.agent_id, traps.engine_id, time.time(), time.monotonic())
+    validator = TrapValidator(engine, await senders_by_address(poller.senders()))
+    trap_polls = TrapPolls(poller, traps)
+    receiver = TrapReceiver(validator, trap_polls.offer, poller.stats)
+    try:
+        transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
+            lambda: receiver, local_addr=(host, int(port))
+        )
+    except OSError as exc:
+        raise ConfigError(
+            [Problem("settings", None, "traps.listen", f"cannot listen on {traps.listen}: {exc}")]
+        ) from None
+    stack.callback(transport.close)
+    log.info(
+        "agent=%s listening for traps on %s engine_id=%s senders=%d",
+        settings.agent_id,
+        traps.listen,
+        engine.engine_id.hex(),
+        len(poller.senders()),
+    )
+    return validator, trap_polls
 
 
 def _load(settings: AgentSettings) -> tuple[Credentials | None, list[Device]]:
@@ -165,8 +215,9 @@ async def run_agent(
             ),
         )
         batcher = Batcher(outbox, settings.poll, on_batch=publisher.wake)
-        poller = build_poller(settings, creds, devices, batcher)
+        poller = build_poller(settings, creds, devices, batcher, on_urgent=batcher.flush)
         stack.callback(poller.close)
+        trapping = None if once else await listen_for_traps(settings, poller, stack)
         if settings.metrics_listen:
             _serve_metrics(
                 settings.metrics_listen,
@@ -196,6 +247,8 @@ async def run_agent(
                 except (ConfigError, PollerConfigError) as exc:
                     log.error("agent=%s reload refused, keeping the running configuration: %s", agent_id, exc)
                     continue
+                if trapping is not None:
+                    trapping[0].update(await senders_by_address(poller.senders()))
                 log.info("agent=%s reloaded devices=%d", agent_id, len(new_devices))
 
         async with asyncio.TaskGroup() as tg:
@@ -204,6 +257,8 @@ async def run_agent(
                 tg.create_task(batcher.run(), name=f"agent[{agent_id}].batcher"),
                 tg.create_task(reloader(), name=f"agent[{agent_id}].reloader"),
             ]
+            if trapping is not None:
+                background.append(tg.create_task(trapping[1].run(), name=f"agent[{agent_id}].trap-polls"))
             if once:
                 if ready is not None:
                     ready.set()

@@ -94,6 +94,24 @@ class Interface(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_de
     rate_invalid: str = ""
 
 
+class Trigger(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
+    """Why the agent probed a device out of schedule: an SNMP notification it validated
+    (known sender, right community or USM user).
+
+    Attributes:
+        trap: ``linkDown``, ``linkUp``, ``coldStart`` or ``warmStart``.
+        sender: Device id that sent it: the sample's device, or its parent (a link trap
+            from the uplink makes the agent probe the devices behind it too).
+        received_at: Unix time the agent received it.
+        if_index: The interface a link trap names, when it names one.
+    """
+
+    trap: Annotated[str, Meta(max_length=32)]
+    sender: Annotated[str, Meta(max_length=128)]
+    received_at: UnixTime
+    if_index: Annotated[int, Meta(ge=0, le=2**32 - 1)] | None = None
+
+
 class Sample(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defaults=True):
     """One probe of one device.
 
@@ -108,11 +126,20 @@ class Sample(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defau
         sent: Packets sent in the round.
         response_s: SNMP response time (a second latency signal).
         sys_uptime_s: SNMP sysUpTime in seconds.
-        rebooted: The agent saw sysUpTime go backwards since its last poll.
+        rebooted: The agent saw the device restart since its last poll (hrSystemUptime,
+            snmpEngineBoots or sysUpTime; a 2^32 rollover or a frozen uptime is not one).
+        rebooted_at: When it restarted, by the agent's estimate (``ts`` minus the uptime
+            of the reading that saw the restart); set with ``rebooted``.
         sys_name: SNMP sysName, sent when it changes (and on the first poll).
         sys_descr: SNMP sysDescr, likewise.
         sys_object_id: SNMP sysObjectID, likewise.
         interfaces: Interface table, when polled.
+        unread: MIB tables the agent could not read completely this poll (``ifTable``,
+            ``ifXTable``) with the reason (``timeout``, ``truncated``, ``error_status_5``,
+            ...): ``interfaces`` is then absent, or partial when the reason is
+            ``truncated`` or ``empty``. Absent when everything asked was read.
+        trigger: Set when an SNMP notification made the agent take this sample out of
+            schedule (see :class:`Trigger`); absent for scheduled polls.
     """
 
     device: str
@@ -131,6 +158,12 @@ class Sample(msgspec.Struct, frozen=True, forbid_unknown_fields=True, omit_defau
     sys_descr: str | None = None
     sys_object_id: str | None = None
     interfaces: Annotated[list[Interface], Meta(max_length=65_536)] | None = None
+    rebooted_at: UnixTime | None = None
+    unread: (
+        Annotated[dict[Annotated[str, Meta(max_length=64)], Annotated[str, Meta(max_length=64)]], Meta(max_length=16)]
+        | None
+    ) = None
+    trigger: Trigger | None = None
 
 
 class SampleBatch(msgspec.Struct, frozen=True, forbid_unknown_fields=True):

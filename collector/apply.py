@@ -388,6 +388,7 @@ class Writer:
             commit.history.append(HistoryRow(s.device, s.ts, s.ok, s.response_s if s.ok else None, None, None))
         if s.ok:
             m.snmp_at = s.ts
+            m.unread = s.unread  # the tables this answer left unread (None: all read)
         if s.response_s is not None:
             m.response_s = s.response_s
         if s.sys_uptime_s is not None:

@@ -174,6 +174,7 @@ class Measured(msgspec.Struct):
     loss_ratio: float | None = None
     response_s: float | None = None
     interfaces: list[wire.Interface] | None = None
+    unread: dict[str, str] | None = None
     probe_at: float | None = None
     snmp_at: float | None = None
     interfaces_at: float | None = None

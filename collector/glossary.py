@@ -97,6 +97,8 @@ TERMS: Mapping[str, tuple[str, str]] = {
     "reason.not_in_time_window": ("lệch đồng hồ SNMPv3", "SNMPv3 not in time window"),
     "reason.unknown_engine": ("không nhận ra engine SNMPv3", "unknown SNMPv3 engine"),
     "reason.security_level": ("mức bảo mật SNMP không được hỗ trợ", "unsupported SNMP security level"),
+    "reason.report": ("thiết bị từ chối yêu cầu SNMP", "the device refused the SNMP request"),
+    "reason.security_model": ("mô hình bảo mật SNMP không đúng", "wrong SNMP security model"),
     "reason.malformed": ("phản hồi sai định dạng", "malformed response"),
     "reason.empty": ("phản hồi rỗng", "empty response"),
     "reason.bad_response": ("phản hồi không khớp yêu cầu", "mismatched response"),

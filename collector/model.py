@@ -105,6 +105,9 @@ class DeviceView:
             return False
         return at >= self.last_seen - (self.interval_s or 0.0) / 2
 
+    #: Tables the last SNMP poll could not read (``ifTable``, ``ifXTable``) -> reason.
+    unread: Mapping[str, str] = field(default_factory=dict)
+
 
 @dataclass(frozen=True, slots=True)
 class Counts:

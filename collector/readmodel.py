@@ -258,6 +258,7 @@ def device_view(
         snmp_at=m.snmp_at,
         interfaces_at=m.interfaces_at,
         interval_s=facts.interval_s,
+        unread=m.unread or {},
     )
 
 

@@ -180,6 +180,33 @@ class SecurityPolicy(_Strict):
     allow_weak_algorithms: bool = True
 
 
+class TrapSettings(_Strict):
+    """SNMP notifications (traps and informs, v1/v2c/v3 USM) the agent listens for.
+
+    A notification is accepted only from a device of the agent's inventory, with that
+    device's own community or SNMPv3 user (and security level); linkDown, linkUp,
+    coldStart and warmStart make the agent probe the device at once (and, for a link
+    trap, the devices whose parent it is), with ``probe_timeout_s`` and no retry.
+    """
+
+    listen: str = "0.0.0.0:10162"
+    #: SNMPv3 informs are sent to this engine; default ``80000000 04`` + "netmon:" + agent id.
+    engine_id: str | None = Field(default=None, pattern=r"^(0x)?([0-9a-fA-F]{2}){5,32}$")
+    probe_timeout_s: float = Field(default=1.5, gt=0, le=60)
+    repoll_children: bool = True
+    min_repoll_interval_s: float = Field(default=1.0, ge=0, le=3600)
+    queue: int = Field(default=1024, ge=1, le=1_000_000)
+    concurrency: int = Field(default=32, ge=1, le=4096)
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+            raise ValueError(f"traps.listen {v!r} must look like 0.0.0.0:10162 or [::]:10162")
+        return v
+
+
 class AgentSettings(_Strict):
     """The settings file of one agent."""
 
@@ -192,6 +219,7 @@ class AgentSettings(_Strict):
     outbox: OutboxSettings = OutboxSettings()
     security: SecurityPolicy = SecurityPolicy()
     metrics_listen: ListenText | None = None
+    traps: TrapSettings | None = None
     log: LogSettings = LogSettings()
 
 

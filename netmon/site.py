@@ -23,6 +23,7 @@ from rich.console import Console, Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from netmon.collector import glossary
 from netmon.collector.web.i18n import clock, duration, words
 from netmon.config.addresses import parse_url, redact_userinfo
 
@@ -213,6 +214,9 @@ def render_commune(d: dict[str, Any], lang: str) -> RenderableType:
             if stale:
                 ifs.append(f"({w['measured_at_old'].format(time=clock(im['at'], now))})")
             t.add_row(w["interfaces"], ifs)
+        if dev.get("interfaces_unread"):
+            why = ", ".join(f"{t} ({glossary.reason(r, lang)})" for t, r in sorted(dev["interfaces_unread"].items()))
+            t.add_row(w["interfaces"], Text(f"{w['interfaces_unread']}: {why}", style="yellow"))
         parts += [t, Text("")]
     parts.append(Text(f"{w['outages_recent']} ({rng.get('label', '')})", style="bold"))
     if d["outages"]:

@@ -18,6 +18,17 @@ interfaces = st.builds(
 )
 
 
+def triggers(now: float) -> st.SearchStrategy[wire.Trigger]:
+    """What made the agent probe out of schedule."""
+    return st.builds(
+        wire.Trigger,
+        trap=st.sampled_from(["linkDown", "linkUp", "coldStart", "warmStart"]),
+        sender=st.text(min_size=1, max_size=30),
+        received_at=st.floats(wire.MIN_TIMESTAMP, now),
+        if_index=st.none() | st.integers(1, 2**31 - 1),
+    )
+
+
 def samples(now: float) -> st.SearchStrategy[wire.Sample]:
     """Valid samples measured up to the decoder's allowed skew past ``now``."""
     return st.builds(
@@ -36,4 +47,8 @@ def samples(now: float) -> st.SearchStrategy[wire.Sample]:
         sys_name=st.none() | st.text(max_size=30),
         sys_descr=st.none() | st.text(max_size=50),
         interfaces=st.none() | st.lists(interfaces, max_size=3),
+        rebooted_at=st.none() | st.floats(wire.MIN_TIMESTAMP, now),
+        unread=st.none()
+        | st.dictionaries(st.sampled_from(["ifTable", "ifXTable"]), st.sampled_from(["timeout", "truncated"])),
+        trigger=st.none() | triggers(now),
     )

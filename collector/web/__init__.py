@@ -238,6 +238,7 @@ def _env() -> jinja2.Environment:
     )
     env.filters["pct"] = lambda r: "–" if r is None else f"{r * 100:.1f}%"
     env.filters["ms"] = lambda s: "–" if s is None else f"{s * 1000:.1f} ms"
+    env.globals["reason"] = glossary.reason  # a probe's failure code in words: reason(code, lang)
     return env
 
 

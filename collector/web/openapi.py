@@ -133,6 +133,7 @@ DEVICE_BRIEF_PROPS: dict[str, Schema] = {
     "sys_name": _NSTR,
     "is_access": _BOOL,
     "interfaces": {"type": "array", "items": {"$ref": "#/components/schemas/Interface"}},
+    "interfaces_unread": {"type": "object", "additionalProperties": _STR},
     "availability_24h": _NNUM,
 }
 HISTORY_POINT = _obj({"ts": _NUM, "ok": _BOOL, "rtt_avg_s": _NNUM, "loss_ratio": _NNUM, "jitter_s": _NNUM})

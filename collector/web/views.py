@@ -387,6 +387,7 @@ def device_brief(snap: Snapshot, dev: DeviceView, lang: str) -> Json:
         "sys_name": dev.sys_name,
         "is_access": dev.is_access,
         "interfaces": [interface_json(i, lang) for i in dev.interfaces],
+        "interfaces_unread": dict(dev.unread),
         "availability_24h": _availability_24h(snap, "device", dev.id),
     }
 

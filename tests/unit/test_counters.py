@@ -1,5 +1,5 @@
-"""Counter arithmetic (agent.counters): wraps, resets, reboots, the 497-day rollover,
-rates above the interface speed. Table-driven and property-based; no event loop."""
+"""Counter arithmetic (agent.counters): wraps, resets, reboots, rates above the interface
+speed. Table-driven and property-based; no event loop. (Uptime rules: test_uptime.py.)"""
 
 from __future__ import annotations
 
@@ -8,15 +8,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from netmon.agent.counters import (
-    TIMETICKS_MOD,
     DeviceCounters,
     IfCounters,
     RawInterface,
     advance,
-    check_uptime,
     counter_delta,
     octet_rate,
 )
+from netmon.agent.uptime import UptimeReading
 
 U32 = 1 << 32
 U64 = 1 << 64
@@ -58,42 +57,8 @@ def test_rate_above_interface_speed_is_flagged_not_emitted(speed: int, factor: f
     assert rate.invalid == "above_speed"
 
 
-@given(prev_s=st.integers(0, (U32 - 1) // 100), elapsed=st.integers(1, 3600))
-def test_uptime_advancing_with_the_clock_is_never_a_reboot(prev_s: int, elapsed: int) -> None:
-    prev_cs = prev_s * 100
-    cur_cs = (prev_cs + elapsed * 100) % TIMETICKS_MOD
-    up = check_uptime(prev_cs, cur_cs, float(elapsed))
-    assert not up.rebooted
-    # The 497-day rollover (2^32 centiseconds) is seen as such, not as a reboot.
-    assert up.rolled_over == (prev_cs + elapsed * 100 >= TIMETICKS_MOD)
-
-
-@given(prev_s=st.integers(120, (U32 - 1) // 100), elapsed=st.integers(1, 3600), ran_s=st.integers(0, 3600))
-def test_uptime_restarting_is_a_reboot(prev_s: int, elapsed: int, ran_s: int) -> None:
-    # The device rebooted during the interval and has been up ran_s < elapsed seconds.
-    ran_s = min(ran_s, elapsed)
-    if prev_s <= ran_s + 6 or elapsed - ran_s <= max(5, 0.05 * elapsed):
-        return  # indistinguishable from no reboot: up since before the last poll
-    up = check_uptime(prev_s * 100, ran_s * 100, float(elapsed))
-    assert up.rebooted
-
-
-@pytest.mark.parametrize(
-    ("prev_cs", "cur_cs", "elapsed", "rebooted", "rolled"),
-    [
-        (None, 100, 60.0, False, False),  # first poll
-        (6000, 12000, 60.0, False, False),  # normal
-        (TIMETICKS_MOD - 3000, 3000, 60.0, False, True),  # 497-day rollover
-        (TIMETICKS_MOD - 3000, 500, 60.0, True, False),  # dropped, but not by the elapsed time
-        (360_000, 1_000, 60.0, True, False),  # went backwards: reboot
-        (360_000, 366_000 + 1_000, 60.0, False, False),  # 10 s slack: not a reboot
-        (100_000, 101_000, 600.0, True, False),  # rebooted and up 10 s of a 600 s interval
-        (100_000, 400_000, 60.0, False, False),  # uptime ran ahead of our clock: not a reboot
-    ],
-)
-def test_uptime_table(prev_cs: int | None, cur_cs: int, elapsed: float, rebooted: bool, rolled: bool) -> None:
-    up = check_uptime(prev_cs, cur_cs, elapsed)
-    assert (up.rebooted, up.rolled_over) == (rebooted, rolled)
+def ticks(sys_uptime_cs: int) -> UptimeReading:
+    return UptimeReading(sys_uptime_cs=sys_uptime_cs)
 
 
 def row(
@@ -111,12 +76,12 @@ def row(
 
 
 def test_advance_first_poll_has_no_rate_then_rates() -> None:
-    state, ifs, up = advance(None, 1000.0, 10_000, [row(in_o=1000, out_o=2000)])
+    state, ifs, up = advance(None, 1000.0, ticks(10_000), [row(in_o=1000, out_o=2000)])
     assert ifs is not None
     assert ifs[0].in_bps is None
     assert ifs[0].rate_invalid == ""
     assert not up.rebooted
-    state, ifs, up = advance(state, 1060.0, 16_000, [row(in_o=1000 + 7_500_000, out_o=2000)])
+    state, ifs, up = advance(state, 1060.0, ticks(16_000), [row(in_o=1000 + 7_500_000, out_o=2000)])
     assert ifs is not None
     assert ifs[0].in_bps == pytest.approx(1_000_000.0)
     assert ifs[0].out_bps == 0.0
@@ -124,16 +89,18 @@ def test_advance_first_poll_has_no_rate_then_rates() -> None:
 
 
 def test_advance_reboot_reports_and_emits_no_rate() -> None:
-    prev = DeviceCounters(1000.0, 500_000, {1: IfCounters(10**9, 10**9, 64)})
-    _, ifs, up = advance(prev, 1060.0, 3_000, [row(in_o=5, out_o=5)])
+    prev = DeviceCounters(1000.0, ticks(500_000), {1: IfCounters(10**9, 10**9, 64)})
+    _, ifs, up = advance(prev, 1060.0, ticks(3_000), [row(in_o=5, out_o=5)])
     assert up.rebooted
     assert ifs is not None
     assert (ifs[0].in_bps, ifs[0].out_bps, ifs[0].rate_invalid) == (None, None, "reboot")
 
 
 def test_advance_counter_reset_and_width_change_are_discontinuities() -> None:
-    prev = DeviceCounters(1000.0, 10_000, {1: IfCounters(10**9, 10**9, 64), 2: IfCounters(5, 5, 32)})
-    _, ifs, up = advance(prev, 1060.0, 16_000, [row(1, in_o=10, out_o=10**9 + 10), row(2, in_o=10, out_o=10, bits=64)])
+    prev = DeviceCounters(1000.0, ticks(10_000), {1: IfCounters(10**9, 10**9, 64), 2: IfCounters(5, 5, 32)})
+    _, ifs, up = advance(
+        prev, 1060.0, ticks(16_000), [row(1, in_o=10, out_o=10**9 + 10), row(2, in_o=10, out_o=10, bits=64)]
+    )
     assert not up.rebooted
     assert ifs is not None
     assert (ifs[0].in_bps, ifs[0].out_bps, ifs[0].rate_invalid) == (None, None, "counter_reset")
@@ -141,18 +108,18 @@ def test_advance_counter_reset_and_width_change_are_discontinuities() -> None:
 
 
 def test_advance_above_speed_flags_the_interface() -> None:
-    prev = DeviceCounters(1000.0, 10_000, {1: IfCounters(0, 0, 64)})
+    prev = DeviceCounters(1000.0, ticks(10_000), {1: IfCounters(0, 0, 64)})
     # 100 Mbit/s port that "moved" 10 Gbit in 60 s: a counter glitch, not traffic.
-    _, ifs, _ = advance(prev, 1060.0, 16_000, [row(in_o=75_000_000_000, out_o=0, speed=100_000_000)])
+    _, ifs, _ = advance(prev, 1060.0, ticks(16_000), [row(in_o=75_000_000_000, out_o=0, speed=100_000_000)])
     assert ifs is not None
     assert (ifs[0].in_bps, ifs[0].rate_invalid) == (None, "above_speed")
 
 
 def test_advance_without_interfaces_keeps_counters_unless_rebooted() -> None:
-    prev = DeviceCounters(1000.0, 10_000, {1: IfCounters(0, 0, 64)})
-    kept, ifs, _ = advance(prev, 1060.0, 16_000, None)
+    prev = DeviceCounters(1000.0, ticks(10_000), {1: IfCounters(0, 0, 64)})
+    kept, ifs, _ = advance(prev, 1060.0, ticks(16_000), None)
     assert ifs is None
     assert kept.interfaces == prev.interfaces
-    dropped, _, up = advance(prev, 1060.0, 100, None)
+    dropped, _, up = advance(prev, 1060.0, ticks(100), None)
     assert up.rebooted
     assert dropped.interfaces == {}

@@ -44,11 +44,13 @@ def test_no_term_is_one_of_the_avoided_variants() -> None:
 def _reason_codes() -> set[str]:
     """Every failure code an agent puts in a sample's ``reason``, read from the agent's code."""
     codes: set[str] = set()
-    for path in (ROOT / "agent").glob("*.py"):
+    for path in (ROOT / "agent").rglob("*.py"):
         text = path.read_text(encoding="utf-8")
         codes |= set(re.findall(r'reason="([a-z_]+)"', text))
         codes |= set(re.findall(r'_Response\("([a-z_]+)"', text))
         codes |= set(re.findall(r'SnmpResult\(False, "([a-z_]+)"', text))
+        codes |= set(re.findall(r'Reply\("([a-z_]+)"', text))
+        codes |= set(re.findall(r'UsmError\.[A-Z_]+: "([a-z_]+)"', text))
         classify = re.search(r"\ndef classify\(.*?\n\n\n", text, re.DOTALL)
         if classify:
             codes |= set(re.findall(r'return "([a-z_]+)"', classify.group(0)))

@@ -90,6 +90,12 @@ def test_the_agent_emits_exactly_its_specs(tmp_path: Path) -> None:
     stats = selfmetrics.PollStats()
     stats.record("snmp", ok=False, reason="timeout")
     stats.duration.observe(0.2)
+    stats.unread[("ifTable", "timeout")] += 1
+    stats.rejected_values["in_octets"] += 1
+    stats.usm_errors[("usmStatsWrongDigests", "local")] += 1
+    stats.uptime_anomalies["frozen"] += 1
+    stats.traps[("2c", "accepted")] += 1
+    stats.trap_polls["linkDown"] += 1
     outbox = Outbox(tmp_path / "outbox.sqlite", OutboxSettings(), "a1")
     try:
         batcher = Batcher(outbox, PollSettings())

@@ -1,11 +1,10 @@
-"""The agent's SNMPv1/v2c BER codec, checked against an independent implementation
-(pysnmp's message types encoded/decoded by pyasn1), and fuzzed: any input either
-decodes or raises BerError, never anything else."""
+"""The agent's SNMP codec and SNMPv3 message layer, checked against an independent
+implementation (pysnmp's message types encoded/decoded by pyasn1), and fuzzed: any input
+either decodes or raises BerError, never anything else."""
 
 from __future__ import annotations
 
 import contextlib
-import time
 from typing import Any
 
 import pytest
@@ -21,16 +20,22 @@ from netmon.agent.snmp import (
     PDU_BULK,
     PDU_GET,
     PDU_NEXT,
+    PDU_REPORT,
+    PDU_RESPONSE,
     BerError,
-    _Engine,
+    UserKeys,
+    UsmError,
+    UsmFailure,
     decode_response,
-    decode_v3,
     encode_request,
     encode_v3,
-    localized_key,
+    open_v3,
+    parse_v3,
     read_tlv,
+    user_keys,
     v3_msg_id,
 )
+from netmon.agent.snmp.usm import ScopedPdu
 from netmon.config.credentials import AuthProtocol, PrivProtocol
 
 V1 = api.PROTOCOL_MODULES[api.SNMP_VERSION_1]
@@ -146,20 +151,44 @@ def test_requests_are_not_responses() -> None:
     try:
         decode_response(raw)
     except BerError as exc:
-        assert "not a response" in str(exc)
+        assert "unexpected PDU type 0xa0" in str(exc)
     else:
         raise AssertionError("a GetRequest was accepted as a response")
 
 
-def _engine(auth: AuthProtocol | None, priv: PrivProtocol | None) -> _Engine:
-    eng = _Engine(engine_id=b"\x80\x00\x1f\x88\x04netmon-test", boots=7, time=1234, at=time.monotonic())
-    if auth is not None:
-        eng.auth_key = localized_key(b"auth-secret-1", auth, eng.engine_id)
-        if priv is not None:
-            eng.priv_key = localized_key(
-                b"priv-secret-1", auth, eng.engine_id, {"AES-128": 16, "AES-192": 24}.get(priv.value, 32)
-            )
-    return eng
+ENGINE_ID = b"\x80\x00\x1f\x88\x04netmon-test"
+BOOTS, TIME = 7, 1234
+
+
+def _keys(auth: AuthProtocol | None, priv: PrivProtocol | None) -> UserKeys:
+    return user_keys(auth, priv, b"auth-secret-1", b"priv-secret-1", ENGINE_ID)
+
+
+def decode_v3(msg: bytes, keys: UserKeys, tags: tuple[int, ...] = (PDU_RESPONSE, PDU_REPORT)) -> ScopedPdu:
+    return open_v3(msg, parse_v3(msg), keys, tags)
+
+
+def wrap_v3(pdu: bytes, keys: UserKeys, *, salt: int = 0, msg_id: int = 5) -> bytes:
+    return encode_v3(
+        msg_id=msg_id,
+        engine_id=ENGINE_ID,
+        boots=BOOTS,
+        engine_time=TIME,
+        user=b"netmon",
+        keys=keys,
+        context=b"",
+        pdu=pdu,
+        salt=salt,
+        reportable=False,
+    )
+
+
+def inner_pdu(raw: bytes) -> bytes:
+    """The PDU inside a v2c message, to re-wrap as SNMPv3."""
+    _t, s, end = read_tlv(raw, 0, len(raw))
+    _t, _s, pos = read_tlv(raw, s, end)
+    _t, _s, pos = read_tlv(raw, pos, end)
+    return raw[pos:end]
 
 
 levels = st.sampled_from(
@@ -182,38 +211,33 @@ levels = st.sampled_from(
 def test_v3_messages_open_with_the_right_keys_and_not_when_tampered(
     level: tuple[AuthProtocol | None, PrivProtocol | None], vbs: list[tuple[Any, Any]], flip: int, salt: int
 ) -> None:
-    auth, priv = level
-    eng = _engine(auth, priv)
-    pdu_raw = response(99, [(o, v[0]) for o, v in vbs])
-    # The response PDU inside a v2c message, re-wrapped as SNMPv3.
-    _t, s, end = read_tlv(pdu_raw, 0, len(pdu_raw))
-    _t, _s, pos = read_tlv(pdu_raw, s, end)
-    _t, _s, pos = read_tlv(pdu_raw, pos, end)
-    msg = encode_v3(
-        msg_id=5, engine=eng, user=b"netmon", auth=auth, priv=priv, context=b"", pdu=pdu_raw[pos:end], salt=salt
-    )
+    keys = _keys(*level)
+    msg = wrap_v3(inner_pdu(response(99, [(o, v[0]) for o, v in vbs])), keys, salt=salt)
     assert v3_msg_id(msg) == 5
-    reply = decode_v3(msg, eng, auth, priv)
-    assert (reply.pdu, reply.request_id, reply.boots, reply.engine_id) == (0xA2, 99, 7, eng.engine_id)
-    assert reply.varbinds == [(o, v[1]) for o, v in vbs]
+    env = parse_v3(msg)
+    assert (env.boots, env.time, env.engine_id, env.user) == (BOOTS, TIME, ENGINE_ID, b"netmon")
+    scoped = decode_v3(msg, keys)
+    assert (scoped.pdu.tag, scoped.pdu.request_id, scoped.context_engine_id) == (0xA2, 99, ENGINE_ID)
+    assert scoped.pdu.varbinds == [(o, v[1]) for o, v in vbs]
     tampered = bytearray(msg)
     tampered[flip % len(msg)] ^= 0x01
     try:
-        decode_v3(bytes(tampered), eng, auth, priv)
+        decode_v3(bytes(tampered), keys)
     except BerError:
         pass
     else:
         # Only an unauthenticated message may be altered unnoticed.
-        assert auth is None
+        assert level[0] is None
 
 
 @settings(max_examples=300)
 @given(junk=st.binary(max_size=400), level=levels)
 def test_v3_garbage_raises_only_ber_error(junk: bytes, level: tuple[AuthProtocol | None, PrivProtocol | None]) -> None:
+    keys = _keys(*level)
     with contextlib.suppress(BerError):
-        decode_v3(b"\x30\x82\x01\x00\x02\x01\x03" + junk, _engine(*level), *level)
+        decode_v3(b"\x30\x82\x01\x00\x02\x01\x03" + junk, keys)
     with contextlib.suppress(BerError):
-        decode_v3(junk, _engine(*level), *level)
+        decode_v3(junk, keys)
 
 
 @pytest.mark.parametrize(
@@ -222,14 +246,8 @@ def test_v3_garbage_raises_only_ber_error(junk: bytes, level: tuple[AuthProtocol
 )
 def test_a_response_below_the_profiles_security_level_is_refused(auth: AuthProtocol, priv: PrivProtocol | None) -> None:
     """A forged response sent without authentication must not skip the MAC check."""
-    eng = _engine(auth, priv)
-    pdu_raw = response(99, [])
-    _t, s, end = read_tlv(pdu_raw, 0, len(pdu_raw))
-    _t, _s, pos = read_tlv(pdu_raw, s, end)
-    _t, _s, pos = read_tlv(pdu_raw, pos, end)
-    forged = encode_v3(
-        msg_id=5, engine=eng, user=b"netmon", auth=None, priv=None, context=b"", pdu=pdu_raw[pos:end], salt=0
-    )
-    assert decode_v3(forged, eng, None, None).request_id == 99  # a well-formed noAuthNoPriv response
-    with pytest.raises(BerError):
-        decode_v3(forged, eng, auth, priv)
+    forged = wrap_v3(inner_pdu(response(99, [])), UserKeys())
+    assert decode_v3(forged, UserKeys()).pdu.request_id == 99  # a well-formed noAuthNoPriv response
+    with pytest.raises(UsmFailure) as err:
+        decode_v3(forged, _keys(auth, priv))
+    assert err.value.error is UsmError.UNSUPPORTED_SEC_LEVELS
