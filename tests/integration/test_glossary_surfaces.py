@@ -22,13 +22,21 @@ from netmon.collector.model import Reader, State
 from netmon.collector.web import build_app
 from netmon.exporters.grafana.dashboards import build
 from netmon.site import render_commune, render_district
-from tests.people_scenario import BA_TO, HOUR, MO_DUC, T0, TINH_KHE, engine_at, silent_agent_engine
+from tests.people_scenario import BA_TO, HOUR, LE_HONG_PHONG, MO_DUC, T0, TINH_KHE, engine_at, silent_agent_engine
 
 RULES = Path(__file__).resolve().parents[2] / "exporters" / "alerts" / "netmon-rules.yml"
 #: What the page and the API show, over situations that use every state and every cause.
 SITUATIONS: list[tuple[str, Any, list[str]]] = [
-    ("tinh-khe-down", lambda: engine_at(T0 + 11 * HOUR), ["/", f"/commune/{TINH_KHE}", "/district/522"]),
-    ("ba-to-cut", lambda: engine_at(T0 + 14.5 * HOUR), ["/", f"/district/{BA_TO}", "/commune/21484", "/district/536"]),
+    (
+        "tinh-khe-down",
+        lambda: engine_at(T0 + 11 * HOUR),
+        ["/", f"/commune/{TINH_KHE}", "/district/522", f"/commune/{LE_HONG_PHONG}"],  # a short reboot
+    ),
+    (
+        "ba-to-cut",
+        lambda: engine_at(T0 + 14.5 * HOUR),
+        ["/", f"/district/{BA_TO}", "/commune/21484", "/district/536", f"/commune/{TINH_KHE}"],  # a reboot, counted
+    ),
     ("silent-agent", silent_agent_engine, ["/", f"/district/{MO_DUC}", "/commune/21400", f"/commune/{TINH_KHE}"]),
 ]
 
@@ -82,7 +90,9 @@ async def _page_and_api(reader: Reader, paths: list[str], lang: str) -> list[tup
 @pytest.mark.parametrize(("name", "reader", "paths"), SITUATIONS, ids=[s[0] for s in SITUATIONS])
 async def test_page_api_and_site_use_only_glossary_words(name: str, reader: Any, paths: list[str], lang: str) -> None:
     seen_states: set[str] = set()
+    pages = []
     for path, text, api in await _page_and_api(reader(), paths, lang):
+        pages.append(text)
         _check(lang, f"page {path}", text)
         _check(lang, f"API {path}", " | ".join(_strings(api)))
         console = Console(record=True, width=200, color_system=None)
@@ -96,6 +106,8 @@ async def test_page_api_and_site_use_only_glossary_words(name: str, reader: Any,
         _check(lang, f"netmon site {path}", console.export_text())
         seen_states |= {s.value for s in State if f"{term(f'state.{s.value}', lang)}" in text}
     assert "up" in seen_states
+    if name != "silent-agent":  # the reboots' lines were read too
+        assert term("reboot", lang) in " ".join(pages)
 
 
 async def test_the_page_s_state_badges_are_the_glossary_s_words() -> None:

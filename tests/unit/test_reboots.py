@@ -147,11 +147,13 @@ def test_a_short_reboot_is_recorded_once_and_counted_though_the_device_stays_up(
     assert e.device_state("a").state is State.UP  # type: ignore[union-attr]
     (r,) = e.reboots(T0, T0 + 10 * IV)
     assert (r.device, r.ts, r.reported_at, r.agent, r.uptime_s) == ("a", came_back, T0 + 6 * IV, "ag", 25.0)
-    assert r.counted_as is State.UP and not r.outage
+    assert r.counted_as is State.UP
+    assert not r.outage
     snap = e.snapshot()
     assert snap.reboot_counts == {"a": 1}
     assert (snap.devices["a"].reboots, snap.devices["a"].last_reboot) == (1, came_back)
-    assert snap.devices["b"].reboots == 0 and snap.devices["b"].last_reboot is None
+    assert snap.devices["b"].reboots == 0
+    assert snap.devices["b"].last_reboot is None
     assert e.duplicates == 1
 
 
@@ -183,7 +185,8 @@ def test_a_reboot_that_made_an_outage_says_so() -> None:
     came_back = T0 + 8 * IV - 20
     ag.send(snmp("a", T0 + 8 * IV, came_back, rebooted=True))
     (r,) = e.reboots(T0, T0 + 10 * IV)
-    assert r.counted_as is State.DOWN and r.outage
+    assert r.counted_as is State.DOWN
+    assert r.outage
     assert e.reboots(T0, T0 + 10 * IV, commune="00001") == [r]
     assert e.reboots(T0, T0 + 10 * IV, district="001") == [r]
     assert e.reboots(T0, T0 + 10 * IV, commune="00002") == []
