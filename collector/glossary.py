@@ -116,7 +116,8 @@ AVOID: Mapping[str, tuple[str, ...]] = {
         r"\blên\b",  # an interface that is up
         r"\bxuống\b",  # ... or down
         r"chưa có dữ liệu",  # no_data
-        r"không có số liệu",  # ... the data are "dữ liệu" ("số liệu" is in the network's name)
+        r"không có số liệu|số liệu giám sát",  # ... the data are "dữ liệu" ("số liệu" is in the network's name)
+        r"tỷ lệ kết nối",  # coverage is of communes: "Tỷ lệ xã kết nối"
         r"\d (s|min|h|d)\b",  # English units
         r"failed rounds?|timeout|offline|no data|answering",  # English causes
         r"\breboot|\brestart|bật lại",  # reboot

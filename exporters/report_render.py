@@ -18,9 +18,10 @@ from zoneinfo import ZoneInfo
 import jinja2
 from markupsafe import Markup
 
+from netmon.collector.glossary import duration
 from netmon.collector.web import svg
 from netmon.exporters.report import CommuneRow, ReportModel, UnitRow
-from netmon.exporters.report_words import breakable, fmt_pct, fmt_span, fmt_time, report_words
+from netmon.exporters.report_words import breakable, fmt_pct, fmt_time, report_words
 from netmon.exporters.structures import structures_html, structures_table
 
 # --------------------------------------------------------------------------- tables
@@ -165,7 +166,7 @@ def data_statement(m: ReportModel, lang: str) -> str:
         ratio=_share(m.data.ratio),
         start=fmt_time(m.data.start, tz, lang),
         end=fmt_time(m.data.end, tz, lang),
-        span=fmt_span(m.data.end - m.data.start, lang),
+        span=duration(m.data.end - m.data.start, lang),
     )
 
 

@@ -135,7 +135,7 @@ def test_a_period_with_minutes_of_data_is_computed_over_them_and_says_so() -> No
     assert m.province.time_weighted_coverage == pytest.approx(1.0)
     assert m.province.connected_end == N
     html = render_html(m, "vi")
-    assert "Số liệu giám sát chỉ phủ 0.03% kỳ báo cáo: từ 01/10/2026 00:00 đến 01/10/2026 00:15 (15 phút)" in html
+    assert "Dữ liệu giám sát chỉ phủ 0.03% kỳ báo cáo: từ 01/10/2026 00:00 đến 01/10/2026 00:15 (15 phút)" in html
     assert "Kỳ báo cáo chưa kết thúc." in html
     assert partial_warning(m, "en") == (
         "warning: monitoring data covers only 0.03% of 2026-10 (from 2026-10-01 00:00 to 2026-10-01 00:15)."
@@ -175,18 +175,18 @@ def test_a_stopped_collectors_store_says_nothing_after_its_last_sample(tmp_path:
     [
         (
             period_from(month="2025-01"),
-            "Không có số liệu giám sát trong kỳ 2025-01 (01/01/2025 00:00 – 01/02/2025 00:00). "
-            "Số liệu đầu tiên sau kỳ này: 01/10/2026 00:00.",
+            "Không có dữ liệu giám sát trong kỳ 2025-01 (01/01/2025 00:00 – 01/02/2025 00:00). "
+            "Dữ liệu đầu tiên sau kỳ này: 01/10/2026 00:00.",
         ),
         (
             period_from(month="2026-11"),
-            "Không có số liệu giám sát trong kỳ 2026-11 (01/11/2026 00:00 – 01/12/2026 00:00). "
-            "Số liệu gần nhất: 02/10/2026 00:00.",
+            "Không có dữ liệu giám sát trong kỳ 2026-11 (01/11/2026 00:00 – 01/12/2026 00:00). "
+            "Dữ liệu gần nhất: 02/10/2026 00:00.",
         ),
         (
             Period(NOW + HOUR, NOW + 2 * HOUR, "later today"),
-            "Không có số liệu giám sát trong kỳ later today (02/10/2026 01:00 – 02/10/2026 02:00). "
-            "Số liệu gần nhất: 02/10/2026 00:00.",
+            "Không có dữ liệu giám sát trong kỳ later today (02/10/2026 01:00 – 02/10/2026 02:00). "
+            "Dữ liệu gần nhất: 02/10/2026 00:00.",
         ),
     ],
 )
@@ -244,7 +244,7 @@ def test_a_district_without_communes_has_no_coverage(model: ReportModel) -> None
     assert ly_son.name not in dict(coverage_chart_rows(model))
     units = list(csv.reader(io.StringIO(render_csv(model, "en")["units.csv"])))
     col = dict(zip(units[0], next(r for r in units if r[0] == ly_son.code), strict=True))
-    assert (col["Coverage at end"], col["Time-weighted coverage"], col["Availability"]) == ("", "", "")
+    assert (col["Commune coverage at end"], col["Time-weighted commune coverage"], col["Availability"]) == ("", "", "")
     html = render_html(model, "en")
     row = html.split(f'data-code="{ly_son.code}"')[1].split("</tr>")[0]
     assert row.count(">–</td>") == 2
@@ -283,7 +283,7 @@ def test_csv_xlsx_and_html_carry_the_same_numbers(model: ReportModel, tmp_path: 
     last = [c.value for c in ws[ws.max_row]]
     assert last[0] == "51"
     assert last[7] == pytest.approx(model.province.availability)
-    assert ws.cell(row=1, column=8).value == "Khả dụng"
+    assert ws.cell(row=1, column=8).value == "Độ khả dụng"
 
     html = render_html(model, "vi")
     assert '<html lang="vi">' in html
