@@ -84,6 +84,8 @@ _UNIT_COLUMNS: tuple[ColumnSpec[UnitRow], ...] = (
     ("outage_h", "hours", lambda u: u.outage_s / 3600),
     ("unknown_h", "hours", lambda u: u.unknown_s / 3600),
     ("maintenance_h", "hours", lambda u: u.maintenance_s / 3600),
+    ("reboots", "count", lambda u: u.reboots),
+    ("reboots_short", "count", lambda u: u.short_reboots),
 )
 _COMMUNE_COLUMNS: tuple[ColumnSpec[CommuneRow], ...] = (
     ("code", "text", lambda r: r.code),
@@ -96,6 +98,8 @@ _COMMUNE_COLUMNS: tuple[ColumnSpec[CommuneRow], ...] = (
     ("outage_h", "hours", lambda r: r.outage_s / 3600),
     ("unknown_h", "hours", lambda r: r.unknown_s / 3600),
     ("maintenance_h", "hours", lambda r: r.maintenance_s / 3600),
+    ("reboots", "count", lambda r: r.reboots),
+    ("reboots_short", "count", lambda r: r.short_reboots),
 )
 
 

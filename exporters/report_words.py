@@ -123,8 +123,9 @@ def _composed(lang: str) -> dict[str, str]:
             "outage_h": f"Outage time ({t['h']})",
             "outage_h_short": f"Outage time ({t['h']})",
             "reboots_short": f"{t['reboots']} not long enough to be counted as {t['down']}",
+            "reboots_short_n": f"{{k}} not long enough to be counted as {t['down']}",
             "worst": f"{t['communes']} with the lowest {lo['availability']}",
-            "rebooted": f"{t['communes']} whose equipment rebooted",
+            "rebooted": f"{t['communes']} whose equipment rebooted most",
             "chart_coverage": f"Time-weighted {lo['coverage']} by {lo['district']} against the {lo['target']}",
             "chart_series": f"{t['communes']} {lo['connected']} over time",
             "chart_distribution": f"{t['availability']} of {lo['communes']}",
@@ -147,8 +148,9 @@ def _composed(lang: str) -> dict[str, str]:
         "outage_h": f"Tổng thời gian {t['down']} ({t['h']})",
         "outage_h_short": f"{_cap(t['down'])} ({t['h']})",
         "reboots_short": f"{t['reboots']} không đủ lâu để bị tính là {t['down']}",
+        "reboots_short_n": f"{{k}} lần không đủ lâu để bị tính là {t['down']}",
         "worst": f"Các {lo['communes']} có {lo['availability']} thấp nhất",
-        "rebooted": f"Các {lo['communes']} có thiết bị {lo['reboot']}",
+        "rebooted": f"Các {lo['communes']} có thiết bị {lo['reboot']} nhiều nhất",
         "chart_coverage": f"{t['coverage']} bình quân theo thời gian của từng {lo['district']} so với {lo['target']}",
         "chart_series": f"{t['coverage']} theo thời gian",
         "chart_distribution": f"Phân bố {lo['availability']} của các {lo['communes']}",
@@ -183,6 +185,9 @@ _BREAKS = {
         "ob\u00adjec\u00adtive",
         "Dis\u00adtrict",
         "cov\u00ader\u00adage",
+        "com\u00admune",
+        "Out\u00adages",
+        "Re\u00adboots",
     )
 }
 

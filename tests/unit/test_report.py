@@ -302,6 +302,42 @@ def test_csv_xlsx_and_html_carry_the_same_numbers(model: ReportModel, tmp_path: 
     assert all(p.stat().st_size > 0 for p in written)
 
 
+def test_reboots_per_commune_and_unit_with_those_too_short_to_be_outages(model: ReportModel) -> None:
+    from openpyxl import load_workbook
+
+    # Lê Hồng Phong's CPE restarted between two polls (never DOWN); Tịnh Khê's came back from its outage.
+    rows = {r.code: r for r in model.communes}
+    assert (rows[LE_HONG_PHONG].reboots, rows[LE_HONG_PHONG].short_reboots) == (1, 1)
+    assert (rows[TINH_KHE].reboots, rows[TINH_KHE].short_reboots) == (1, 0)
+    assert sum(r.reboots for r in model.communes) == 2
+    city = next(d for d in model.districts if d.code == "522")
+    assert (city.reboots, city.short_reboots) == (2, 1)
+    assert (model.province.reboots, model.province.short_reboots) == (2, 1)
+    assert [r.code for r in model.rebooted] == [LE_HONG_PHONG, TINH_KHE]  # the short one first
+
+    communes = {r["Code"]: r for r in csv.DictReader(io.StringIO(render_csv(model, "en")["communes.csv"]))}
+    assert (
+        communes[LE_HONG_PHONG]["Reboots"],
+        communes[LE_HONG_PHONG]["Reboots not long enough to be counted as down"],
+    ) == ("1", "1")
+    units = list(csv.DictReader(io.StringIO(render_csv(model, "en")["units.csv"])))
+    assert (units[-1]["Reboots"], units[-1]["Reboots not long enough to be counted as down"]) == ("2", "1")
+
+    ws = load_workbook(io.BytesIO(render_xlsx(model, "vi")))["Xã"]
+    header = [c.value for c in ws[1]]
+    row = next(r for r in ws.iter_rows(min_row=2, values_only=True) if r[0] == LE_HONG_PHONG)
+    assert row[header.index("Khởi động lại")] == 1
+    assert row[header.index("Khởi động lại không đủ lâu để bị tính là mất kết nối")] == 1
+
+    html = render_html(model, "vi")
+    assert (
+        '<div class="kpi"><span>Khởi động lại</span><b>2</b><span>1 lần không đủ lâu để bị tính là mất kết nối</span></div>'
+        in html
+    )
+    assert "<h2>Các xã có thiết bị khởi động lại nhiều nhất</h2>" in html
+    assert f'<tr data-code="{LE_HONG_PHONG}"><td class="l" data-label="Mã">{LE_HONG_PHONG}</td>' in html
+
+
 @pytest.mark.parametrize(
     ("kw", "start", "end"),
     [
