@@ -35,6 +35,7 @@ import msgspec
 
 from netmon.agent import wire
 from netmon.collector import maintenance as mnt
+from netmon.collector import reboots as rb
 from netmon.collector.devices import (
     DeviceFacts,
     Live,
@@ -45,7 +46,7 @@ from netmon.collector.devices import (
     encode_tails,
 )
 from netmon.collector.journal import Txn
-from netmon.collector.model import AgentView, Outage, State, Transition
+from netmon.collector.model import AgentView, Outage, Reboot, State, Transition
 from netmon.collector.readmodel import Point, RecentLog
 from netmon.collector.records import load_records
 from netmon.collector.replay import NO_KEY, Moment, Replayer
@@ -246,6 +247,8 @@ class Writer:
         self.dirty_views.add(dev_id)
         wm = rec.watermark.get(dev_id)
         moment = Moment.live(ts)
+        if s.rebooted:
+            self._reboot(s, agent, live, tx.commit, late=wm is not None and ts < wm)
         if wm is not None and ts < wm:
             self._late(s, live, tx, moment)
             return
@@ -393,12 +396,25 @@ class Writer:
             m.response_s = s.response_s
         if s.sys_uptime_s is not None:
             live.sys_uptime_s = s.sys_uptime_s
+            live.uptime_at = s.ts
         if s.sys_name is not None:
             live.sys_name = s.sys_name
         if s.sys_descr is not None:
             live.sys_descr = s.sys_descr
         if s.interfaces is not None:
             m.interfaces, m.interfaces_at = s.interfaces, s.ts
+
+    def _reboot(self, s: wire.Sample, agent: str, live: Live, commit: Commit, *, late: bool) -> None:
+        """Record the reboot a sample reports, once (:mod:`collector.reboots`); a late
+        sample's is dated without the previous reading (which is not the one before it)."""
+        previous = None if late else rb.UptimeReading.of(live.uptime_at, live.sys_uptime_s)
+        # The agent's own estimate when it sends one (from hrSystemUptime or snmpEngineTime,
+        # which do not wrap as sysUpTime does after 497 days), else the sysUpTime it read.
+        uptime = s.ts - s.rebooted_at if s.rebooted_at is not None else s.sys_uptime_s
+        at = rb.came_back_at(s.ts, uptime, previous)
+        if self.recent.add_reboot(s.device, at):
+            commit.reboots.append(Reboot(s.device, at, s.ts, agent, s.sys_uptime_s))
+            self.changed = True
 
     # --- the core, and what follows from a transition -------------------------------------
 

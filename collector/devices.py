@@ -146,6 +146,7 @@ class Live(msgspec.Struct, array_like=True):
         sys_uptime_s: Its SNMP uptime, as last read.
         sys_name: Its sysName.
         sys_descr: Its sysDescr.
+        uptime_at: When ``sys_uptime_s`` was read (the bound below a reboot reported next).
     """
 
     agent: str | None = None
@@ -160,6 +161,7 @@ class Live(msgspec.Struct, array_like=True):
     sys_uptime_s: float | None = None
     sys_name: str | None = None
     sys_descr: str | None = None
+    uptime_at: float | None = None
 
 
 class Measured(msgspec.Struct):

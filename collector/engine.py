@@ -139,7 +139,7 @@ class Engine(History):
         self._health = _StoreHealthTracker()
         topology = Topology.build(inventory, settings)
         reader = self._store.reader
-        self._memory = RecentLog(topology, now - MEMORY_S, reader.timelines(now - MEMORY_S), reader.outage_counts())
+        self._memory = RecentLog.from_store(topology, reader, now - MEMORY_S)
         super().__init__(topology, reader, self._memory)
         step = history_step_s or max(HISTORY_STEP_S, len(topology.facts) / HISTORY_POINTS_PER_S)
         self._writer = Writer(topology, settings.state, self._store, self._memory, now=now, history_step_s=step)
@@ -284,7 +284,12 @@ class Engine(History):
         for dev_id in w.dirty_views:
             if dev_id in topo.facts:
                 self._views[dev_id] = device_view(
-                    topo, dev_id, w.records.core[dev_id], w.records.live[dev_id], w.records.measured.get(dev_id)
+                    topo,
+                    dev_id,
+                    w.records.core[dev_id],
+                    w.records.live[dev_id],
+                    w.records.measured.get(dev_id),
+                    reboots=self._memory.reboot_tallies.get(dev_id),
                 )
         w.dirty_views.clear()
         w.changed = False

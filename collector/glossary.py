@@ -69,6 +69,8 @@ TERMS: Mapping[str, tuple[str, str]] = {
     "provisioned": ("Đã lắp đặt", "Provisioned"),
     "target": ("Mục tiêu", "Target"),
     "outages": ("Số lần mất kết nối", "Outages"),
+    "reboot": ("khởi động lại", "reboot"),
+    "reboots": ("Khởi động lại", "Reboots"),
     "state": ("Trạng thái", "State"),
     "since": ("Từ lúc", "Since"),
     "rtt": ("Độ trễ", "Round-trip time"),
@@ -116,15 +118,19 @@ AVOID: Mapping[str, tuple[str, ...]] = {
         r"\blên\b",  # an interface that is up
         r"\bxuống\b",  # ... or down
         r"chưa có dữ liệu",  # no_data
-        r"không có số liệu",  # ... the data are "dữ liệu" ("số liệu" is in the network's name)
+        r"không có số liệu|số liệu giám sát",  # ... the data are "dữ liệu" ("số liệu" is in the network's name)
+        r"tỷ lệ kết nối",  # coverage is of communes: "Tỷ lệ xã kết nối"
         r"\d (s|min|h|d)\b",  # English units
         r"failed rounds?|timeout|offline|no data|answering",  # English causes
+        r"\breboot|\brestart|bật lại",  # reboot
+        r"mất điện",  # a reboot is not known to be a power cut: say what was seen
         r"\bXã (Xã|Phường|Thị trấn)\b",  # a prefix doubled on a unit's full name
         r"\bHuyện (Huyện|Thị xã|Thành phố)\b",
     ),
     "en": (
         r"\bCommune (Xã|Phường|Thị trấn)\b",
         r"\bnot reachable\b",
+        r"\brestart|power cut",  # reboot; a reboot is not known to be a power cut
     ),
 }
 

@@ -10,7 +10,7 @@ import msgspec
 
 from netmon.collector.devices import Live
 from netmon.collector.model import State
-from netmon.collector.readmodel import RecentLog, Timeline
+from netmon.collector.readmodel import RebootTally, RecentLog, Timeline
 from netmon.collector.records import DeviceRecords
 from netmon.collector.replay import View, ViewLogs
 from netmon.collector.state import DeviceState
@@ -28,6 +28,8 @@ class DeviceBefore:
     timeline_len: int
     timeline_last: tuple[float, State] | None
     outages: int | None
+    reboots: int
+    reboot_tally: RebootTally | None
 
 
 @dataclass(slots=True)
@@ -59,6 +61,8 @@ class Txn:
             timeline_len=len(tl) if tl else 0,
             timeline_last=tl[-1] if tl else None,
             outages=recent.outage_counts.get(dev_id),
+            reboots=len(recent.reboots.get(dev_id, ())),
+            reboot_tally=recent.reboot_tallies.get(dev_id),
         )
 
     def edit_views(self, dev_id: str, views: ViewLogs) -> None:
@@ -86,6 +90,12 @@ class Txn:
                 recent.outage_counts.pop(dev_id, None)
             else:
                 recent.outage_counts[dev_id] = b.outages
+            # Reboots are only appended within a transaction: what it added is at the end.
+            del recent.reboots.get(dev_id, [])[b.reboots :]
+            if b.reboot_tally is None:
+                recent.reboot_tallies.pop(dev_id, None)
+            else:
+                recent.reboot_tallies[dev_id] = b.reboot_tally
             recent.touched(dev_id)
         for dev_id, vl in self.views.items():
             views.restore(dev_id, vl)

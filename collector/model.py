@@ -96,6 +96,9 @@ class DeviceView:
     interfaces_at: float | None = None
     #: The device's poll interval (a round), seconds.
     interval_s: float | None = None
+    #: Reboots recorded since collection began, and when the last one came back (None: none).
+    reboots: int = 0
+    last_reboot: float | None = None
 
     def current(self, at: float | None) -> bool:
         """Whether a value measured at ``at`` belongs to the device's last round: False for a
@@ -253,6 +256,38 @@ class Outage:
 
 
 @dataclass(frozen=True, slots=True)
+class Reboot:
+    """A device that restarted: an agent saw its SNMP sysUpTime start again.
+
+    A reboot shorter than ``down_after`` rounds never makes the device DOWN: it is no
+    outage, yet it is a fact (a short power cut in a commune) that planners need to see.
+
+    Attributes:
+        device: The device's id.
+        ts: When the device came back, as best known: the reporting sample's time minus the
+            uptime it read, kept between the device's previous uptime reading and that sample.
+        reported_at: Measurement time of the sample that reported it.
+        agent: The agent that reported it first.
+        uptime_s: The sysUpTime that sample read (None: not sent).
+        counted_as: What the device's state was around it (None: not judged): UP means the
+            reboot was too short to be counted as an outage; DOWN or UNREACHABLE that it was
+            part of one; UNKNOWN that nothing was heard then; MAINTENANCE a declared window.
+    """
+
+    device: str
+    ts: float
+    reported_at: float
+    agent: str
+    uptime_s: float | None = None
+    counted_as: State | None = None
+
+    @property
+    def outage(self) -> bool:
+        """Whether the reboot was part of an outage (the device was down or unreachable)."""
+        return self.counted_as in (State.DOWN, State.UNREACHABLE)
+
+
+@dataclass(frozen=True, slots=True)
 class Transition:
     """A device's change of state, as stored."""
 
@@ -318,6 +353,8 @@ class Snapshot:
     outage_counts: dict[str, int] = field(default_factory=dict)
     #: Whether the store takes writes (a full disk degrades the collector, never stops it).
     store: StoreHealth = field(default_factory=StoreHealth)
+    #: Reboots by device since start of collection (counts, for the *_total metric).
+    reboot_counts: dict[str, int] = field(default_factory=dict)
 
 
 #: Windows for which the snapshot carries availability: 1 h, 1 day, 7 days, 30 days.
@@ -400,4 +437,19 @@ class Reader(Protocol):
 
     def history(self, device: str, since: float) -> list[HistoryPoint]:
         """Recent latency measurements of a device, oldest first."""
+        ...
+
+    def reboots(
+        self,
+        start: float,
+        end: float,
+        *,
+        device: str | None = None,
+        commune: str | None = None,
+        district: str | None = None,
+        limit: int | None = None,
+    ) -> list[Reboot]:
+        """Reboots that came back in [start, end), newest first, each judged against its
+        device's states (``counted_as``): of a device, of the devices of a commune, of the
+        devices of a district (its own and its communes'), or of every device."""
         ...

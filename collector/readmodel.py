@@ -14,12 +14,14 @@ over any window, and the snapshot that exporters and pages render.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import NamedTuple
 
 from netmon.agent import wire
 from netmon.collector import availability as av
 from netmon.collector import coverage as cov
+from netmon.collector import reboots as rb
 from netmon.collector.devices import NOTHING_MEASURED, Live, Measured, Topology
 from netmon.collector.model import (
     STANDARD_WINDOWS_S,
@@ -34,6 +36,7 @@ from netmon.collector.model import (
     IngestCounters,
     InterfaceView,
     Outage,
+    Reboot,
     Scope,
     Snapshot,
     StandardAvailability,
@@ -59,25 +62,71 @@ class Point(NamedTuple):
 Timeline = list[tuple[float, State]]
 
 
+@dataclass(frozen=True, slots=True)
+class RebootTally:
+    """A device's reboots since the store began: how many, and when the last came back."""
+
+    count: int
+    last: float
+
+
 class RecentLog:
-    """The recent transition log, in memory.
+    """The recent transition log, in memory, and the reboots recorded beside it.
 
     Args:
         topology: The inventory, indexed.
         since: The log covers ``[since, now]``.
         timelines: Per device, its points from ``since`` on, preceded by the last one before.
         outage_counts: Per device, outages since the store began.
+        reboots: Per device, when its reboots from ``since`` on came back (to know a reboot
+            reported twice).
+        reboot_tallies: Per device, its reboots since the store began.
     """
 
     def __init__(
-        self, topology: Topology, since: float, timelines: dict[str, Timeline], outage_counts: dict[str, int]
+        self,
+        topology: Topology,
+        since: float,
+        timelines: dict[str, Timeline],
+        outage_counts: dict[str, int],
+        *,
+        reboots: dict[str, list[float]] | None = None,
+        reboot_tallies: dict[str, RebootTally] | None = None,
     ) -> None:
         self.topology = topology
         self.since = since
         self.device = timelines
         self.outage_counts = outage_counts
+        self.reboots = reboots if reboots is not None else {}
+        self.reboot_tallies = reboot_tallies if reboot_tallies is not None else {}
         self._commune: dict[str, Timeline] = {}
         self._dirty: set[str] = set(topology.communes)
+
+    @classmethod
+    def from_store(cls, topology: Topology, store: StoreReader, since: float) -> RecentLog:
+        """The log from ``since`` on, as the store has it."""
+        tallies = {d: RebootTally(n, last) for d, (n, last) in store.reboot_counts().items()}
+        return cls(
+            topology,
+            since,
+            store.timelines(since),
+            store.outage_counts(),
+            reboots=store.reboot_times(since),
+            reboot_tallies=tallies,
+        )
+
+    def add_reboot(self, dev_id: str, at: float) -> bool:
+        """Record a reboot of a device that came back at ``at``; False (nothing recorded)
+        when it is one already recorded (see :func:`collector.reboots.already_known`)."""
+        times = self.reboots.setdefault(dev_id, [])
+        if rb.already_known(times, at):
+            return False
+        times.append(at)
+        tally = self.reboot_tallies.get(dev_id)
+        self.reboot_tallies[dev_id] = (
+            RebootTally(1, at) if tally is None else RebootTally(tally.count + 1, max(tally.last, at))
+        )
+        return True
 
     def retopologise(self, topology: Topology) -> None:
         """A new inventory: every commune is merged again."""
@@ -108,6 +157,9 @@ class RecentLog:
                 i += 1
             if i:
                 self.device[dev_id] = tl[i:]
+        for dev_id, times in self.reboots.items():
+            if times and min(times) < since:
+                self.reboots[dev_id] = [t for t in times if t >= since]
         self.since = since
         self._dirty.update(self.topology.communes)
 
@@ -192,6 +244,53 @@ class History:
         """A device's stored transitions in ``[start, end)`` (for explanations)."""
         return self.store.transitions(device, start, end)
 
+    def reboots(
+        self,
+        start: float,
+        end: float,
+        *,
+        device: str | None = None,
+        commune: str | None = None,
+        district: str | None = None,
+        limit: int | None = None,
+    ) -> list[Reboot]:
+        """Reboots that came back in ``[start, end)``, newest first, each judged against its
+        device's timeline (``counted_as``, see :func:`collector.reboots.counted_as`)."""
+        found = self.store.reboots(start, end, devices=self._placed(device, commune, district), limit=limit)
+        if not found:
+            return found
+        facts = self.topology.facts
+        default = max((f.interval_s for f in facts.values()), default=0.0)
+        slack = {r.device: facts[r.device].interval_s if r.device in facts else default for r in found}
+        since = min(r.ts - slack[r.device] for r in found)
+        recent = self._recent
+        if recent is not None and since >= recent.since:
+            tls: Mapping[str, Timeline] = recent.device
+        else:
+            tls = self.store.timelines(since, slack)
+        return [replace(r, counted_as=rb.counted_as(tls.get(r.device, []), r.ts, slack[r.device])) for r in found]
+
+    def _placed(self, device: str | None, commune: str | None, district: str | None) -> Collection[str] | None:
+        """The devices placed in a unit (a district: its own and its communes'), None for
+        every device; every filter given must hold."""
+        facts = self.topology.facts
+        if device is not None:
+            candidates: Iterable[str] = (device,) if device in facts else ()
+        elif commune is not None:
+            c = self.topology.inventory.index.communes.get(commune)
+            candidates = [d.id for d in c.devices] if c is not None else ()
+        elif district is not None:
+            candidates = facts
+        else:
+            return None
+        return [
+            d
+            for d in candidates
+            if d in facts
+            and (commune is None or facts[d].commune == commune)
+            and (district is None or facts[d].district == district)
+        ]
+
 
 def standard_availability(topology: Topology, recent: RecentLog, now: float) -> StandardAvailability:
     """Availability of every unit over the standard windows ending at ``now``."""
@@ -221,9 +320,15 @@ def standard_availability(topology: Topology, recent: RecentLog, now: float) -> 
 
 
 def device_view(
-    topology: Topology, dev_id: str, core: DeviceState, live: Live, measured: Measured | None
+    topology: Topology,
+    dev_id: str,
+    core: DeviceState,
+    live: Live,
+    measured: Measured | None,
+    *,
+    reboots: RebootTally | None = None,
 ) -> DeviceView:
-    """A device as the pages and exporters show it."""
+    """A device as the pages and exporters show it (``reboots``: its tally, if any)."""
     facts = topology.facts[dev_id]
     m = measured or NOTHING_MEASURED
     d = facts.device
@@ -259,6 +364,8 @@ def device_view(
         interfaces_at=m.interfaces_at,
         interval_s=facts.interval_s,
         unread=m.unread or {},
+        reboots=reboots.count if reboots is not None else 0,
+        last_reboot=reboots.last if reboots is not None else None,
     )
 
 
@@ -360,6 +467,7 @@ def build_snapshot(topology: Topology, recent: RecentLog, parts: SnapshotParts, 
         availability=parts.availability,
         outage_counts=dict(recent.outage_counts),
         store=parts.store,
+        reboot_counts={d: t.count for d, t in recent.reboot_tallies.items()},
     )
 
 
@@ -377,7 +485,7 @@ class StoredModel(History):
     """
 
     def __init__(self, topology: Topology, store: StoreReader, since: float, now: float) -> None:
-        self._memory = RecentLog(topology, since, store.timelines(since), store.outage_counts())
+        self._memory = RecentLog.from_store(topology, store, since)
         super().__init__(topology, store, self._memory)
         self._records = store
         self._now = now
@@ -392,7 +500,7 @@ class StoredModel(History):
             rec = saved.get(dev_id)
             c, live = (rec.core, rec.live) if rec is not None else (DeviceState(since=self._now), Live())
             core[dev_id] = c
-            views[dev_id] = device_view(topo, dev_id, c, live, None)
+            views[dev_id] = device_view(topo, dev_id, c, live, None, reboots=self._memory.reboot_tallies.get(dev_id))
         parts = SnapshotParts(
             devices=views,
             core=core,

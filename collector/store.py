@@ -1,7 +1,8 @@
 """The collector's store: one SQLite file in WAL mode, no server.
 
 What it keeps: the transition log (the source of truth for availability), outages (an
-index over the log for queries), each device's current state, the ingest ledger of
+index over the log for queries), reboots (facts beside the log: a reboot too short to be an
+outage is in no transition), each device's current state, the ingest ledger of
 ``(agent, seq)`` already applied, dead letters, and a bounded latency history for charts.
 
 The engine writes everything one sample batch produces in **one transaction** with that
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from netmon.collector.ledger import Gaps, SeenSequences
-from netmon.collector.model import Outage, Transition
+from netmon.collector.model import Outage, Reboot, Transition
 from netmon.collector.storeread import StoreError, StoreReader
 from netmon.config.settings import StoreSettings
 
@@ -68,7 +69,14 @@ CREATE TABLE IF NOT EXISTS history (
 );
 CREATE INDEX IF NOT EXISTS history_device_ts ON history (device, ts);
 CREATE TABLE IF NOT EXISTS live_tails (gen INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS reboots (
+    device TEXT NOT NULL, ts REAL NOT NULL, reported_at REAL NOT NULL, agent TEXT NOT NULL, uptime_s REAL
+);
+CREATE INDEX IF NOT EXISTS reboots_ts ON reboots (ts);
+CREATE INDEX IF NOT EXISTS reboots_device_ts ON reboots (device, ts);
 """
+#: Tables are only ever added (``IF NOT EXISTS``): a store of an older collector opens as
+#: it is, and gains them. The version changes when an existing table changes.
 SCHEMA_VERSION = "1"
 #: The dead letters' default bound, in bytes (the settings' default).
 DEAD_LETTER_MAX_BYTES = StoreSettings.model_fields["dead_letter_max_bytes"].default
@@ -118,6 +126,7 @@ class Commit:
         agents: ``agent -> serialized view`` to upsert.
         ledger: The ``(agent, seq)`` of the batch, recorded in the same transaction.
         history: Latency points for the charts.
+        reboots: Reboots the batch reported (new ones only: see :mod:`collector.reboots`).
         gen: The commit's number (the engine's; records saved carry it).
         tails: The live tails of the devices the batch moved (encoded), saved with it.
         drop_tails: Forget every saved live tail (every device's record is in ``devices``).
@@ -130,6 +139,7 @@ class Commit:
     agents: dict[str, bytes] = field(default_factory=dict)
     ledger: tuple[str, int] | None = None
     history: list[HistoryRow] = field(default_factory=list)
+    reboots: list[Reboot] = field(default_factory=list)
     gen: int = 0
     tails: bytes | None = None
     drop_tails: bool = False
@@ -142,6 +152,7 @@ class Commit:
             or self.ledger is not None
             or self.agents
             or self.history
+            or self.reboots
             or self.rewrite_from
             or self.tails is not None
             or self.drop_tails
@@ -404,6 +415,11 @@ class SqliteStore:
                         "INSERT INTO history (device, ts, ok, rtt, loss, jitter) VALUES (?, ?, ?, ?, ?, ?)",
                         commit.history,
                     )
+                if commit.reboots:
+                    c.executemany(
+                        "INSERT INTO reboots (device, ts, reported_at, agent, uptime_s) VALUES (?, ?, ?, ?, ?)",
+                        [(r.device, r.ts, r.reported_at, r.agent, r.uptime_s) for r in commit.reboots],
+                    )
                 if commit.drop_tails:
                     c.execute("DELETE FROM live_tails")
                 if commit.tails is not None:
@@ -447,7 +463,7 @@ class SqliteStore:
             ]
 
     def prune(self, now: float, *, history_keep_s: float) -> None:
-        """Drop transitions and outages older than the retention, and old latency points."""
+        """Drop transitions, outages and reboots older than the retention, and old latency points."""
         cutoff = now - self.retention_days * 86400.0
         with self._lock:
             c = self._conn
@@ -461,6 +477,7 @@ class SqliteStore:
                     (cutoff, cutoff),
                 )
                 c.execute("DELETE FROM outages WHERE end_ts IS NOT NULL AND end_ts < ?", (cutoff,))
+                c.execute("DELETE FROM reboots WHERE ts < ?", (cutoff,))
                 c.execute("DELETE FROM history WHERE ts < ?", (now - history_keep_s,))
                 c.execute("COMMIT")
             except BaseException:

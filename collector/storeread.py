@@ -13,13 +13,13 @@ import contextlib
 import sqlite3
 import threading
 import urllib.parse
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 
 import msgspec
 
 from netmon.collector.devices import SavedDevice, decode_saved
-from netmon.collector.model import AgentView, HistoryPoint, Outage, State, Transition
+from netmon.collector.model import AgentView, HistoryPoint, Outage, Reboot, State, Transition
 
 
 class StoreError(Exception):
@@ -28,6 +28,10 @@ class StoreError(Exception):
 
 _STATES = {s.value: s for s in State}
 _agent_decoder = msgspec.json.Decoder(AgentView)
+
+#: A device list longer than this is filtered in Python, not in the query (SQLite caps the
+#: number of parameters of a statement).
+_MAX_IN_QUERY = 500
 
 #: A stretch continues another when the device's previous stretch ended as it began (a
 #: change of state or of root cause within one outage).
@@ -178,6 +182,57 @@ class StoreReader:
                 r[0]: int(r[1])
                 for r in c.execute(f"SELECT device, count(*) FROM outages o WHERE NOT {_CONTINUES} GROUP BY device")
             }
+
+    def _has_reboots(self, c: sqlite3.Connection) -> bool:
+        """Whether the store has its reboots table: a store an older collector wrote, read
+        before a newer one opened it, has none (and so no reboots)."""
+        row = c.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'reboots'").fetchone()
+        return row is not None
+
+    def reboots(
+        self, start: float, end: float, *, devices: Collection[str] | None = None, limit: int | None = None
+    ) -> list[Reboot]:
+        """Reboots that came back in ``[start, end)`` (of ``devices`` only, when given),
+        newest first, not judged (``counted_as`` None)."""
+        if devices is not None and not devices:
+            return []
+        sql = "SELECT device, ts, reported_at, agent, uptime_s FROM reboots WHERE ts >= ? AND ts < ?"
+        args: list[object] = [start, end]
+        in_query = devices is not None and len(devices) <= _MAX_IN_QUERY
+        if devices is not None and in_query:
+            sql += f" AND device IN ({', '.join('?' * len(devices))})"
+            args.extend(devices)
+        sql += " ORDER BY ts DESC, rowid DESC"
+        if limit is not None and (devices is None or in_query):
+            sql += " LIMIT ?"
+            args.append(limit)
+        with self.reading("reboots") as c:
+            rows = c.execute(sql, args).fetchall() if self._has_reboots(c) else []
+        found = [Reboot(r[0], float(r[1]), float(r[2]), r[3], None if r[4] is None else float(r[4])) for r in rows]
+        if devices is not None and not in_query:
+            wanted = set(devices)
+            found = [r for r in found if r.device in wanted][:limit]
+        return found
+
+    def reboot_counts(self) -> dict[str, tuple[int, float]]:
+        """Per device, its reboots in the store and when the last one came back."""
+        with self.reading("reboots") as c:
+            if not self._has_reboots(c):
+                return {}
+            return {
+                r[0]: (int(r[1]), float(r[2]))
+                for r in c.execute("SELECT device, count(*), max(ts) FROM reboots GROUP BY device")
+            }
+
+    def reboot_times(self, since: float) -> dict[str, list[float]]:
+        """Per device, when its reboots from ``since`` on came back, in time order."""
+        out: dict[str, list[float]] = {}
+        with self.reading("reboots") as c:
+            if not self._has_reboots(c):
+                return out
+            for device, ts in c.execute("SELECT device, ts FROM reboots WHERE ts >= ? ORDER BY ts", (since,)):
+                out.setdefault(device, []).append(float(ts))
+        return out
 
     def history(self, device: str, since: float) -> list[HistoryPoint]:
         """A device's latency points from ``since``, oldest first."""

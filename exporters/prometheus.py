@@ -142,6 +142,7 @@ DEVICE_JITTER = TABLE.family("netmon_device_jitter_seconds", GAUGE, "Jitter of t
 DEVICE_LOSS = TABLE.family("netmon_device_loss_ratio", GAUGE, "Packet loss of the last probe round, 0..1.", DEVICE)
 DEVICE_SNMP_RESPONSE = TABLE.family("netmon_device_snmp_response_seconds", GAUGE, "SNMP response time of the last poll.", DEVICE)
 DEVICE_OUTAGES = TABLE.family("netmon_device_outages", COUNTER, "Outages (periods down or unreachable) started since collection began.", DEVICE)
+DEVICE_REBOOTS = TABLE.family("netmon_device_reboots", COUNTER, "Reboots (SNMP sysUpTime starting again) since collection began, outages or not.", DEVICE)
 INTERFACE_OPER_STATUS = TABLE.family("netmon_interface_oper_status", GAUGE, "IF-MIB ifOperStatus: 1 up, 2 down, 3 testing, 5 dormant, 6 notPresent, 7 lowerLayerDown.", INTERFACE)
 INTERFACE_RECEIVE = TABLE.family("netmon_interface_receive_bytes", COUNTER, "Octets received (ifHCInOctets, or ifInOctets on 32-bit agents).", INTERFACE)
 INTERFACE_TRANSMIT = TABLE.family("netmon_interface_transmit_bytes", COUNTER, "Octets transmitted (ifHCOutOctets, or ifOutOctets).", INTERFACE)
@@ -255,6 +256,7 @@ def build_families(snap: Snapshot, coverage_target: float = 1.0) -> list[Metric]
     loss, n_loss = writer(DEVICE_LOSS)
     resp, n_resp = writer(DEVICE_SNMP_RESPONSE)
     outages, n_outages = writer(DEVICE_OUTAGES)
+    reboots, n_reboots = writer(DEVICE_REBOOTS)
     ifo, n_ifo = writer(INTERFACE_OPER_STATUS)
     ifrx, n_ifrx = writer(INTERFACE_RECEIVE)
     iftx, n_iftx = writer(INTERFACE_TRANSMIT)
@@ -262,9 +264,12 @@ def build_families(snap: Snapshot, coverage_target: float = 1.0) -> list[Metric]
     d0, d1 = _pieces(DEVICE_STATE)
     f0, f1, f2 = _pieces(INTERFACE_OPER_STATUS)
     # every device family has the label set of netmon_device_state; the interface ones of oper_status
-    assert all(s.labels == DEVICE for s in (DEVICE_UP, DEVICE_SINCE, DEVICE_FLAPPING, DEVICE_RTT, DEVICE_OUTAGES))
+    assert all(
+        s.labels == DEVICE for s in (DEVICE_UP, DEVICE_SINCE, DEVICE_FLAPPING, DEVICE_RTT, DEVICE_OUTAGES, DEVICE_REBOOTS)
+    )
     assert INTERFACE_RECEIVE.labels == INTERFACE_TRANSMIT.labels == INTERFACE
     outage_counts = snap.outage_counts
+    reboot_counts = snap.reboot_counts
     codes = {st: f" {code}\n" for st, code in STATE_CODE.items()}
     up_state = State.UP
     isfinite = math.isfinite
@@ -292,6 +297,7 @@ def build_families(snap: Snapshot, coverage_target: float = 1.0) -> list[Metric]
         since(f"{n_since}{b} {int(dev.since):d}\n")
         flap(f"{n_flap}{b} 1\n" if dev.flapping else f"{n_flap}{b} 0\n")
         outages(f"{n_outages}{b} {outage_counts.get(dev.id, 0):d}\n")
+        reboots(f"{n_reboots}{b} {reboot_counts.get(dev.id, 0):d}\n")
         # Measurements older than the device's last round (a device that stopped answering,
         # or one nothing is heard of) are not exported: a stale series would say "up".
         if dev.current(dev.probe_at):

@@ -15,7 +15,11 @@ What the numbers mean (per district and for the province, over the period [start
   (no monitoring data) and maintenance time are shown apart, never counted as down;
 * communes meeting the objective: availability >= ``availability_target``;
 * outages: periods a commune was disconnected (all its access devices out at once), from
-  the devices' outages; their number and total duration (clipped to the window).
+  the devices' outages; their number and total duration (clipped to the window);
+* reboots: how many times the commune's devices restarted (an agent saw their SNMP
+  sysUpTime start again) and came back within the window, and how many of those were too
+  short to be counted as an outage (the device stayed UP: a short power cut no other figure
+  shows). A unit's are its communes'.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
-from netmon.collector.model import Availability, Outage, Reader, Snapshot
+from netmon.collector.model import Availability, Outage, Reader, Reboot, Snapshot, State
 from netmon.exporters.report_words import fmt_time, report_words
 from netmon.exporters.structures import StructureSplit
 
@@ -250,6 +254,8 @@ class UnitRow:
     meeting_objective: int
     outages: int
     outage_s: float
+    reboots: int = 0
+    short_reboots: int = 0
 
     @property
     def coverage_end(self) -> float | None:
@@ -272,6 +278,8 @@ class CommuneRow:
     maintenance_s: float
     outages: int
     outage_s: float
+    reboots: int = 0
+    short_reboots: int = 0
 
 
 @dataclass(frozen=True)
@@ -290,6 +298,8 @@ class ReportModel:
     districts: list[UnitRow]
     communes: list[CommuneRow]
     worst: list[CommuneRow]
+    #: The communes whose devices rebooted most (as many as ``worst``), most first.
+    rebooted: list[CommuneRow] = field(default_factory=list)
     coverage_series: list[tuple[float, float]] = field(default_factory=list)
     distribution: list[tuple[str, int]] = field(default_factory=list)
     #: The period spans a change of structure (a migrated inventory): both structures' figures.
@@ -355,6 +365,8 @@ def _unit_row(
         meeting_objective=sum(1 for r in rows if r.availability is not None and r.availability >= target),
         outages=sum(r.outages for r in rows),
         outage_s=sum(r.outage_s for r in rows),
+        reboots=sum(r.reboots for r in rows),
+        short_reboots=sum(r.short_reboots for r in rows),
     )
 
 
@@ -380,7 +392,7 @@ def build_report(
             the last sample before the collector would call it stale).
         availability_target: A commune meets the objective at this availability.
         coverage_target: Share of communes the province aims to connect (the charts' line).
-        worst: How many communes the "lowest availability" table lists.
+        worst: How many communes the "lowest availability" and "rebooted most" tables list.
         series_points: About how many points the coverage-over-time chart has.
         progress: Called with (done, total) as units are computed.
 
@@ -394,6 +406,9 @@ def build_report(
     by_device: dict[str, list[Outage]] = {}
     for o in outs:
         by_device.setdefault(o.device, []).append(o)
+    reboots: dict[str, list[Reboot]] = {}
+    for r in reader.reboots(start, end):
+        reboots.setdefault(r.device, []).append(r)
 
     codes = sorted(snap.communes)
     total = len(codes) + len(snap.districts) + 1
@@ -406,6 +421,7 @@ def build_report(
         last = reader.availability("commune", code, end - 1.0, end)
         gaps = disconnections([by_device.get(d, []) for d in access], start, end) if access else []
         dist = snap.districts.get(c.district) if c.district else None
+        restarts = [r for d in c.devices for r in reboots.get(d, ())]
         rows.append(
             CommuneRow(
                 code=code,
@@ -419,6 +435,8 @@ def build_report(
                 maintenance_s=a.maintenance_s,
                 outages=len(gaps),
                 outage_s=sum(b - a_ for a_, b in gaps),
+                reboots=len(restarts),
+                short_reboots=sum(1 for r in restarts if r.counted_as is State.UP),
             )
         )
         done += 1
@@ -466,6 +484,7 @@ def build_report(
         (r for r in rows if r.provisioned and (r.availability is None or r.availability < 1.0 or r.outages)),
         key=lambda r: (r.availability if r.availability is not None else -1.0, -r.outage_s, r.code),
     )[:worst]
+    rebooted = sorted((r for r in rows if r.reboots), key=lambda r: (-r.reboots, -r.short_reboots, r.code))[:worst]
     return ReportModel(
         period=period,
         province_code=snap.province_code,
@@ -479,6 +498,7 @@ def build_report(
         districts=districts,
         communes=rows,
         worst=worst_rows,
+        rebooted=rebooted,
         coverage_series=series,
         distribution=distribution,
     )

@@ -18,9 +18,10 @@ from zoneinfo import ZoneInfo
 import jinja2
 from markupsafe import Markup
 
+from netmon.collector.glossary import duration
 from netmon.collector.web import svg
 from netmon.exporters.report import CommuneRow, ReportModel, UnitRow
-from netmon.exporters.report_words import breakable, fmt_pct, fmt_span, fmt_time, report_words
+from netmon.exporters.report_words import breakable, fmt_pct, fmt_time, report_words
 from netmon.exporters.structures import structures_html, structures_table
 
 # --------------------------------------------------------------------------- tables
@@ -83,6 +84,8 @@ _UNIT_COLUMNS: tuple[ColumnSpec[UnitRow], ...] = (
     ("outage_h", "hours", lambda u: u.outage_s / 3600),
     ("unknown_h", "hours", lambda u: u.unknown_s / 3600),
     ("maintenance_h", "hours", lambda u: u.maintenance_s / 3600),
+    ("reboots", "count", lambda u: u.reboots),
+    ("reboots_short", "count", lambda u: u.short_reboots),
 )
 _COMMUNE_COLUMNS: tuple[ColumnSpec[CommuneRow], ...] = (
     ("code", "text", lambda r: r.code),
@@ -95,6 +98,8 @@ _COMMUNE_COLUMNS: tuple[ColumnSpec[CommuneRow], ...] = (
     ("outage_h", "hours", lambda r: r.outage_s / 3600),
     ("unknown_h", "hours", lambda r: r.unknown_s / 3600),
     ("maintenance_h", "hours", lambda r: r.maintenance_s / 3600),
+    ("reboots", "count", lambda r: r.reboots),
+    ("reboots_short", "count", lambda r: r.short_reboots),
 )
 
 
@@ -165,7 +170,7 @@ def data_statement(m: ReportModel, lang: str) -> str:
         ratio=_share(m.data.ratio),
         start=fmt_time(m.data.start, tz, lang),
         end=fmt_time(m.data.end, tz, lang),
-        span=fmt_span(m.data.end - m.data.start, lang),
+        span=duration(m.data.end - m.data.start, lang),
     )
 
 

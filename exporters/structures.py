@@ -25,11 +25,13 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup, escape
 
 from netmon.collector.devices import Topology
+from netmon.collector.glossary import term
 from netmon.collector.readmodel import History, StoredModel
 from netmon.collector.storeread import StoreReader
 from netmon.config.inventory import Inventory
 from netmon.config.reform import previous_structure
 from netmon.config.settings import CollectorSettings
+from netmon.exporters.report_words import report_words
 
 if TYPE_CHECKING:
     from netmon.exporters.report import ReportModel
@@ -116,34 +118,34 @@ def structure_split(
     return StructureSplit(until, tuple(parts), tuple(dens))
 
 
-_WORDS = {
-    "vi": {
-        "title": "Cấu trúc hành chính trong kỳ",
-        "intro": "Kỳ báo cáo trải qua việc sắp xếp đơn vị hành chính; cùng lịch sử thiết bị được tính theo cả hai cấu trúc.",
-        "part": "Từ {a} đến {b}: giám sát theo cấu trúc {e}",
-        "structure": "Cấu trúc",
-        "province": "Tỉnh",
-        "districts": "Số huyện",
-        "communes": "Số xã",
-        "provisioned": "Đã lắp đặt",
-        "connected_end": "Kết nối cuối kỳ",
-        "coverage": "Tỷ lệ kết nối bình quân cả kỳ",
-        "in_part": "Tỷ lệ kết nối {a}–{b}",
-    },
-    "en": {
-        "title": "Administrative structure in the period",
-        "intro": "The period spans the reorganisation of administrative units; the same device histories are counted in both structures.",
-        "part": "From {a} to {b}: monitored in the {e} structure",
-        "structure": "Structure",
-        "province": "Province",
-        "districts": "Districts",
-        "communes": "Communes",
-        "provisioned": "Provisioned",
-        "connected_end": "Connected at end",
-        "coverage": "Time-weighted coverage, whole period",
-        "in_part": "Coverage {a}–{b}",
-    },
-}
+def _words(lang: str) -> dict[str, str]:
+    """The section's labels; the domain's terms are the report's (the glossary's)."""
+    r = report_words(lang)
+    own = {
+        "vi": {
+            "title": "Cấu trúc hành chính trong kỳ",
+            "intro": "Kỳ báo cáo trải qua việc sắp xếp đơn vị hành chính; cùng lịch sử thiết bị được tính theo cả hai cấu trúc.",
+            "part": "Từ {a} đến {b}: giám sát theo cấu trúc {e}",
+            "structure": "Cấu trúc",
+            "districts": "Số huyện",
+            "coverage": f"{r['twc']}, cả kỳ",
+        },
+        "en": {
+            "title": "Administrative structure in the period",
+            "intro": "The period spans the reorganisation of administrative units; the same device histories are counted in both structures.",
+            "part": "From {a} to {b}: monitored in the {e} structure",
+            "structure": "Structure",
+            "districts": "Districts",
+            "coverage": f"{r['twc']}, whole period",
+        },
+    }
+    return own.get(lang, own["vi"]) | {
+        "province": term("province", lang),
+        "communes": r["communes"],
+        "provisioned": r["provisioned"],
+        "connected_end": r["connected_end"],
+        "in_part": term("coverage", lang) + " {a}–{b}",
+    }
 
 
 def _when(ts: float, tz: str) -> str:
@@ -152,7 +154,7 @@ def _when(ts: float, tz: str) -> str:
 
 def structures_table(split: StructureSplit, lang: str, tz: str) -> tuple[list[str], list[list[object]]]:
     """The section as a table (CSV, XLSX): one row per structure; ratios 0..1."""
-    w = _WORDS.get(lang, _WORDS["vi"])
+    w = _words(lang)
     header = [
         w["structure"],
         w["province"],
@@ -172,7 +174,7 @@ def structures_table(split: StructureSplit, lang: str, tz: str) -> tuple[list[st
 
 def structures_html(split: StructureSplit, lang: str, tz: str) -> Markup:
     """The section as an HTML fragment (escaped), for the report page."""
-    w = _WORDS.get(lang, _WORDS["vi"])
+    w = _words(lang)
     header, rows = structures_table(split, lang, tz)
     parts = "".join(
         f"<li>{escape(w['part'].format(a=_when(p.start, tz), b=_when(p.end, tz), e=p.edition))}</li>"

@@ -2,7 +2,8 @@
 
 The same facts as the web site page: state and why, each device's state, since when, when
 it last answered, latency/loss/jitter (the SNMP response time when ICMP is off) with a small
-history line, SNMP uptime, interfaces, and recent outages by commune name; values older
+history line, SNMP uptime, reboots (with the times, and which were too short to be counted
+as outages), interfaces, and recent outages by commune name; values older
 than the device's last round are dimmed with their time. ``--watch`` refreshes; several
 matches are listed with their codes. Vietnamese unless ``--lang en`` (or ``NETMON_LANG=en``).
 """
@@ -152,6 +153,16 @@ def _measured(text: str, m: dict[str, Any] | None, w: dict[str, str], now: float
     return Text(f"{text} ({w['measured_at_old'].format(time=clock(m['at'], now))})", style="dim italic")
 
 
+def _reboots(r: dict[str, Any], w: dict[str, str], now: float) -> Text:
+    """A device's reboots: the sentence, then each time it came back and what its state made
+    of it; one too short to be counted as an outage stands out."""
+    out = Text(r["text"])
+    for e in r["events"]:
+        out.append("\n")
+        out.append(f"{clock(e['ts'], now)} — {w['reboot']} ({e['note']})", style="" if e["outage"] else "bold yellow")
+    return out
+
+
 def render_commune(d: dict[str, Any], lang: str) -> RenderableType:
     """The site page of a commune as rich renderables (pure)."""
     w = words(lang)
@@ -166,8 +177,11 @@ def render_commune(d: dict[str, Any], lang: str) -> RenderableType:
         title,
         head,
         Text(f"{w['availability']} ({rng.get('label', '24h')}): {_pct(rng.get('availability'))}"),
-        Text(""),
     ]
+    reboots = d.get("reboots") or {}
+    if reboots.get("count"):
+        parts.append(Text(reboots["text"], style="bold"))
+    parts.append(Text(""))
     for dev in d["devices"]:
         t = Table(
             title=f"{dev['name'] or dev['id']} [{dev['id']}, {dev['role']}, {dev['address']}]",
@@ -197,6 +211,8 @@ def render_commune(d: dict[str, Any], lang: str) -> RenderableType:
                 ),
             )
         t.add_row(w["uptime"], _measured(duration(dev["sys_uptime_s"], lang), dev.get("snmp"), w, now))
+        if (dev.get("reboots") or {}).get("text"):
+            t.add_row(w["reboots"], _reboots(dev["reboots"], w, now))
         if dev.get("history"):
             label = w["history_snmp" if dev.get("latency_source") == "snmp" else "history"]
             t.add_row(label.format(span=w["range.24h"]), sparkline(dev["history"]))

@@ -7,7 +7,10 @@ day from ``T0`` (2026-10-01 00:00 Asia/Ho_Chi_Minh):
 * Ba Tơ district's router (d535-r1) is DOWN 14:00–15:00, so every CPE of Ba Tơ's communes
   is UNREACHABLE for that hour (root cause d535-r1);
 * Phường Lê Hồng Phong's CPE (c21010-cpe1) goes DOWN at 23:00 and is still down at ``NOW``
-  (T0 + 24 h), so 169 communes are connected at the end.
+  (T0 + 24 h), so 169 communes are connected at the end;
+* reboots (SNMP sysUpTime starting again, ``BOOTS``): Lê Hồng Phong's CPE restarts between
+  two polls and is back at 05:06:40 (a short power cut: never DOWN); Tịnh Khê's comes back
+  from its outage at 11:58, rebooted.
 
 ``feed_engine`` drives the real collector engine with ICMP (and, for a few devices, SNMP)
 sample batches on a controlled clock; the tests then read it only through
@@ -185,16 +188,24 @@ def _round_samples(dev: str, t: float, *, out: bool, icmp: bool, rnd: int) -> li
 
 #: Devices that also answer SNMP in the scenario (uptime, interfaces on their site page).
 SNMP_DEVICES = frozenset({"c21010-cpe1", "c21211-cpe1", "d535-r1"})
+#: When devices came back from a reboot (every device booted at T0 - 1000 s before).
+BOOTS: dict[str, tuple[float, ...]] = {
+    "c21010-cpe1": (T0 + 5 * HOUR + 400.0,),
+    "c21211-cpe1": (T0 + 12 * HOUR - 120.0,),
+}
 
 
 def _snmp_sample(dev: str, t: float) -> wire.Sample:
+    # The agent flags the first poll after a boot: it reads a smaller uptime than before.
+    booted = max((b for b in BOOTS.get(dev, ()) if b <= t), default=T0 - 1000.0)
     return wire.Sample(
         device=dev,
         probe="snmp",
         ts=t,
         ok=True,
         response_s=0.05,
-        sys_uptime_s=t - T0 + 1000.0,
+        sys_uptime_s=t - booted,
+        rebooted=booted > T0 and t - booted < INTERVAL_S,
         sys_name=dev,
         interfaces=[
             wire.Interface(

@@ -142,6 +142,45 @@ _UI: dict[str, dict[str, str]] = {
     },
 }
 
+
+def _reboot_words(lang: str) -> dict[str, str]:
+    """How a page tells reboots, made of the glossary's terms: the count over the range
+    (``reboots.<none|one|many>.<last|span>``, ``{range}`` a standard range's label, or
+    ``{start}``/``{end}``) and, per reboot, what the device's state made of it
+    (``reboot.<state>``)."""
+    t = {k: term(k, lang) for k in ("reboot", "state.down", "state.unreachable", "state.maintenance", "monitoring_gap")}
+    if lang == "en":
+        return {
+            "reboots.none.last": "no reboot in the last {range}",
+            "reboots.one.last": "1 reboot in the last {range}",
+            "reboots.many.last": "{n} reboots in the last {range}",
+            "reboots.none.span": "no reboot from {start} to {end}",
+            "reboots.one.span": "1 reboot from {start} to {end}",
+            "reboots.many.span": "{n} reboots from {start} to {end}",
+            "reboots.short": f"{{k}} not long enough to be counted as {t['state.down']}",
+            "reboot.up": f"not long enough to be counted as {t['state.down']}",
+            "reboot.down": f"counted as {t['state.down']}",
+            "reboot.unreachable": f"while {t['state.unreachable']}",
+            "reboot.unknown": f"while there was {t['monitoring_gap']}",
+            "reboot.maintenance": f"during {t['state.maintenance']}",
+        }
+    r = t["reboot"]
+    return {
+        "reboots.none.last": f"không {r} lần nào trong {{range}} qua",
+        "reboots.one.last": f"{r} 1 lần trong {{range}} qua",
+        "reboots.many.last": f"{r} {{n}} lần trong {{range}} qua",
+        "reboots.none.span": f"không {r} lần nào từ {{start}} đến {{end}}",
+        "reboots.one.span": f"{r} 1 lần từ {{start}} đến {{end}}",
+        "reboots.many.span": f"{r} {{n}} lần từ {{start}} đến {{end}}",
+        "reboots.short": f"{{k}} lần không đủ lâu để bị tính là {t['state.down']}",
+        "reboot.up": f"không đủ lâu để bị tính là {t['state.down']}",
+        "reboot.down": f"đã được tính là {t['state.down']}",
+        "reboot.unreachable": f"trong lúc {t['state.unreachable']}",
+        "reboot.unknown": f"trong lúc {t['monitoring_gap']}",
+        "reboot.maintenance": f"trong lúc {t['state.maintenance']}",
+    }
+
+
 #: Glossary terms the page uses under the same keys.
 _TERMS = (
     "coverage",
@@ -164,6 +203,8 @@ _TERMS = (
     "interfaces",
     "no_data",
     "monitoring_gap",
+    "reboot",
+    "reboots",
     "snmp_response",
     "rx",
     "tx",
@@ -172,7 +213,7 @@ _TERMS = (
 
 
 def _vocabulary(lang: str) -> dict[str, str]:
-    return {**_UI[lang], **{k: term(k, lang) for k in _TERMS}}
+    return {**_UI[lang], **_reboot_words(lang), **{k: term(k, lang) for k in _TERMS}}
 
 
 _WORDS: dict[str, dict[str, str]] = {lang: _vocabulary(lang) for lang in LANGUAGES}

@@ -63,6 +63,31 @@ OUTAGE = _obj(
         "root_cause": _NSTR,
     }
 )
+REBOOT = _obj(
+    {
+        "device": _STR,
+        "where": _STR,
+        # When the device came back: the reporting sample's time minus the uptime it read.
+        "ts": _NUM,
+        "reported_at": _NUM,
+        "agent": _STR,
+        "uptime_s": _NNUM,
+        # The device's state around it: up means too short to be counted as an outage.
+        "counted_as": {"type": "string", "nullable": True, "enum": [*_STATES, None]},
+        "outage": _BOOL,
+        "note": _STR,
+    }
+)
+#: Reboots over a page's range: how many, how many left the device up, in a sentence (empty
+#: when no uptime is read: no reboot could be seen), and the newest of them.
+REBOOTS = _obj(
+    {
+        "count": _INT,
+        "not_outages": _INT,
+        "text": _STR,
+        "events": {"type": "array", "items": {"$ref": "#/components/schemas/Reboot"}},
+    }
+)
 INTERFACE = _obj(
     {
         "index": {"type": "integer"},
@@ -130,6 +155,8 @@ DEVICE_BRIEF_PROPS: dict[str, Schema] = {
     "loss_ratio": _NNUM,
     "response_s": _NNUM,
     "sys_uptime_s": _NNUM,
+    "reboots_total": _INT,
+    "last_reboot": _NNUM,
     "sys_name": _NSTR,
     "is_access": _BOOL,
     "interfaces": {"type": "array", "items": {"$ref": "#/components/schemas/Interface"}},
@@ -145,6 +172,7 @@ DEVICE = _obj(
         "history_from": _NUM,
         "history": {"type": "array", "items": {"$ref": "#/components/schemas/HistoryPoint"}},
         "outages": {"type": "array", "items": {"$ref": "#/components/schemas/Outage"}},
+        "reboots": {"$ref": "#/components/schemas/Reboots"},
     }
 )
 COMMUNE = _obj(
@@ -156,6 +184,7 @@ COMMUNE = _obj(
         "range": {"$ref": "#/components/schemas/Range"},
         "devices": {"type": "array", "items": {"$ref": "#/components/schemas/Device"}},
         "outages": {"type": "array", "items": {"$ref": "#/components/schemas/Outage"}},
+        "reboots": {"$ref": "#/components/schemas/Reboots"},
     }
 )
 DISTRICT = _obj(
@@ -361,12 +390,17 @@ def document() -> Schema:
                 "A district and its communes", "District", [_path_param("code"), _LANG, *_RANGE], (400, 401, 404)
             ),
             "/api/v1/communes/{code}": _op(
-                "A commune (the site page): devices, history, outages",
+                "A commune (the site page): devices, history, outages, reboots",
                 "Commune",
                 [_path_param("code"), _LANG, *_RANGE],
                 (400, 401, 404),
             ),
-            "/api/v1/devices/{id}": _op("A device", "Device", [_path_param("id"), _LANG, *_RANGE], (400, 401, 404)),
+            "/api/v1/devices/{id}": _op(
+                "A device: its state, history, outages and reboots",
+                "Device",
+                [_path_param("id"), _LANG, *_RANGE],
+                (400, 401, 404),
+            ),
             "/api/v1/search": _op(
                 "Communes and districts by name (diacritics optional) or GSO code",
                 "Search",
@@ -438,6 +472,8 @@ def document() -> Schema:
                 "Counts": COUNTS,
                 "Availability": AVAILABILITY,
                 "Outage": OUTAGE,
+                "Reboot": REBOOT,
+                "Reboots": REBOOTS,
                 "Interface": INTERFACE,
                 "HistoryPoint": HISTORY_POINT,
                 "Measured": MEASURED,

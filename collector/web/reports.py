@@ -20,6 +20,7 @@ from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
+from netmon.collector.glossary import LANGUAGES, term
 from netmon.collector.web.i18n import TZ
 
 ReportFormat = Literal["html", "xlsx", "csv"]
@@ -27,12 +28,17 @@ FORMATS: tuple[ReportFormat, ...] = ("html", "xlsx", "csv")
 
 #: The link in the page's header, per language.
 NAV = {"vi": "Báo cáo", "en": "Reports"}
+#: The glossary's terms the picker names, inside a sentence (lower case).
+_T = {
+    lang: {k: term(k, lang).lower() for k in ("coverage", "availability", "outages", "reboots")} for lang in LANGUAGES
+}
 
 _WORDS: dict[str, dict[str, str]] = {
     "vi": {
-        "title": "Báo cáo kết nối và khả dụng",
-        "intro": "Chọn kỳ báo cáo. Báo cáo gồm tỷ lệ xã kết nối, khả dụng và các lần mất kết nối "
-        "theo huyện và toàn tỉnh; xem trên màn hình, in ra giấy A4 hoặc tải về dạng XLSX, CSV.",
+        "title": f"Báo cáo {_T['vi']['coverage']} và {_T['vi']['availability']}",
+        "intro": f"Chọn kỳ báo cáo. Báo cáo gồm {_T['vi']['coverage']}, {_T['vi']['availability']}, "
+        f"{_T['vi']['outages']} và {_T['vi']['reboots']} theo huyện và toàn tỉnh; xem trên màn hình, "
+        "in ra giấy A4 hoặc tải về dạng XLSX, CSV.",
         "by_month": "Theo tháng",
         "by_quarter": "Theo quý",
         "by_range": "Theo khoảng ngày",
@@ -50,10 +56,10 @@ _WORDS: dict[str, dict[str, str]] = {
         "bad_period": "Kỳ báo cáo không hợp lệ",
     },
     "en": {
-        "title": "Coverage and availability report",
-        "intro": "Pick a period. The report gives the share of communes connected, availability and "
-        "outages per district and for the province; view it on screen, print it on A4 or "
-        "download it as XLSX or CSV.",
+        "title": f"{_T['en']['coverage'].capitalize()} and {_T['en']['availability']} report",
+        "intro": f"Pick a period. The report gives the {_T['en']['coverage']}, {_T['en']['availability']}, "
+        f"{_T['en']['outages']} and {_T['en']['reboots']} per district and for the province; view it on "
+        "screen, print it on A4 or download it as XLSX or CSV.",
         "by_month": "By month",
         "by_quarter": "By quarter",
         "by_range": "By range of days",

@@ -20,6 +20,7 @@ from netmon.collector.model import (
     InterfaceView,
     Outage,
     Reader,
+    Reboot,
     Snapshot,
     State,
 )
@@ -35,6 +36,8 @@ DEFAULT_RANGE = "7d"
 HISTORY_MAX_S = 86400.0
 #: Outages listed on a page at most.
 OUTAGE_LIMIT = 50
+#: Reboots listed on a page at most (the count covers them all).
+REBOOT_LIMIT = 50
 #: States in which a commune counts as cut off (a monitoring gap and maintenance are apart).
 _OUT = (State.DOWN, State.UNREACHABLE)
 
@@ -130,6 +133,60 @@ def outage_json(snap: Snapshot, o: Outage, lang: str) -> Json:
         "duration_s": o.duration(snap.taken_at),
         "cause": cause,
         "root_cause": o.root_cause,
+    }
+
+
+def reboot_json(snap: Snapshot, r: Reboot, lang: str) -> Json:
+    """A reboot: when the device came back, where, and what its state made of it in words
+    (``note``: "không đủ lâu để bị tính là mất kết nối" for one that left it UP)."""
+    dev = snap.devices.get(r.device)
+    counted = r.counted_as
+    return {
+        "device": r.device,
+        "where": place(snap, r.device, dev.commune if dev else None, dev.district if dev else None, lang),
+        "ts": r.ts,
+        "reported_at": r.reported_at,
+        "agent": r.agent,
+        "uptime_s": r.uptime_s,
+        "counted_as": counted.value if counted is not None else None,
+        "outage": r.outage,
+        "note": words(lang)[f"reboot.{counted.value}"] if counted is not None else "",
+    }
+
+
+def reboots_text(n: int, short: int, win: Window, lang: str, now: float) -> str:
+    """How many reboots over a page's range, in a sentence: "khởi động lại 2 lần trong 30
+    ngày qua (1 lần không đủ lâu để bị tính là mất kết nối)"."""
+    w = words(lang)
+    amount = "none" if n == 0 else "one" if n == 1 else "many"
+    if win.key in RANGES:
+        text = w[f"reboots.{amount}.last"].format(n=n, range=w[f"range.{win.key}"])
+    else:
+        text = w[f"reboots.{amount}.span"].format(n=n, start=clock(win.start, now), end=clock(win.end, now))
+    if not short:
+        return text
+    return f"{text} ({w['reboot.up'] if n == 1 else w['reboots.short'].format(k=short)})"
+
+
+def _reboots(
+    reader: Reader,
+    snap: Snapshot,
+    win: Window,
+    lang: str,
+    *,
+    seen: bool,
+    device: str | None = None,
+    commune: str | None = None,
+) -> Json:
+    """Reboots over ``win``; ``seen``: whether any of the devices' uptime is read (without
+    it no reboot can be seen, and "none" would be a claim: the text is then empty)."""
+    found = reader.reboots(win.start, win.end, device=device, commune=commune)
+    short = sum(1 for r in found if r.counted_as is State.UP)
+    return {
+        "count": len(found),
+        "not_outages": short,
+        "text": reboots_text(len(found), short, win, lang, snap.taken_at) if found or seen else "",
+        "events": [reboot_json(snap, r, lang) for r in found[:REBOOT_LIMIT]],
     }
 
 
@@ -384,6 +441,8 @@ def device_brief(snap: Snapshot, dev: DeviceView, lang: str) -> Json:
         "loss_ratio": dev.loss_ratio,
         "response_s": dev.response_s,
         "sys_uptime_s": dev.sys_uptime_s,
+        "reboots_total": dev.reboots,
+        "last_reboot": dev.last_reboot,
         "sys_name": dev.sys_name,
         "is_access": dev.is_access,
         "interfaces": [interface_json(i, lang) for i in dev.interfaces],
@@ -409,6 +468,7 @@ def device(reader: Reader, snap: Snapshot, ident: str, lang: str, win: Window | 
         if p.ts <= win.end
     ]
     out["outages"] = _outages(reader, snap, win, lang, device=ident)
+    out["reboots"] = _reboots(reader, snap, win, lang, seen=dev.sys_uptime_s is not None, device=ident)
     return out
 
 
@@ -426,6 +486,8 @@ def commune(reader: Reader, snap: Snapshot, code: str, lang: str, win: Window | 
     out["range"] = {**win.json(lang, now), "availability": _availability(reader, "commune", code, win)}
     out["devices"] = [device(reader, snap, i, lang, win) for i in c.devices if i in snap.devices]
     out["outages"] = _outages(reader, snap, win, lang, commune=code)
+    seen = any(snap.devices[i].sys_uptime_s is not None for i in c.devices if i in snap.devices)
+    out["reboots"] = _reboots(reader, snap, win, lang, seen=seen, commune=code)
     return out
 
 

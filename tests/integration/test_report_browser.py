@@ -124,7 +124,7 @@ def test_a_planner_goes_from_the_page_to_a_report_and_its_workbook(browser: Brow
             pg.locator("form.by-quarter select[name=q]").select_option("4")
             pg.click("form.by-quarter button.primary")
             pg.wait_for_url("**/report/view?**")
-            assert pg.locator("h1").inner_text() == "Báo cáo kết nối và khả dụng mạng truyền số liệu chuyên dùng"
+            assert pg.locator("h1").inner_text() == "Báo cáo tỷ lệ xã kết nối và độ khả dụng mạng truyền số liệu chuyên dùng"
             assert "2026Q4" in pg.locator("p.meta").inner_text()
             # The report's own styles apply (its policy allows them): cards on a phone.
             assert pg.evaluate("getComputedStyle(document.querySelector('table.units tr')).display") == "flex"
@@ -138,7 +138,7 @@ def test_a_planner_goes_from_the_page_to_a_report_and_its_workbook(browser: Brow
             assert errors == []
             # A period without data brings the planner back to the picker with the reason.
             pg.goto(url + "/report/view?month=2025-01")
-            assert "Không có số liệu giám sát trong kỳ 2025-01" in pg.locator("p.report-error").inner_text()
+            assert "Không có dữ liệu giám sát trong kỳ 2025-01" in pg.locator("p.report-error").inner_text()
         finally:
             pg.context.close()
     # The refused period's 404 is the one error the browser reports.

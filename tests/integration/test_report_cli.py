@@ -55,7 +55,7 @@ def test_report_files_carry_the_scenario_numbers(settings_file: Path, tmp_path: 
     assert float(col["Outage time (h)"]) == pytest.approx(3 + nb)
     assert float(col["Availability"]) == pytest.approx((170 * 24 - (3 + nb)) / (170 * 24), abs=1e-6)
     # Objective 95% from the settings file: Ba Tơ's communes (23/24 ≈ 95.8%) meet it, Tịnh Khê (22/24) does not.
-    assert int(col["Communes meeting the objective"]) == 170 - 1
+    assert int(col["Communes meeting the target"]) == 170 - 1
     html = next(out.glob("*.html")).read_text(encoding="utf-8")
     assert "Huyện Ba Tơ" in html
     assert "<svg" in html
@@ -74,14 +74,14 @@ def test_a_month_with_one_day_of_data_warns_and_counts_only_that_day(settings_fi
     r = _netmon("report", "-c", str(settings_file), "--month", "2026-10", "--format", "csv", "-o", str(tmp_path))
     assert r.returncode == 0, r.stderr
     assert (
-        "netmon report: Cảnh báo: số liệu giám sát chỉ phủ 3.23% kỳ 2026-10 "
+        "netmon report: Cảnh báo: dữ liệu giám sát chỉ phủ 3.23% kỳ 2026-10 "
         "(từ 01/10/2026 00:00 đến 02/10/2026 00:00)." in r.stderr
     )
     units = list(csv.reader(next(tmp_path.glob("*-units.csv")).read_text(encoding="utf-8-sig").splitlines()))
     col = dict(zip(units[0], units[-1], strict=True))
     assert float(col["Tổng thời gian mất kết nối (giờ)"]) == pytest.approx(3 + ba_to_communes(inventory()))
     info = dict(csv.reader(next(tmp_path.glob("*-info.csv")).read_text(encoding="utf-8-sig").splitlines()))
-    assert info["Số liệu đến"] == "2026-10-02 00:00:00"
+    assert info["Dữ liệu đến"] == "2026-10-02 00:00:00"
 
 
 @pytest.mark.parametrize(
@@ -90,8 +90,8 @@ def test_a_month_with_one_day_of_data_warns_and_counts_only_that_day(settings_fi
         (
             "vi",
             "2025-01",
-            "netmon report: Không có số liệu giám sát trong kỳ 2025-01 (01/01/2025 00:00 – 01/02/2025 00:00). "
-            "Số liệu đầu tiên sau kỳ này: 01/10/2026 00:00.",
+            "netmon report: Không có dữ liệu giám sát trong kỳ 2025-01 (01/01/2025 00:00 – 01/02/2025 00:00). "
+            "Dữ liệu đầu tiên sau kỳ này: 01/10/2026 00:00.",
         ),
         (
             "en",

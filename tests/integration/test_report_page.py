@@ -67,7 +67,7 @@ async def test_the_html_view_carries_its_downloads_and_its_own_policy(client: Te
     assert resp.headers["Content-Security-Policy"] == REPORT_CSP
     assert resp.headers["Content-Disposition"].startswith("inline;")
     html = await resp.text()
-    assert "Báo cáo kết nối và khả dụng mạng truyền số liệu chuyên dùng" in html
+    assert "Báo cáo tỷ lệ xã kết nối và độ khả dụng mạng truyền số liệu chuyên dùng" in html
     assert "Kỳ báo cáo chưa kết thúc." in html
     assert 'href="/report/view?month=2026-10&amp;lang=vi&amp;format=xlsx"' in html
     assert 'href="/report/view?month=2026-10&amp;lang=vi&amp;format=csv"' in html
@@ -99,7 +99,7 @@ async def test_a_range_of_days_includes_its_last_day(client: TestClient) -> None
     assert resp.status == 200
     html = await resp.text()
     assert "(01/10/2026 00:00 – 02/10/2026 00:00, Asia/Ho_Chi_Minh)" in html
-    assert "Số liệu giám sát phủ toàn bộ kỳ báo cáo." in html
+    assert "Dữ liệu giám sát phủ toàn bộ kỳ báo cáo." in html
 
 
 @pytest.mark.parametrize(
@@ -108,8 +108,8 @@ async def test_a_range_of_days_includes_its_last_day(client: TestClient) -> None
         (
             {"month": "2025-01"},
             404,
-            "Không có số liệu giám sát trong kỳ 2025-01 (01/01/2025 00:00 – 01/02/2025 00:00). "
-            "Số liệu đầu tiên sau kỳ này: 01/10/2026 00:00.",
+            "Không có dữ liệu giám sát trong kỳ 2025-01 (01/01/2025 00:00 – 01/02/2025 00:00). "
+            "Dữ liệu đầu tiên sau kỳ này: 01/10/2026 00:00.",
         ),
         ({"from": "2026-10-05", "until": "2026-10-01"}, 400, "Ngày kết thúc phải từ ngày bắt đầu trở đi."),
         ({"month": "2026-13"}, 400, "Kỳ báo cáo không hợp lệ"),

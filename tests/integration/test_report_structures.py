@@ -62,7 +62,7 @@ def _report(setup: Path, edition: str, out: Path) -> Path:
 
 
 def expected_2025_coverage(migrated: dict[str, object]) -> tuple[float, float, float]:
-    """Time-weighted coverage of the 96 communes by hand, whole day and each half: a
+    """Time-weighted commune coverage of the 96 communes by hand, whole day and each half: a
     commune is out when all its access devices are (the scenario's outages)."""
     old = inventory()
     ba_to = {d.id for c in old.index.districts["535"].communes for d in c.devices}
@@ -92,9 +92,9 @@ def test_report_across_the_switch_gives_both_structures(setup: Path, tmp_path: P
     rows = {r["Structure"]: r for r in _rows(next(out.glob("*-structures.csv")))}
     assert set(rows) == {"2021", "2025"}
     old, new = rows["2021"], rows["2025"]
-    before = "Coverage 2026-10-01 00:00–2026-10-01 12:00"
+    before = "Commune coverage 2026-10-01 00:00–2026-10-01 12:00"
     # the second part ends where the data ends (the last samples and a round)
-    (after,) = [k for k in new if k.startswith("Coverage 2026-10-01 12:00–")]
+    (after,) = [k for k in new if k.startswith("Commune coverage 2026-10-01 12:00–")]
     assert (old["Districts"], old["Communes"], old["Provisioned"], old["Connected at end"]) == (
         "13",
         "170",
@@ -102,8 +102,8 @@ def test_report_across_the_switch_gives_both_structures(setup: Path, tmp_path: P
         "169",
     )
     # the 2021 denominator over the migrated inventory is what the 2021 report says
-    old_twc = float(old_units[-1]["Time-weighted coverage"])
-    assert float(old["Time-weighted coverage, whole period"]) == pytest.approx(old_twc, abs=1e-6)
+    old_twc = float(old_units[-1]["Time-weighted commune coverage"])
+    assert float(old["Time-weighted commune coverage, whole period"]) == pytest.approx(old_twc, abs=1e-6)
     assert float(old[before]) == pytest.approx(1 - 2 / (170 * 12), abs=1e-6)  # Tịnh Khê's CPE, 10:00-12:00
     migrated = yaml.safe_load((setup / "qn-2025.yaml").read_text(encoding="utf-8"))
     whole, first, second = expected_2025_coverage(migrated)
@@ -116,7 +116,7 @@ def test_report_across_the_switch_gives_both_structures(setup: Path, tmp_path: P
     assert new["Connected at end"] == "56"  # Lê Hồng Phong's CPE is down, its merged commune is not
     # The report's figures cover the data's window, which begins with the first samples, a
     # few seconds into the period: the hand figures (whole hours) agree to a few seconds.
-    assert float(new["Time-weighted coverage, whole period"]) == pytest.approx(whole, abs=1e-4)
+    assert float(new["Time-weighted commune coverage, whole period"]) == pytest.approx(whole, abs=1e-4)
     assert float(new[before]) == pytest.approx(first, abs=1e-4)
     assert float(new[after]) == pytest.approx(second, abs=1e-4)
     assert whole < 56 / 96  # Kon Tum's 40 communes, not in this network, count as not connected

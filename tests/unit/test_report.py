@@ -135,7 +135,7 @@ def test_a_period_with_minutes_of_data_is_computed_over_them_and_says_so() -> No
     assert m.province.time_weighted_coverage == pytest.approx(1.0)
     assert m.province.connected_end == N
     html = render_html(m, "vi")
-    assert "Số liệu giám sát chỉ phủ 0.03% kỳ báo cáo: từ 01/10/2026 00:00 đến 01/10/2026 00:15 (15 phút)" in html
+    assert "Dữ liệu giám sát chỉ phủ 0.03% kỳ báo cáo: từ 01/10/2026 00:00 đến 01/10/2026 00:15 (15 phút)" in html
     assert "Kỳ báo cáo chưa kết thúc." in html
     assert partial_warning(m, "en") == (
         "warning: monitoring data covers only 0.03% of 2026-10 (from 2026-10-01 00:00 to 2026-10-01 00:15)."
@@ -175,18 +175,18 @@ def test_a_stopped_collectors_store_says_nothing_after_its_last_sample(tmp_path:
     [
         (
             period_from(month="2025-01"),
-            "Không có số liệu giám sát trong kỳ 2025-01 (01/01/2025 00:00 – 01/02/2025 00:00). "
-            "Số liệu đầu tiên sau kỳ này: 01/10/2026 00:00.",
+            "Không có dữ liệu giám sát trong kỳ 2025-01 (01/01/2025 00:00 – 01/02/2025 00:00). "
+            "Dữ liệu đầu tiên sau kỳ này: 01/10/2026 00:00.",
         ),
         (
             period_from(month="2026-11"),
-            "Không có số liệu giám sát trong kỳ 2026-11 (01/11/2026 00:00 – 01/12/2026 00:00). "
-            "Số liệu gần nhất: 02/10/2026 00:00.",
+            "Không có dữ liệu giám sát trong kỳ 2026-11 (01/11/2026 00:00 – 01/12/2026 00:00). "
+            "Dữ liệu gần nhất: 02/10/2026 00:00.",
         ),
         (
             Period(NOW + HOUR, NOW + 2 * HOUR, "later today"),
-            "Không có số liệu giám sát trong kỳ later today (02/10/2026 01:00 – 02/10/2026 02:00). "
-            "Số liệu gần nhất: 02/10/2026 00:00.",
+            "Không có dữ liệu giám sát trong kỳ later today (02/10/2026 01:00 – 02/10/2026 02:00). "
+            "Dữ liệu gần nhất: 02/10/2026 00:00.",
         ),
     ],
 )
@@ -244,7 +244,7 @@ def test_a_district_without_communes_has_no_coverage(model: ReportModel) -> None
     assert ly_son.name not in dict(coverage_chart_rows(model))
     units = list(csv.reader(io.StringIO(render_csv(model, "en")["units.csv"])))
     col = dict(zip(units[0], next(r for r in units if r[0] == ly_son.code), strict=True))
-    assert (col["Coverage at end"], col["Time-weighted coverage"], col["Availability"]) == ("", "", "")
+    assert (col["Commune coverage at end"], col["Time-weighted commune coverage"], col["Availability"]) == ("", "", "")
     html = render_html(model, "en")
     row = html.split(f'data-code="{ly_son.code}"')[1].split("</tr>")[0]
     assert row.count(">–</td>") == 2
@@ -283,7 +283,7 @@ def test_csv_xlsx_and_html_carry_the_same_numbers(model: ReportModel, tmp_path: 
     last = [c.value for c in ws[ws.max_row]]
     assert last[0] == "51"
     assert last[7] == pytest.approx(model.province.availability)
-    assert ws.cell(row=1, column=8).value == "Khả dụng"
+    assert ws.cell(row=1, column=8).value == "Độ khả dụng"
 
     html = render_html(model, "vi")
     assert '<html lang="vi">' in html
@@ -300,6 +300,42 @@ def test_csv_xlsx_and_html_carry_the_same_numbers(model: ReportModel, tmp_path: 
     written = write_report(model, tmp_path, formats=["html", "csv", "xlsx"], lang="en")
     assert len(written) == 7
     assert all(p.stat().st_size > 0 for p in written)
+
+
+def test_reboots_per_commune_and_unit_with_those_too_short_to_be_outages(model: ReportModel) -> None:
+    from openpyxl import load_workbook
+
+    # Lê Hồng Phong's CPE restarted between two polls (never DOWN); Tịnh Khê's came back from its outage.
+    rows = {r.code: r for r in model.communes}
+    assert (rows[LE_HONG_PHONG].reboots, rows[LE_HONG_PHONG].short_reboots) == (1, 1)
+    assert (rows[TINH_KHE].reboots, rows[TINH_KHE].short_reboots) == (1, 0)
+    assert sum(r.reboots for r in model.communes) == 2
+    city = next(d for d in model.districts if d.code == "522")
+    assert (city.reboots, city.short_reboots) == (2, 1)
+    assert (model.province.reboots, model.province.short_reboots) == (2, 1)
+    assert [r.code for r in model.rebooted] == [LE_HONG_PHONG, TINH_KHE]  # the short one first
+
+    communes = {r["Code"]: r for r in csv.DictReader(io.StringIO(render_csv(model, "en")["communes.csv"]))}
+    assert (
+        communes[LE_HONG_PHONG]["Reboots"],
+        communes[LE_HONG_PHONG]["Reboots not long enough to be counted as down"],
+    ) == ("1", "1")
+    units = list(csv.DictReader(io.StringIO(render_csv(model, "en")["units.csv"])))
+    assert (units[-1]["Reboots"], units[-1]["Reboots not long enough to be counted as down"]) == ("2", "1")
+
+    ws = load_workbook(io.BytesIO(render_xlsx(model, "vi")))["Xã"]
+    header = [c.value for c in ws[1]]
+    row = next(r for r in ws.iter_rows(min_row=2, values_only=True) if r[0] == LE_HONG_PHONG)
+    assert row[header.index("Khởi động lại")] == 1
+    assert row[header.index("Khởi động lại không đủ lâu để bị tính là mất kết nối")] == 1
+
+    html = render_html(model, "vi")
+    assert (
+        '<div class="kpi"><span>Khởi động lại</span><b>2</b><span>1 lần không đủ lâu để bị tính là mất kết nối</span></div>'
+        in html
+    )
+    assert "<h2>Các xã có thiết bị khởi động lại nhiều nhất</h2>" in html
+    assert f'<tr data-code="{LE_HONG_PHONG}"><td class="l" data-label="Mã">{LE_HONG_PHONG}</td>' in html
 
 
 @pytest.mark.parametrize(

@@ -16,10 +16,10 @@ def test_a_unit_without_communes_has_no_coverage_in_csv_xlsx_and_html() -> None:
     model = build_report(engine_at(NOW), Period(T0, NOW, "2026-10-01"), poll_interval_s=INTERVAL_S)
     rows = list(csv.reader(io.StringIO(render_csv(model, "vi")["units.csv"])))
     header, ly_son = rows[0], next(r for r in rows if r[0] == LY_SON)
-    for column in ("Tỷ lệ kết nối cuối kỳ", "Tỷ lệ kết nối bình quân theo thời gian"):
+    for column in ("Tỷ lệ xã kết nối cuối kỳ", "Tỷ lệ xã kết nối bình quân theo thời gian"):
         assert ly_son[header.index(column)] == "", column
     others = [r for r in rows[1:] if r[0] != LY_SON]
-    assert all(r[header.index("Tỷ lệ kết nối cuối kỳ")] for r in others)
+    assert all(r[header.index("Tỷ lệ xã kết nối cuối kỳ")] for r in others)
     page = render_html(model, "vi")
     row = page[page.index(f'data-code="{LY_SON}"') :].split("</tr>", 1)[0]
     assert "0.00%" not in row

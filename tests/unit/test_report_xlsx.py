@@ -32,7 +32,7 @@ def _column(ws: Worksheet, title: str) -> int:
 
 
 def test_sheets_are_named_in_the_reports_language(model: ReportModel) -> None:
-    assert _open(model, "vi").sheetnames == ["Thông tin", "Đơn vị", "Xã", "Xã khả dụng thấp nhất", "Diễn biến kết nối"]
+    assert _open(model, "vi").sheetnames == ["Thông tin", "Đơn vị", "Xã", "Xã có độ khả dụng thấp nhất", "Diễn biến kết nối"]
     assert _open(model, "en").sheetnames == ["Info", "Units", "Communes", "Lowest availability", "Coverage over time"]
 
 
@@ -40,8 +40,8 @@ def test_ratios_hours_and_times_have_formats_and_types(model: ReportModel) -> No
     wb = _open(model, "vi")
     units = wb["Đơn vị"]
     for title, fmt in [
-        ("Khả dụng", "0.00%"),
-        ("Tỷ lệ kết nối bình quân theo thời gian", "0.00%"),
+        ("Độ khả dụng", "0.00%"),
+        ("Tỷ lệ xã kết nối bình quân theo thời gian", "0.00%"),
         ("Tổng thời gian mất kết nối (giờ)", "0.00"),
         ("Không có dữ liệu giám sát (giờ)", "0.00"),
         ("Bảo trì (giờ)", "0.00"),
@@ -63,8 +63,8 @@ def test_ratios_hours_and_times_have_formats_and_types(model: ReportModel) -> No
     info = {r[0].value: r[1] for r in wb["Thông tin"].iter_rows(min_row=4) if r[0].value and len(r) > 1}
     assert info["Đầu kỳ"].value == datetime(2026, 10, 1, 0, 0)
     assert info["Múi giờ"].value == "Asia/Ho_Chi_Minh"
-    assert info["Mức phủ số liệu của kỳ"].value == pytest.approx(1.0)
-    assert info["Mức phủ số liệu của kỳ"].number_format == "0.00%"
+    assert info["Mức phủ dữ liệu giám sát của kỳ"].value == pytest.approx(1.0)
+    assert info["Mức phủ dữ liệu giám sát của kỳ"].number_format == "0.00%"
 
 
 def test_every_table_can_be_sorted_and_filtered(model: ReportModel) -> None:
