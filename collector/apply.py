@@ -40,41 +40,39 @@ from netmon.collector.devices import (
     DeviceFacts,
     Live,
     LiveTail,
-    Measured,
     Topology,
     encode_saved,
     encode_tails,
 )
 from netmon.collector.journal import Txn
+from netmon.collector.measure import measure
 from netmon.collector.model import AgentView, Outage, Reboot, State, Transition
 from netmon.collector.readmodel import Point, RecentLog
 from netmon.collector.records import load_records
 from netmon.collector.replay import NO_KEY, Moment, Replayer
+from netmon.collector.silence import Silences
 from netmon.collector.state import (
     IMPAIRED,
     AncestorChanged,
+    Confirmed,
     Context,
     DeviceState,
     Event,
     Maintenance,
     Round,
-    Stale,
     apply,
     initial,
 )
-from netmon.collector.store import Commit, HistoryRow, Store
+from netmon.collector.store import Commit, Store
 from netmon.config.settings import StateSettings
 
 log = logging.getLogger(__name__)
 
-#: How long after a device's last sample an UNKNOWN from its agent's last will begins.
-STALE_EPSILON_S = 0.001
 #: The live tails saved since the last whole save are bounded by about this many bytes per
 #: device (about one whole save): past it, the batch saves every device whole instead.
 TAIL_BYTES_PER_DEVICE = 200
 
 _by_ts = attrgetter("ts")
-_agent_decoder = msgspec.json.Decoder(AgentView)
 _encoder = msgspec.json.Encoder()
 
 
@@ -90,7 +88,7 @@ class WriteCounters:
     unknown_samples: int = 0
 
 
-class Writer:
+class Writer(Silences):
     """Device states of one inventory, changed by batches, agent statuses and the tick.
 
     Args:
@@ -249,6 +247,9 @@ class Writer:
         moment = Moment.live(ts)
         if s.rebooted:
             self._reboot(s, agent, live, tx.commit, late=wm is not None and ts < wm)
+        if s.trigger is not None:
+            self._triggered(s, s.trigger, live, tx, moment)
+            return
         if wm is not None and ts < wm:
             self._late(s, live, tx, moment)
             return
@@ -287,35 +288,14 @@ class Writer:
             live.last_seen = ts
         if s.ok:
             live.last_ok = ts
-        self._measure(s, live, tx.commit)
-
-    def _resume(self, dev_id: str, ts: float, *, f: DeviceFacts, live: Live, tx: Txn, moment: Moment) -> None:
-        """A sample after a silence: retract an UNKNOWN the transport caused, or record a real gap."""
-        core = self.records.core[dev_id]
-        gap = live.last_seen is not None and ts - live.last_seen > f.stale_after_s
-        if live.pre_stale is not None:
-            if core.base == State.UNKNOWN and not gap:
-                # The silence was the transport's, not the network's: what the samples
-                # say replaces the UNKNOWN that the tick or the last will had declared.
-                since = core.since
-                self.rewrite(dev_id, since, live.pre_stale, tx)
-                if f.descendants:
-                    # What its dependants saw of the UNKNOWN is retracted too.
-                    tx.edit_views(dev_id, self.replayer.views)
-                    self.replayer.views.cut(dev_id, since)
-                    for d in f.descendants:
-                        self.replayer.schedule_dependant(d, since)
-            live.pre_stale = None
-        if gap and live.last_seen is not None:
-            self.close_round(dev_id, f, live, tx, moment)
-            self.feed(dev_id, Stale(live.last_seen + f.interval_s, "no data"), tx, moment)
+        measure(rec.measured, s, live, tx.commit.history, self._history_step_s)
 
     def step(
         self, ts: float, ok: bool, reason: str, *, dev_id: str, f: DeviceFacts, live: Live, tx: Txn, moment: Moment
     ) -> None:
         """Maintenance boundaries up to ``ts``, then the sample's part in its round."""
         if f.windows:
-            self._maintenance(dev_id, f, live, never_before=ts - 1e-9, first_at=ts, upto=ts, tx=tx, moment=moment)
+            self.maintenance(dev_id, f, live, never_before=ts - 1e-9, first_at=ts, upto=ts, tx=tx, moment=moment)
         if live.round_start is not None and ts >= live.round_start + f.interval_s / 2:
             self.close_round(dev_id, f, live, tx, moment, boundary=ts)
         if live.round_start is None:
@@ -327,7 +307,7 @@ class Writer:
         elif not live.round_reason:
             live.round_reason = reason
 
-    def _maintenance(
+    def maintenance(
         self,
         dev_id: str,
         f: DeviceFacts,
@@ -365,44 +345,24 @@ class Writer:
         if boundary is not None and not moment.replaying:
             self.replayer.maybe_checkpoint(dev_id, live, boundary)
 
-    def _measure(self, s: wire.Sample, live: Live, commit: Commit) -> None:
-        m = self.records.measured.get(s.device)
-        if m is None:
-            m = self.records.measured[s.device] = Measured()
-        if s.probe != "snmp":
-            m.probe_at = s.ts
-            m.loss_ratio = s.loss if s.loss is not None else (0.0 if s.ok else 1.0)
-            rtt = s.rtt
-            if rtt is not None:
-                m.rtt_min_s, m.rtt_avg_s, m.rtt_max_s, m.jitter_s = rtt.min, rtt.avg, rtt.max, rtt.jitter
-            elif not s.ok:
-                m.rtt_min_s = m.rtt_avg_s = m.rtt_max_s = m.jitter_s = None
-            if s.ts - live.hist_last >= self._history_step_s:
-                live.hist_last = s.ts
-                commit.history.append(
-                    HistoryRow(
-                        s.device, s.ts, s.ok, rtt.avg if rtt else None, m.loss_ratio, rtt.jitter if rtt else None
-                    )
-                )
-            return
-        if m.probe_at is None and s.ts - live.hist_last >= self._history_step_s:
-            # No ICMP/TCP probe (ICMP off): the SNMP response time is the latency the charts show.
-            live.hist_last = s.ts
-            commit.history.append(HistoryRow(s.device, s.ts, s.ok, s.response_s if s.ok else None, None, None))
+    def _triggered(self, s: wire.Sample, trigger: wire.Trigger, live: Live, tx: Txn, moment: Moment) -> None:
+        """A probe an SNMP notification set off (a linkDown from the uplink, a coldStart):
+        outside the rounds, so it neither opens nor closes one. Failed, it is a confirmed
+        failure (DOWN at once, or UNREACHABLE/held as its ancestors say); answered, a good
+        round for a device that was failing. Not logged for re-play: a re-play judges the
+        device on its rounds alone, which confirm the failure a few rounds later."""
+        dev_id = s.device
         if s.ok:
-            m.snmp_at = s.ts
-            m.unread = s.unread  # the tables this answer left unread (None: all read)
-        if s.response_s is not None:
-            m.response_s = s.response_s
-        if s.sys_uptime_s is not None:
-            live.sys_uptime_s = s.sys_uptime_s
-            live.uptime_at = s.ts
-        if s.sys_name is not None:
-            live.sys_name = s.sys_name
-        if s.sys_descr is not None:
-            live.sys_descr = s.sys_descr
-        if s.interfaces is not None:
-            m.interfaces, m.interfaces_at = s.interfaces, s.ts
+            core = self.records.core[dev_id]
+            if core.base is not State.UP or core.fail_streak:
+                self.feed(dev_id, Round(s.ts, True), tx, moment)
+            live.last_ok = s.ts if live.last_ok is None else max(live.last_ok, s.ts)
+        else:
+            # The failure began no later than the notification that told of it.
+            self.feed(dev_id, Confirmed(min(trigger.received_at, s.ts), trigger.trap, s.reason), tx, moment)
+        if live.last_seen is None or s.ts > live.last_seen:
+            live.last_seen = s.ts
+        measure(self.records.measured, s, live, tx.commit.history, self._history_step_s)
 
     def _reboot(self, s: wire.Sample, agent: str, live: Live, commit: Commit, *, late: bool) -> None:
         """Record the reboot a sample reports, once (:mod:`collector.reboots`); a late
@@ -570,85 +530,3 @@ class Writer:
         if live.round_start is not None and s.ts >= live.round_start and s.ok and not live.round_ok:
             live.round_ok = True
             self.feed(s.device, Round(s.ts, True), tx, moment)
-
-    # --- agent statuses, the tick -----------------------------------------------------------
-
-    def agent_status(self, status: wire.AgentStatus, received_at: float) -> bool:
-        """An agent's birth message or last will; offline makes its devices UNKNOWN at once;
-        returns whether anything was written."""
-        return self.run(Commit(), lambda tx: self._agent_status(status, received_at, tx))
-
-    def _agent_status(self, status: wire.AgentStatus, received_at: float, tx: Txn) -> None:
-        prev = self.records.agents.get(status.agent)
-        online = status.state == "online"
-        self.records.agents[status.agent] = AgentView(
-            id=status.agent,
-            online=online,
-            last_seen=received_at if online else (prev.last_seen if prev else None),
-            version=status.version or (prev.version if prev else ""),
-            devices=status.devices or (prev.devices if prev else 0),
-            last_seq=prev.last_seq if prev else None,
-        )
-        tx.commit.agents[status.agent] = _encoder.encode(self.records.agents[status.agent])
-        if online:
-            return
-        moment = Moment.live(received_at)
-        ts = status.ts or received_at
-        for dev_id, live in self.records.live.items():
-            if live.agent == status.agent:
-                # A last will carries the time the agent connected, often before its last
-                # sample: the device was seen then, so UNKNOWN starts just after. Dated at
-                # the sample itself, it would supersede the UP that sample may have made,
-                # and retracting the UNKNOWN later could not bring that UP back.
-                since = ts if live.last_seen is None else max(ts, live.last_seen + STALE_EPSILON_S)
-                self._go_stale(dev_id, since, f"agent {status.agent} offline", tx, moment)
-
-    def _go_stale(self, dev_id: str, ts: float, cause: str, tx: Txn, moment: Moment) -> None:
-        core = self.records.core[dev_id]
-        if core.base == State.UNKNOWN:
-            return
-        live = self.records.live[dev_id]
-        self.close_round(dev_id, self.topology.facts[dev_id], live, tx, moment)
-        before = self.records.core[dev_id]
-        self.feed(dev_id, Stale(ts, cause), tx, moment)
-        if self.records.core[dev_id] is not before:
-            live.pre_stale = before
-
-    def tick(self, now: float, *, save_all: bool) -> bool:
-        """Close rounds that nobody answered, declare staleness, apply maintenance
-        boundaries; ``save_all`` saves every device (a checkpoint). Returns whether
-        anything was written."""
-        commit = Commit()
-        if save_all:
-            for dev_id in self.topology.facts:
-                commit.devices[dev_id] = b""
-            commit.drop_tails = True
-        return self.run(commit, lambda tx: self._tick(now, tx))
-
-    def _tick(self, now: float, tx: Txn) -> None:
-        for dev_id, f in self.topology.facts.items():
-            live = self.records.live[dev_id]
-            # Processing keys in measurement time: when the next round's sample would have
-            # decided it, not the tick's own time (which is later than samples still in
-            # flight, and would make their devices look as if heard out of order).
-            if live.round_start is not None and now - live.round_start >= f.interval_s:
-                self.close_round(dev_id, f, live, tx, Moment.live(live.round_start + f.interval_s))
-                tx.moved.add(dev_id)
-            if live.last_seen is not None and now - live.last_seen > f.stale_after_s:
-                self._go_stale(
-                    dev_id, live.last_seen + f.interval_s, "no data", tx, Moment.live(live.last_seen + f.stale_after_s)
-                )
-            if f.windows:
-                self.journal(dev_id, tx)
-                start = self.started
-                self._maintenance(
-                    dev_id, f, live, never_before=start, first_at=start, upto=now, tx=tx, moment=Moment.live(now)
-                )
-                tx.moved.add(dev_id)
-
-    def save_all(self) -> None:
-        """Save every device (on a clean stop)."""
-        commit = Commit(drop_tails=True)
-        for dev_id in self.topology.facts:
-            commit.devices[dev_id] = b""
-        self.run(commit, lambda tx: None)

@@ -193,6 +193,13 @@ _CAUSES: tuple[tuple[re.Pattern[str], tuple[str, str]], ...] = (
         re.compile(r"(?P<n>\d+) failed rounds?: (?P<reason>.*)"),
         ("{n} lượt thăm dò liên tiếp không có trả lời ({reason})", "{n} failed rounds in a row ({reason})"),
     ),
+    (
+        re.compile(r"(?P<trap>\w+) trap, probe failed: (?P<reason>.*)"),
+        (
+            "thiết bị báo {trap} (bẫy SNMP), thăm dò ngay không có trả lời ({reason})",
+            "{trap} trap, the probe that followed it failed ({reason})",
+        ),
+    ),
     (re.compile(r"unreachable: (?P<device>\S+) is down"), ("{device} mất kết nối", "{device} is down")),
     (
         re.compile(r"agent (?P<agent>\S+) offline"),

@@ -148,7 +148,20 @@ class Maintenance:
     reason: str = ""
 
 
-Event = Round | Stale | AncestorChanged | Maintenance
+@dataclass(frozen=True, slots=True)
+class Confirmed:
+    """A failure confirmed out of schedule: an SNMP notification (``trap``, e.g. linkDown)
+    made the agent probe the device at once, and it did not answer. It counts as a whole
+    failure streak: DOWN now, dated at ``ts``, instead of after ``down_after`` rounds —
+    unless an ancestor explains it (UNREACHABLE) or is itself failing (held), as for rounds.
+    """
+
+    ts: float
+    trap: str
+    reason: str = ""
+
+
+Event = Round | Stale | AncestorChanged | Maintenance | Confirmed
 
 
 def initial(since: float) -> DeviceState:
@@ -215,9 +228,10 @@ def _move(
 
 
 def _judge_failure(
-    dev: DeviceState, *, device: str, now: float, rules: Rules, ctx: Context, reason: str
+    dev: DeviceState, *, device: str, now: float, rules: Rules, ctx: Context, reason: str, cause: str | None = None
 ) -> tuple[DeviceState, tuple[Transition, ...]]:
-    """Decide what a failing device is, given its streak and its ancestors."""
+    """Decide what a failing device is, given its streak and its ancestors (``cause``: the
+    words of a DOWN, when not its failed rounds')."""
     start = dev.fail_start if dev.fail_start is not None else now
     if dev.base == State.DOWN:
         # Its own outage began first: an ancestor failing later does not rewrite that.
@@ -241,7 +255,7 @@ def _judge_failure(
     if ctx.suspect:
         return dev, ()  # held: the ancestor's verdict decides
     # (An UNREACHABLE device gets here with fresh evidence after its ancestor recovered.)
-    cause = f"{dev.fail_streak} failed rounds: {reason or 'no answer'}"
+    cause = cause or f"{dev.fail_streak} failed rounds: {reason or 'no answer'}"
     return _move(dev, device=device, base=State.DOWN, ts=start, now=now, cause=cause, root=None, rules=rules)
 
 
@@ -296,6 +310,19 @@ def apply(
         fail_start = dev.fail_start if dev.fail_streak > 0 and dev.fail_start is not None else ts
         failed = replace(dev, fail_streak=fail_streak, fail_start=fail_start, ok_streak=0, ok_start=None)
         return _judge_failure(failed, device=device, now=now, rules=rules, ctx=ctx, reason=event.reason)
+
+    if isinstance(event, Confirmed):
+        ts = event.ts
+        fail_start = dev.fail_start if dev.fail_streak > 0 and dev.fail_start is not None else ts
+        failed = replace(
+            dev,
+            fail_streak=max(dev.fail_streak + 1, rules.down_after),
+            fail_start=min(fail_start, ts),
+            ok_streak=0,
+            ok_start=None,
+        )
+        why = f"{event.trap} trap, probe failed: {event.reason or 'no answer'}"
+        return _judge_failure(failed, device=device, now=ts, rules=rules, ctx=ctx, reason=event.reason, cause=why)
 
     if isinstance(event, Stale):
         if dev.base == State.UNKNOWN:

@@ -8,6 +8,7 @@ from hypothesis import strategies as st
 from netmon.collector.model import State
 from netmon.collector.state import (
     AncestorChanged,
+    Confirmed,
     Context,
     DeviceState,
     Event,
@@ -209,3 +210,26 @@ def test_an_own_outage_is_not_rewritten_when_the_ancestor_fails_later() -> None:
     dev, trs = run([*rounds("00", t0=300), AncestorChanged(400)], ctx=Context(impaired_root="d1"), start=dev)
     assert dev.state == State.DOWN
     assert trs == []
+
+
+def test_a_confirmed_failure_is_down_at_once_dated_at_its_notification() -> None:
+    # Up, then an SNMP linkDown made the agent probe the device out of schedule and it did
+    # not answer: DOWN now (not after down_after rounds), dated at the notification.
+    dev, trs = run([*rounds("11"), Confirmed(150.0, "linkDown", "timeout")])
+    assert dev.state is State.DOWN
+    assert (trs[-1].ts, trs[-1].cause) == (150.0, "linkDown trap, probe failed: timeout")
+    # A failed round already under way dates the outage from its own first failure.
+    dev, trs = run([*rounds("110"), Confirmed(200.0, "linkDown", "timeout")])
+    assert (dev.state, trs[-1].ts) == (State.DOWN, 180.0)
+    # The next good round brings it back.
+    dev, _ = run([*rounds("11"), Confirmed(150.0, "linkDown"), Round(180.0, True)])
+    assert dev.state is State.UP
+
+
+def test_a_confirmed_failure_follows_its_ancestors_as_rounds_do() -> None:
+    up, _ = run(rounds("11"))
+    dev, trs = run([Confirmed(150.0, "linkDown", "timeout")], ctx=Context(impaired_root="d1"), start=up)
+    assert (dev.state, dev.root_cause) == (State.UNREACHABLE, "d1")
+    held, trs = run([Confirmed(150.0, "linkDown", "timeout")], ctx=Context(suspect=True), start=up)
+    assert (held.state, trs) == (State.UP, [])  # held: the failing uplink's verdict decides
+    assert held.fail_streak >= RULES.down_after
