@@ -231,9 +231,11 @@ class StateSettings(_Strict):
     up_after: int = Field(default=1, ge=1, le=100)
     stale_after_intervals: float = Field(default=3.0, ge=1.0)
     default_interval_s: float = Field(default=60.0, gt=0)
-    #: how far back late samples (an outbox replay after a broker outage, sent behind live
-    #: data) still rewrite history: an hour costs ~45 MB at national scale (30,000 devices)
-    reorder_window_s: float = Field(default=3600.0, ge=0)
+    #: how far back a late sample still rewrites history. Agents send their backlog in
+    #: order, so a sample is late only when another agent's came first (a parent polled by
+    #: another agent, an agent whose broker link was cut): ten minutes cover that, at a
+    #: few MB at national scale (an hour: ~40 MB)
+    reorder_window_s: float = Field(default=600.0, ge=0)
     flap_transitions: int = Field(default=5, ge=2)
     flap_window_s: float = Field(default=3600.0, gt=0)
 
