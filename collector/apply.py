@@ -47,7 +47,7 @@ from netmon.collector.devices import (
 from netmon.collector.journal import Txn
 from netmon.collector.measure import measure
 from netmon.collector.model import AgentView, Outage, Reboot, State, Transition
-from netmon.collector.readmodel import Point, RecentLog
+from netmon.collector.readmodel import RecentLog
 from netmon.collector.records import load_records
 from netmon.collector.replay import NO_KEY, Moment, Replayer
 from netmon.collector.silence import Silences
@@ -64,6 +64,7 @@ from netmon.collector.state import (
     initial,
 )
 from netmon.collector.store import Commit, Store
+from netmon.collector.timeline import Point, Timeline
 from netmon.config.settings import StateSettings
 
 log = logging.getLogger(__name__)
@@ -443,7 +444,9 @@ class Writer(Silences):
         """Append a transition to the recent log and the commit (an outage opens with it)."""
         commit = tx.commit
         recent = self.recent
-        tl = recent.device.setdefault(tr.device, [])
+        tl = recent.device.get(tr.device)
+        if tl is None:
+            tl = recent.device[tr.device] = Timeline()
         if tl and tl[-1][0] == tr.ts:
             # A state that lasted no time (e.g. UNREACHABLE then DOWN at the same instant
             # during a re-play): the later one replaces it, in memory and in the store.
@@ -493,9 +496,9 @@ class Writer(Silences):
         or superseded by an UNKNOWN clamped to the same instant)."""
         commit = tx.commit
         recent = self.recent
-        tl = recent.device.get(dev_id, [])
-        keep = [p for p in tl if p[0] < since]
-        removed = [p for p in tl if p[0] >= since]
+        tl = recent.device.get(dev_id, Timeline())
+        keep = Timeline(p for p in tl if p.ts < since)
+        removed = [p for p in tl if p.ts >= since]
         recent.device[dev_id] = keep
         # An outage is a stretch of impaired states: count the ones that began in what is removed.
         prev = keep[-1][1] if keep else State.UNKNOWN

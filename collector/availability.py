@@ -1,7 +1,7 @@
 """Availability from the transition log (pure).
 
-A *timeline* is a device's transitions as ``(ts, state)`` pairs in time order: the device
-is in ``state`` from ``ts`` until the next pair. Before its first pair a device was not
+A *timeline* is a device's transitions as ``(ts, state)`` pairs in time order (packed, see
+:mod:`collector.timeline`): the device is in ``state`` from ``ts`` until the next pair. Before its first pair a device was not
 observed, which counts as UNKNOWN. Availability over a window is exact to the floating
 point second, and because it is computed from the stored log alone it is the same whether
 or not the collector restarted in between.
@@ -15,27 +15,31 @@ from __future__ import annotations
 
 import heapq
 from bisect import bisect_right
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
+from itertools import repeat
 
 from netmon.collector.model import Availability, State
+from netmon.collector.timeline import STATES, Timeline
 
-Timeline = Sequence[tuple[float, State]]
+#: A timeline as the functions here take it: packed, or a sequence of ``(ts, state)`` pairs
+#: (packed on the way in).
+Points = Sequence[tuple[float, State]]
 
 _PRECEDENCE = (State.UP, State.MAINTENANCE, State.DOWN, State.UNREACHABLE, State.UNKNOWN)
 _RANK = {s: i for i, s in enumerate(_PRECEDENCE)}
+#: Per packed state code, its rank in the precedence.
+_RANK_OF_CODE = tuple(_RANK[s] for s in STATES)
+_UNKNOWN_CODE = STATES.index(State.UNKNOWN)
 
 
-def _ts(p: tuple[float, State]) -> float:
-    return p[0]
-
-
-def state_at(timeline: Timeline, t: float) -> State:
+def state_at(timeline: Points, t: float) -> State:
     """The state at ``t`` (UNKNOWN before the first transition)."""
-    i = bisect_right(timeline, t, key=_ts)
-    return timeline[i - 1][1] if i else State.UNKNOWN
+    tl = Timeline.of(timeline)
+    i = bisect_right(tl.times, t)
+    return tl.state(i - 1) if i else State.UNKNOWN
 
 
-def seconds_in_states(timeline: Timeline, start: float, end: float) -> dict[State, float]:
+def seconds_in_states(timeline: Points, start: float, end: float) -> dict[State, float]:
     """Seconds spent in each state over ``[start, end)``; they sum to ``end - start``."""
     a = device_availability(timeline, start, end)
     return {
@@ -48,27 +52,31 @@ def seconds_in_states(timeline: Timeline, start: float, end: float) -> dict[Stat
 
 
 _SLOT = {State.UP: 0, State.DOWN: 1, State.UNREACHABLE: 2, State.UNKNOWN: 3, State.MAINTENANCE: 4}
+#: Per packed state code, its slot in :func:`device_availability`'s accumulator.
+_SLOT_OF_CODE = tuple(_SLOT[s] for s in STATES)
 
 
-def device_availability(timeline: Timeline, start: float, end: float) -> Availability:
+def device_availability(timeline: Points, start: float, end: float) -> Availability:
     """Availability of one device (or one commune's timeline) over ``[start, end)``."""
     acc = [0.0, 0.0, 0.0, 0.0, 0.0]
     if end > start:
-        n = len(timeline)
-        if n == 0 or timeline[0][0] >= end:
+        tl = Timeline.of(timeline)
+        times, codes = tl.times, tl.codes
+        n = len(times)
+        if n == 0 or times[0] >= end:
             acc[3] = end - start
-        elif timeline[-1][0] <= start:
-            acc[_SLOT[timeline[-1][1]]] = end - start  # the common case: no change in the window
+        elif times[-1] <= start:
+            acc[_SLOT_OF_CODE[codes[-1]]] = end - start  # the common case: no change in the window
         else:
-            i = bisect_right(timeline, start, key=_ts)
-            cur = _SLOT[timeline[i - 1][1]] if i else 3
+            i = bisect_right(times, start)
+            cur = _SLOT_OF_CODE[codes[i - 1]] if i else 3
             t = start
             while i < n:
-                ts, st = timeline[i]
+                ts = times[i]
                 if ts >= end:
                     break
                 acc[cur] += ts - t
-                t, cur = ts, _SLOT[st]
+                t, cur = ts, _SLOT_OF_CODE[codes[i]]
                 i += 1
             acc[cur] += end - t
     return Availability(up_s=acc[0], down_s=acc[1], unreachable_s=acc[2], unknown_s=acc[3], maintenance_s=acc[4])
@@ -87,34 +95,31 @@ def commune_state(states: Iterable[State]) -> State:
     return best
 
 
-def commune_timeline(timelines: Sequence[Timeline]) -> list[tuple[float, State]]:
+def commune_timeline(timelines: Sequence[Points]) -> Timeline:
     """Merge the timelines of a commune's access devices into the commune's timeline."""
     if not timelines:
-        return []
+        return Timeline()
     if len(timelines) == 1:
-        return list(timelines[0])
-    current = [State.UNKNOWN] * len(timelines)
-    out: list[tuple[float, State]] = []
-    merged = heapq.merge(*(_tagged(k, tl) for k, tl in enumerate(timelines)))
-    for ts, k, point in merged:
-        current[k] = point[1]
-        cs = commune_state(current)
-        # The device's own point where it says the same: the engine keeps 10,000 communes'
-        # timelines, and a tuple of their own for each point cost megabytes.
-        p = point if point[1] is cs else (ts, cs)
-        if out and out[-1][0] == ts:
-            out[-1] = p
-            if len(out) > 1 and out[-2][1] == cs:
-                out.pop()
-        elif not out or out[-1][1] != cs:
-            out.append(p)
+        only = timelines[0]
+        return only.copy() if isinstance(only, Timeline) else Timeline(only)
+    packed = [Timeline.of(tl) for tl in timelines]
+    current = [_UNKNOWN_CODE] * len(packed)
+    out = Timeline()
+    times, codes = out.times, out.codes
+    rank = _RANK_OF_CODE.__getitem__
+    merged = heapq.merge(*(zip(tl.times, repeat(k), tl.codes) for k, tl in enumerate(packed)))
+    for ts, k, code in merged:
+        current[k] = code
+        cs = min(current, key=rank)
+        if times and times[-1] == ts:
+            codes[-1] = cs
+            if len(codes) > 1 and codes[-2] == cs:
+                del times[-1]
+                del codes[-1]
+        elif not codes or codes[-1] != cs:
+            times.append(ts)
+            codes.append(cs)
     return out
-
-
-def _tagged(k: int, tl: Timeline) -> Iterator[tuple[float, int, tuple[float, State]]]:
-    # A function, not a nested generator expression: each needs its own ``k``.
-    for point in tl:
-        yield point[0], k, point
 
 
 def add(a: Availability, b: Availability) -> Availability:

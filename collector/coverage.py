@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from netmon.collector.availability import Timeline, device_availability
+from netmon.collector.availability import Points, device_availability
 from netmon.collector.model import Counts, CoveragePoint, State
+from netmon.collector.timeline import STATES, Timeline
 from netmon.config.inventory import InventoryIndex
 
 
@@ -44,7 +45,10 @@ def counts(communes: Iterable[str], states: Mapping[str, State], provisioned: Ma
     return Counts(communes=n, provisioned=prov, connected=conn, by_state=by_state)
 
 
-def time_weighted(timelines: Mapping[str, Timeline], communes: Sequence[str], start: float, end: float) -> float:
+_UP = STATES.index(State.UP)
+
+
+def time_weighted(timelines: Mapping[str, Points], communes: Sequence[str], start: float, end: float) -> float:
     """Average share of ``communes`` connected over ``[start, end)`` (0 for none or an empty window)."""
     if not communes or end <= start:
         return 0.0
@@ -57,7 +61,7 @@ def time_weighted(timelines: Mapping[str, Timeline], communes: Sequence[str], st
 
 
 def series(
-    timelines: Mapping[str, Timeline], communes: Sequence[str], start: float, end: float, step_s: float
+    timelines: Mapping[str, Points], communes: Sequence[str], start: float, end: float, step_s: float
 ) -> list[CoveragePoint]:
     """Connected communes at ``start``, ``start + step_s``, ... up to ``end`` (inclusive)."""
     if step_s <= 0 or end < start:
@@ -73,12 +77,14 @@ def series(
         if not tl:
             continue
         # Walk the timeline and the sample times together: O(len(tl) + len(times)).
+        packed = Timeline.of(tl)
+        tl_times, codes, n = packed.times, packed.codes, len(packed)
         j = 0
-        cur = State.UNKNOWN
+        up = False
         for i, ti in enumerate(times):
-            while j < len(tl) and tl[j][0] <= ti:
-                cur = tl[j][1]
+            while j < n and tl_times[j] <= ti:
+                up = codes[j] == _UP
                 j += 1
-            if cur == State.UP:
+            if up:
                 connected[i] += 1
     return [CoveragePoint(ts=t, connected=c, communes=len(communes)) for t, c in zip(times, connected, strict=True)]

@@ -10,11 +10,12 @@ import msgspec
 
 from netmon.collector.devices import Live
 from netmon.collector.model import State
-from netmon.collector.readmodel import RebootTally, RecentLog, Timeline
+from netmon.collector.readmodel import RebootTally, RecentLog
 from netmon.collector.records import DeviceRecords
 from netmon.collector.replay import View, ViewLogs
 from netmon.collector.state import DeviceState
 from netmon.collector.store import Commit
+from netmon.collector.timeline import Timeline
 
 
 @dataclass(slots=True)

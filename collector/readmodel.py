@@ -14,7 +14,7 @@ over any window, and the snapshot that exporters and pages render.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -24,6 +24,7 @@ from netmon.collector import coverage as cov
 from netmon.collector import reboots as rb
 from netmon.collector.devices import NOTHING_MEASURED, Live, Measured, Topology
 from netmon.collector.model import (
+    DEVICE_WINDOWS_S,
     STANDARD_WINDOWS_S,
     AgentView,
     Availability,
@@ -47,19 +48,12 @@ from netmon.collector.model import (
 )
 from netmon.collector.state import DeviceState
 from netmon.collector.storeread import StoreReader
+from netmon.collector.timeline import Timeline
 
 #: How far back the transition log is kept in memory (the longest standard window + a day).
 MEMORY_S = max(STANDARD_WINDOWS_S) + 86400.0
-
-
-class Point(NamedTuple):
-    """A point of a timeline: the device (or commune) is in ``state`` from ``ts`` on."""
-
-    ts: float
-    state: State
-
-
-Timeline = list[tuple[float, State]]
+#: The timeline of a device never seen (read only).
+_EMPTY = Timeline()
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +138,7 @@ class RecentLog:
         if self._dirty:
             access = self.topology.access
             for c in self._dirty:
-                self._commune[c] = av.commune_timeline([self.device.get(d, []) for d in access.get(c, ())])
+                self._commune[c] = av.commune_timeline([self.device.get(d, _EMPTY) for d in access.get(c, ())])
             self._dirty.clear()
         return self._commune
 
@@ -153,7 +147,8 @@ class RecentLog:
         since = now - MEMORY_S
         for dev_id, tl in self.device.items():
             i = 0
-            while i + 1 < len(tl) and tl[i + 1][0] <= since:
+            tl_times = tl.times
+            while i + 1 < len(tl_times) and tl_times[i + 1] <= since:
                 i += 1
             if i:
                 self.device[dev_id] = tl[i:]
@@ -195,14 +190,16 @@ class History:
         dev_tl = self.store.timelines(start, topo.devices_of(scope, ident))
         if scope == "device":
             return dev_tl, communes
-        return {c: av.commune_timeline([dev_tl.get(d, []) for d in topo.access.get(c, ())]) for c in communes}, communes
+        return {
+            c: av.commune_timeline([dev_tl.get(d, _EMPTY) for d in topo.access.get(c, ())]) for c in communes
+        }, communes
 
     def availability(self, scope: Scope, ident: str, start: float, end: float) -> Availability:
         """Time in states of a device, commune, district or the province over ``[start, end)``."""
         tls, communes = self._timelines(scope, ident, start)
         if scope == "device":
-            return av.device_availability(tls.get(ident, []), start, end)
-        return av.total(av.device_availability(tls.get(c, []), start, end) for c in communes)
+            return av.device_availability(tls.get(ident, _EMPTY), start, end)
+        return av.total(av.device_availability(tls.get(c, _EMPTY), start, end) for c in communes)
 
     def time_weighted_coverage(self, scope: Scope, ident: str, start: float, end: float) -> float:
         """Average share of the unit's communes connected over ``[start, end)``."""
@@ -214,8 +211,8 @@ class History:
         one read of its timelines."""
         tls, communes = self._timelines(scope, ident, start)
         if scope == "device":
-            return WindowFigures(av.device_availability(tls.get(ident, []), start, end), None)
-        a = av.total(av.device_availability(tls.get(c, []), start, end) for c in communes)
+            return WindowFigures(av.device_availability(tls.get(ident, _EMPTY), start, end), None)
+        a = av.total(av.device_availability(tls.get(c, _EMPTY), start, end) for c in communes)
         return WindowFigures(a, cov.time_weighted(tls, communes, start, end))
 
     def coverage_series(self, start: float, end: float, step_s: float) -> list[CoveragePoint]:
@@ -268,7 +265,7 @@ class History:
             tls: Mapping[str, Timeline] = recent.device
         else:
             tls = self.store.timelines(since, slack)
-        return [replace(r, counted_as=rb.counted_as(tls.get(r.device, []), r.ts, slack[r.device])) for r in found]
+        return [replace(r, counted_as=rb.counted_as(tls.get(r.device, _EMPTY), r.ts, slack[r.device])) for r in found]
 
     def _placed(self, device: str | None, commune: str | None, district: str | None) -> Collection[str] | None:
         """The devices placed in a unit (a district: its own and its communes'), None for
@@ -293,7 +290,8 @@ class History:
 
 
 def standard_availability(topology: Topology, recent: RecentLog, now: float) -> StandardAvailability:
-    """Availability of every unit over the standard windows ending at ``now``."""
+    """Availability of every unit over the standard windows ending at ``now`` (a device's
+    over :data:`~collector.model.DEVICE_WINDOWS_S`)."""
     com_tl = recent.communes()
     starts = [now - w for w in STANDARD_WINDOWS_S]
     # Most units share the same figures (up the whole window): one object for each
@@ -305,18 +303,21 @@ def standard_availability(topology: Topology, recent: RecentLog, now: float) -> 
         t = tuple(one.setdefault(a, a) for a in items)
         return same.setdefault(t, t)
 
-    def windows(tl: Sequence[tuple[float, State]]) -> tuple[Availability, ...]:
+    def windows(tl: Timeline, starts: list[float]) -> tuple[Availability, ...]:
         return shared(av.device_availability(tl, start, now) for start in starts)
 
-    empty: Timeline = []
-    devices = {dev_id: windows(recent.device.get(dev_id, empty)) for dev_id in topology.facts}
-    communes = {c: windows(com_tl.get(c, empty)) for c in topology.communes}
+    device_starts = [now - w for w in DEVICE_WINDOWS_S]
+    devices = {dev_id: windows(recent.device.get(dev_id, _EMPTY), device_starts) for dev_id in topology.facts}
+    communes = {c: windows(com_tl.get(c, _EMPTY), starts) for c in topology.communes}
     n = range(len(STANDARD_WINDOWS_S))
     districts = {
         d: shared(av.total(communes[c][i] for c in cs) for i in n) for d, cs in topology.district_communes.items()
     }
     province = {topology.inventory.province.code: shared(av.total(a[i] for a in communes.values()) for i in n)}
-    return StandardAvailability({"device": devices, "commune": communes, "district": districts, "province": province})
+    return StandardAvailability(
+        {"device": devices, "commune": communes, "district": districts, "province": province},
+        {"device": DEVICE_WINDOWS_S},
+    )
 
 
 def device_view(

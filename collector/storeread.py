@@ -20,6 +20,7 @@ import msgspec
 
 from netmon.collector.devices import SavedDevice, decode_saved
 from netmon.collector.model import AgentView, HistoryPoint, Outage, Reboot, State, Transition
+from netmon.collector.timeline import Timeline
 
 
 class StoreError(Exception):
@@ -86,10 +87,10 @@ class StoreReader:
                     "move it aside (the collector starts a new one) or restore a backup"
                 ) from None
 
-    def timelines(self, since: float, devices: Iterable[str] | None = None) -> dict[str, list[tuple[float, State]]]:
+    def timelines(self, since: float, devices: Iterable[str] | None = None) -> dict[str, Timeline]:
         """Per device (all, or those named), its transitions from ``since`` on, preceded by
         the last one before."""
-        out: dict[str, list[tuple[float, State]]] = {}
+        out: dict[str, Timeline] = {}
         states = _STATES
         if devices is not None:
             wanted = list(devices)
@@ -99,29 +100,29 @@ class StoreReader:
                         "SELECT ts, new FROM transitions WHERE device = ? AND ts < ? ORDER BY ts DESC, rowid DESC LIMIT 1",
                         (dev, since),
                     ).fetchone()
-                    tl = [(float(row[0]), states[row[1]])] if row is not None else []
-                    tl.extend(
-                        (float(ts), states[new])
-                        for ts, new in c.execute(
-                            "SELECT ts, new FROM transitions WHERE device = ? AND ts >= ? ORDER BY ts, rowid",
-                            (dev, since),
-                        )
-                    )
+                    tl = Timeline([(float(row[0]), states[row[1]])] if row is not None else ())
+                    for ts, new in c.execute(
+                        "SELECT ts, new FROM transitions WHERE device = ? AND ts >= ? ORDER BY ts, rowid",
+                        (dev, since),
+                    ):
+                        tl.append((float(ts), states[new]))
                     if tl:
                         out[dev] = tl
             return out
-        # Row by row, not fetchall(): the points keep the rows' floats, and a fetched list
-        # of rows around them would leave most of its memory stranded (80 MB, not 30 MB,
-        # for a national inventory's 30 days).
+        # Row by row, not fetchall(): a fetched list of rows would leave most of its memory
+        # stranded once packed.
         with self.reading("the transition log") as c:
             for device, ts, new in c.execute(
                 "SELECT device, max(ts), new FROM transitions WHERE ts < ? GROUP BY device", (since,)
             ):
-                out[device] = [(float(ts), states[new])]
+                out[device] = Timeline([(float(ts), states[new])])
             for device, ts, new in c.execute(
                 "SELECT device, ts, new FROM transitions WHERE ts >= ? ORDER BY device, ts, rowid", (since,)
             ):
-                out.setdefault(device, []).append((float(ts), states[new]))
+                found = out.get(device)
+                if found is None:
+                    found = out[device] = Timeline()
+                found.append((float(ts), states[new]))
         return out
 
     def transitions(self, device: str, start: float, end: float) -> list[Transition]:
