@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from functools import cached_property
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -50,8 +51,25 @@ class Probe(StrEnum):
     TCP = "tcp"
 
 
+#: The names of the fields set, one set per distinct combination (see ``_Strict``).
+_FIELDS_SET: dict[frozenset[str], set[str]] = {}
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Share the set of the names of the fields set with every model that set the same.
+
+        Pydantic keeps that set per instance (728 bytes for a device's five): 21 MB for a
+        national inventory's 30,000 devices, in a collector whose budget is 220 MB. The
+        models are frozen, so nothing changes the set in place (a ``model_copy`` copies it
+        before adding to it).
+        """
+        fields_set = self.__pydantic_fields_set__
+        shared = _FIELDS_SET.setdefault(frozenset(fields_set), fields_set)
+        if shared is not fields_set:
+            object.__setattr__(self, "__pydantic_fields_set__", shared)
 
 
 class Device(_Strict):

@@ -226,3 +226,17 @@ def test_inventory_loader_never_crashes_on_arbitrary_yaml(
         assert all(p.file == str(path) for p in exc.problems)
     else:
         assert isinstance(inv, Inventory)
+
+
+def test_devices_share_the_names_of_their_fields_set_and_keep_them_apart() -> None:
+    inv = Inventory.model_validate(geography.generate("51", "2021"))
+    devices = list(inv.index.devices.values())
+    # One set per distinct combination, not one per device (memory at national scale).
+    assert len({id(d.__pydantic_fields_set__) for d in devices}) < len(devices) / 10
+    a, b = [d for d in devices if d.model_fields_set == devices[-1].model_fields_set][:2]
+    assert "name" not in a.model_fields_set
+    renamed = a.model_copy(update={"name": "đổi tên"})
+    assert "name" in renamed.model_fields_set
+    assert "name" not in a.model_fields_set
+    assert "name" not in b.model_fields_set
+    assert "name" not in b.model_dump(exclude_unset=True)
