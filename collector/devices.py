@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import msgspec
 
@@ -20,6 +21,13 @@ from netmon.collector.model import Scope
 from netmon.collector.state import DeviceState, Rules, rules_for
 from netmon.config.inventory import Device, Inventory
 from netmon.config.settings import CollectorSettings, MaintenanceWindow
+
+_T = TypeVar("_T")
+
+
+def _one(pool: dict[_T, _T], value: _T) -> _T:
+    """The object equal to ``value`` already in ``pool`` (``value`` itself the first time)."""
+    return pool.setdefault(value, value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +86,11 @@ class Topology:
         children = idx.children()
         windows = mnt.windows_by_device(settings.maintenance, idx)
         facts: dict[str, DeviceFacts] = {}
+        # Devices alike share their rules, uplink chains and intervals: one object each, not
+        # one per device (a national inventory has 30,000 devices and a handful of kinds).
+        rules: dict[str, Rules] = {}
+        times: dict[float, float] = {}
+        chains: dict[tuple[str, ...], tuple[str, ...]] = {}
         for dev_id, dev in idx.devices.items():
             place = idx.placement[dev_id]
             desc: list[str] = []
@@ -91,12 +104,15 @@ class Topology:
                 desc.append(cur)
                 queue.extend(children.get(cur, ()))
             interval = dev.interval_s or sset.default_interval_s
+            role = dev.role.value
+            if role not in rules:
+                rules[role] = rules_for(sset, role)
             facts[dev_id] = DeviceFacts(
                 device=dev,
-                rules=rules_for(sset, dev.role.value),
-                interval_s=interval,
-                stale_after_s=sset.stale_after_intervals * interval,
-                ancestors=tuple(idx.ancestors(dev_id)),
+                rules=rules[role],
+                interval_s=_one(times, interval),
+                stale_after_s=_one(times, sset.stale_after_intervals * interval),
+                ancestors=_one(chains, tuple(idx.ancestors(dev_id))),
                 descendants=tuple(desc),
                 commune=place.commune.code if place.commune else None,
                 district=place.district.code if place.district else None,

@@ -257,8 +257,9 @@ class ReplayLog:
     old: Checkpoint | None = None
     new: Checkpoint | None = None
     samples: SampleLog = field(default_factory=SampleLog)
-    #: Per failed sample's time, its reason (failures are few: a dict, not a column).
-    reasons: dict[float, str] = field(default_factory=dict)
+    #: Per failed sample's time, its reason (failures are few: a dict, not a column; None
+    #: until the first, as most devices never fail).
+    reasons: dict[float, str] | None = None
 
     def add(self, ts: float, ok: bool, reason: str, *, late: bool = False) -> None:
         """Log a sample: in order (appended), or late (inserted in its place)."""
@@ -267,16 +268,18 @@ class ReplayLog:
         else:
             self.samples.append(ts, ok)
         if not ok and reason:
+            if self.reasons is None:
+                self.reasons = {}
             self.reasons[ts] = reason
 
     def reason(self, ts: float) -> str:
         """Why the sample at ``ts`` failed."""
-        return self.reasons.get(ts, "no answer")
+        return self.reasons.get(ts, "no answer") if self.reasons else "no answer"
 
     def _drop_before(self, ts: float) -> None:
         self.samples.drop_before(ts)
         if self.reasons:
-            self.reasons = {t: r for t, r in self.reasons.items() if t >= ts}
+            self.reasons = {t: r for t, r in self.reasons.items() if t >= ts} or None
 
     def before(self, ts: float) -> Checkpoint | None:
         """The newest checkpoint at or before ``ts``."""
