@@ -359,34 +359,47 @@ class Snapshot:
 
 #: Windows for which the snapshot carries availability: 1 h, 1 day, 7 days, 30 days.
 STANDARD_WINDOWS_S: tuple[int, ...] = (3600, 86400, 7 * 86400, 30 * 86400)
-_WINDOW_INDEX = {w: i for i, w in enumerate(STANDARD_WINDOWS_S)}
+#: The standard windows of a device's own figures: a day (what its page shows); its
+#: commune, district and province have every standard window.
+DEVICE_WINDOWS_S: tuple[int, ...] = (86400,)
 
 
 class StandardAvailability(Mapping[tuple[str, str, int], Availability]):
     """The standard windows' availability, read as ``{(scope, id, window_s): Availability}``.
 
-    Kept as ``{scope: {id: one Availability per standard window}}``: a national snapshot
-    has 160,000 keys, and a tuple for each cost 10 MB; the per-window tuples are shared
+    Kept as ``{scope: {id: one Availability per window}}``: a national snapshot has
+    160,000 keys, and a tuple for each cost 10 MB; the per-window tuples are shared
     between units with the same figures (most of them).
+
+    Args:
+        by_scope: Per scope, per unit, its figures over the scope's windows, in order.
+        windows: Per scope, its windows (by default :data:`STANDARD_WINDOWS_S`).
     """
 
-    __slots__ = ("_by_scope",)
+    __slots__ = ("_by_scope", "_index")
 
-    def __init__(self, by_scope: dict[str, dict[str, tuple[Availability, ...]]]) -> None:
+    def __init__(
+        self,
+        by_scope: dict[str, dict[str, tuple[Availability, ...]]],
+        windows: Mapping[str, tuple[int, ...]] | None = None,
+    ) -> None:
         self._by_scope = by_scope
+        given = windows or {}
+        self._index = {scope: {w: i for i, w in enumerate(given.get(scope, STANDARD_WINDOWS_S))} for scope in by_scope}
 
     def __getitem__(self, key: tuple[str, str, int]) -> Availability:
         scope, ident, window = key
-        return self._by_scope[scope][ident][_WINDOW_INDEX[window]]
+        return self._by_scope[scope][ident][self._index[scope][window]]
 
     def __iter__(self) -> Iterator[tuple[str, str, int]]:
         for scope, units in self._by_scope.items():
+            windows = self._index[scope]
             for ident in units:
-                for w in STANDARD_WINDOWS_S:
+                for w in windows:
                     yield scope, ident, w
 
     def __len__(self) -> int:
-        return len(STANDARD_WINDOWS_S) * sum(len(units) for units in self._by_scope.values())
+        return sum(len(self._index[scope]) * len(units) for scope, units in self._by_scope.items())
 
 
 class Reader(Protocol):

@@ -100,3 +100,13 @@ def test_standard_availability_reads_as_a_dict_keyed_by_scope_id_and_window() ->
     assert m.get(("device", "r3", 3600)) is None
     assert m.get(("district", "x", 3600)) is None
     assert m.get(("device", "r1", 60)) is None
+
+
+def test_standard_availability_keeps_a_scopes_own_windows() -> None:
+    up, down = Availability(up_s=1.0), Availability(down_s=1.0)
+    n = len(STANDARD_WINDOWS_S)
+    m = StandardAvailability({"device": {"r1": (down,)}, "province": {"51": (up,) * n}}, {"device": (86400,)})
+    assert m[("device", "r1", 86400)] is down
+    assert m.get(("device", "r1", 3600)) is None
+    assert len(m) == 1 + n
+    assert set(m) == {("device", "r1", 86400)} | {("province", "51", w) for w in STANDARD_WINDOWS_S}

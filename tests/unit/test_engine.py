@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from netmon.agent import wire
 from netmon.collector.engine import Engine
-from netmon.collector.model import STANDARD_WINDOWS_S, Reader, State
+from netmon.collector.model import DEVICE_WINDOWS_S, STANDARD_WINDOWS_S, Reader, State
 from netmon.collector.store import SqliteStore
 from netmon.config.inventory import Inventory
 from netmon.config.loader import load_inventory
@@ -265,8 +265,9 @@ def test_snapshot_is_cached_and_carries_standard_windows(tmp_path: Path) -> None
     sim.round(0)
     s1 = eng.snapshot()
     assert eng.snapshot() is s1
+    # A device's own figures over a day (its page), its units' over every standard window.
+    assert [k for k in s1.availability if k[:2] == ("device", "a")] == [("device", "a", w) for w in DEVICE_WINDOWS_S]
     for w in STANDARD_WINDOWS_S:
-        assert ("device", "a", w) in s1.availability
         assert ("commune", "00001", w) in s1.availability
         assert ("district", "001", w) in s1.availability
         assert ("province", "51", w) in s1.availability
