@@ -96,12 +96,15 @@ def commune_state(states: Iterable[State]) -> State:
 
 
 def commune_timeline(timelines: Sequence[Points]) -> Timeline:
-    """Merge the timelines of a commune's access devices into the commune's timeline."""
+    """Merge the timelines of a commune's access devices into the commune's timeline.
+
+    A commune with one access device has that device's timeline: when it is packed, the
+    same object is returned (a read-only view: the commune's is rebuilt when it changes).
+    """
     if not timelines:
         return Timeline()
     if len(timelines) == 1:
-        only = timelines[0]
-        return only.copy() if isinstance(only, Timeline) else Timeline(only)
+        return Timeline.of(timelines[0])
     packed = [Timeline.of(tl) for tl in timelines]
     current = [_UNKNOWN_CODE] * len(packed)
     out = Timeline()
