@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -107,7 +108,12 @@ class Device(_Strict):
     def _valid_id(cls, v: str) -> str:
         if not _ID.match(v):
             raise ValueError(f"invalid device id {v!r}: use lower-case letters, digits, '.', '-', '_'")
-        return v
+        return sys.intern(v)  # one string for the id and every child's ``parent``
+
+    @field_validator("parent")
+    @classmethod
+    def _shared_parent(cls, v: str | None) -> str | None:
+        return None if v is None else sys.intern(v)
 
     @field_validator("address")
     @classmethod
