@@ -3,9 +3,9 @@
 The engine keeps every sample of every device for up to two reorder windows (about
 5 million at national scale). Each is stored as the step from the previous one in units
 of 2**-22 s (the resolution of a float64 Unix time between 2004 and 2038) with the verdict
-in the low bit. A time that this step does not give back exactly (the first one, a gap of
-more than 512 s, times of another resolution) is kept whole beside it: the re-play sees
-exactly the times that were logged.
+in the low bit; the first is kept as the base the steps start from. A time that this step
+does not give back exactly (a gap of more than 512 s, times of another resolution) is
+kept whole beside it: the re-play sees exactly the times that were logged.
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ _WHOLE = 2**31 - 1
 class SampleLog:
     """Times and verdicts of samples in time order."""
 
-    __slots__ = ("_last", "_steps", "_whole")
+    __slots__ = ("_base", "_last", "_steps", "_whole")
     _steps: array[int]
-    _whole: array[float]
+    _whole: array[float] | None
     _last: float
+    _base: float
 
     def __init__(self) -> None:
         self._reset(())
@@ -33,8 +34,8 @@ class SampleLog:
         return len(self._steps)
 
     def __iter__(self) -> Iterator[tuple[float, bool]]:
-        whole = iter(self._whole)
-        ts = 0.0
+        whole = iter(self._whole or ())
+        ts = self._base
         for word in self._steps:
             step = word >> 1
             ts = next(whole) if step == _WHOLE else ts + step / _SCALE
@@ -42,12 +43,16 @@ class SampleLog:
 
     def append(self, ts: float, ok: bool) -> None:
         """Log a sample at least as recent as the last one (else it is kept whole)."""
+        if not self._steps:
+            self._base = self._last = ts  # the first is a step of 0 from the base
         d = (ts - self._last) * _SCALE
         # The same expression as in __iter__ decides: a step is kept only if it gives ts back.
         if 0.0 <= d < _WHOLE and d == (step := int(d)) and self._last + step / _SCALE == ts:
             self._steps.append(step << 1 | ok)
         else:
             self._steps.append(_WHOLE << 1 | ok)
+            if self._whole is None:
+                self._whole = array("d")
             self._whole.append(ts)
         self._last = ts
 
@@ -71,7 +76,7 @@ class SampleLog:
 
     def _reset(self, samples: Iterable[tuple[float, bool]]) -> None:
         self._steps = array("I")
-        self._whole = array("d")
-        self._last = 0.0
+        self._whole = None
+        self._base = self._last = 0.0
         for ts, ok in samples:
             self.append(ts, ok)

@@ -47,4 +47,4 @@ def test_a_national_round_takes_four_bytes_a_sample() -> None:
         log.append(t + r * 30 + 0.2, r % 7 != 0)
     assert list(log) == [(t + r * 30 + d, d == 0 or r % 7 != 0) for r in range(200) for d in (0, 0.2)]
     assert log._steps.itemsize == 4
-    assert len(log._whole) == 1
+    assert log._whole is None  # every time a step from the first: nothing kept whole
