@@ -54,13 +54,14 @@ class Txn:
         if dev_id in self.devices:
             return
         tl = recent.device.get(dev_id)
+        n = 0 if tl is None else len(tl.codes)  # the hot path: the packed length, no method call
         self.devices[dev_id] = DeviceBefore(
             core=records.core[dev_id],
             live=msgspec.structs.replace(records.live[dev_id]),
             watermark=records.watermark.get(dev_id),
             timeline=tl,
-            timeline_len=len(tl) if tl else 0,
-            timeline_last=tl[-1] if tl else None,
+            timeline_len=n,
+            timeline_last=tl[-1] if tl is not None and n else None,
             outages=recent.outage_counts.get(dev_id),
             reboots=len(recent.reboots.get(dev_id, ())),
             reboot_tally=recent.reboot_tallies.get(dev_id),
