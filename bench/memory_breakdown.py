@@ -41,13 +41,15 @@ def breakdown(engine: Engine) -> list[tuple[str, int]]:
     # The inventory and its index are shared by everything: counted first, apart.
     parts = [
         ("inventory + topology", [engine.topology]),
-        ("re-play logs (checkpoints, packed samples)", [rp.logs]),
+        ("core states", [rec.core]),
+        ("live records", [rec.live]),
+        ("re-play checkpoints", [cp for rl in rp.logs.values() for cp in (rl.old, rl.new) if cp is not None]),
+        ("re-play sample logs (packed)", [rl.samples for rl in rp.logs.values()]),
+        ("re-play logs: the rest (one per device, failure reasons)", [rp.logs]),
         ("ancestors' view logs", [rp.views]),
         ("re-play bookkeeping (judged, notified, pending)", [rp.judged, rp.notified, rp.pending]),
         ("device timelines (recent transition log)", [mem.device]),
         ("commune timelines", [mem._commune]),
-        ("core states", [rec.core]),
-        ("live records", [rec.live]),
         ("measurements", [rec.measured]),
         ("watermarks", [rec.watermark]),
         ("snapshot: device views", [engine._views]),
