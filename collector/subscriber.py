@@ -173,6 +173,7 @@ async def run_subscriber(
     last_error = ""
     filters = topic_filters(broker.topic_prefix, agents)
     while True:
+        honour_cancellation()
         props: Properties | None = None
         if v5:
             props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -214,6 +215,7 @@ async def run_subscriber(
                 )
                 if ready is not None:
                     ready.set()
+                honour_cancellation()
                 lost = asyncio.create_task(_connection_lost(client), name=f"collector[{client_id}].connection")
                 failed = asyncio.create_task(apply.failed.wait(), name=f"collector[{client_id}].not-applied")
                 try:
@@ -240,7 +242,21 @@ async def run_subscriber(
             last_error = msg
             if ready is not None:
                 ready.clear()
+            honour_cancellation()
             await asyncio.sleep(delay)
+
+
+def honour_cancellation() -> None:
+    """Raise CancelledError if this task was cancelled and the cancellation was lost.
+
+    Python 3.11's ``asyncio.wait_for`` (which aiomqtt awaits its connect, subscribe and
+    disconnect with) returns the result, and drops the cancellation, when the operation
+    completes as the cancellation arrives; the task still counts it (``cancelling()``).
+    Without this, a collector told to stop could go on subscribing forever.
+    """
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def status_filter(prefix: str = wire.DEFAULT_PREFIX) -> str:
@@ -248,4 +264,4 @@ def status_filter(prefix: str = wire.DEFAULT_PREFIX) -> str:
     return f"{prefix}/agents/+/status"
 
 
-__all__ = ["run_subscriber", "status_filter", "topic_filters"]
+__all__ = ["honour_cancellation", "run_subscriber", "status_filter", "topic_filters"]

@@ -76,7 +76,7 @@ async def test_a_batch_that_could_not_be_stored_is_redelivered_and_applied(
             pub.loop_start()
             pub.publish(wire.samples_topic("d522"), wire.encode(batch), qos=1).wait_for_publish(10)
             try:
-                async with asyncio.timeout(5):
+                async with asyncio.timeout(30):  # the redelivery, on a loaded machine
                     await applied.wait()
             finally:
                 pub.loop_stop()
