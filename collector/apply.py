@@ -245,14 +245,13 @@ class Writer(Silences):
         live.agent = agent
         self.dirty_views.add(dev_id)
         wm = rec.watermark.get(dev_id)
-        moment = Moment.live(ts)
         if s.rebooted:
             self._reboot(s, agent, live, tx.commit, late=wm is not None and ts < wm)
         if s.trigger is not None:
-            self._triggered(s, s.trigger, live, tx, moment)
+            self._triggered(s, s.trigger, live, tx, Moment.live(ts))
             return
         if wm is not None and ts < wm:
-            self._late(s, live, tx, moment)
+            self._late(s, live, tx, Moment.live(ts))
             return
         # An ancestor that changed after this sample's time, heard of first: the sample is
         # applied live now, and if its ancestors mattered to it (see below) the device is
@@ -268,7 +267,7 @@ class Writer(Silences):
         rec.watermark[dev_id] = ts
         last_seen = live.last_seen
         if live.pre_stale is not None or (last_seen is not None and ts - last_seen > f.stale_after_s):
-            self._resume(dev_id, ts, f=f, live=live, tx=tx, moment=moment)
+            self._resume(dev_id, ts, f=f, live=live, tx=tx, moment=Moment.live(ts))
         rs = live.round_start
         core = rec.core[dev_id]
         if (
@@ -280,7 +279,7 @@ class Writer(Silences):
         ):
             live.round_ok = True  # same round, nothing for the core to decide
         else:
-            self.step(ts, s.ok, s.reason, dev_id=dev_id, f=f, live=live, tx=tx, moment=moment)
+            self.step(ts, s.ok, s.reason, dev_id=dev_id, f=f, live=live, tx=tx, moment=Moment.live(ts))
         if moved and replayer.judged.get(dev_id, NO_KEY) < ts and not rec.core[dev_id].fail_streak:
             # Its ancestors did not matter to this sample: nothing to re-play for it.
             replayer.pending.put_back(dev_id, was_pending)
