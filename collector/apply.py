@@ -239,7 +239,8 @@ class Writer(Silences):
         ts = s.ts
         rec = self.records
         replayer = self.replayer
-        tx.touch(dev_id, rec, self.recent)
+        if dev_id not in tx.devices:
+            tx.touch(dev_id, rec, self.recent)
         tx.moved.add(dev_id)
         live = rec.live[dev_id]
         live.agent = agent

@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 import msgspec
 
 from netmon.collector.devices import Live
-from netmon.collector.model import State
 from netmon.collector.readmodel import RebootTally, RecentLog
 from netmon.collector.records import DeviceRecords
 from netmon.collector.replay import View, ViewLogs
@@ -18,16 +17,21 @@ from netmon.collector.store import Commit
 from netmon.collector.timeline import Timeline
 
 
-@dataclass(slots=True)
-class DeviceBefore:
-    """A device as it was before the transaction first changed it."""
+class DeviceBefore(msgspec.Struct):
+    """A device as it was before the transaction first changed it (a msgspec struct: one is
+    made per device per batch, and its constructor is C).
+
+    ``timeline_ts`` and ``timeline_code`` are its timeline's last point, packed (a
+    transaction may replace it).
+    """
 
     core: DeviceState
     live: Live
     watermark: float | None
     timeline: Timeline | None
     timeline_len: int
-    timeline_last: tuple[float, State] | None
+    timeline_ts: float
+    timeline_code: int
     outages: int | None
     reboots: int
     reboot_tally: RebootTally | None
@@ -54,14 +58,16 @@ class Txn:
         if dev_id in self.devices:
             return
         tl = recent.device.get(dev_id)
-        n = 0 if tl is None else len(tl.codes)  # the hot path: the packed length, no method call
+        # The hot path (once per device per batch): the packed arrays, no method call.
+        n = 0 if tl is None else len(tl.codes)
         self.devices[dev_id] = DeviceBefore(
             core=records.core[dev_id],
             live=msgspec.structs.replace(records.live[dev_id]),
             watermark=records.watermark.get(dev_id),
             timeline=tl,
             timeline_len=n,
-            timeline_last=tl[-1] if tl is not None and n else None,
+            timeline_ts=tl.times[n - 1] if tl is not None and n else 0.0,
+            timeline_code=tl.codes[n - 1] if tl is not None and n else 0,
             outages=recent.outage_counts.get(dev_id),
             reboots=len(recent.reboots.get(dev_id, ())),
             reboot_tally=recent.reboot_tallies.get(dev_id),
@@ -85,8 +91,9 @@ class Txn:
                 recent.device.pop(dev_id, None)
             else:
                 del b.timeline[b.timeline_len :]
-                if b.timeline_len and b.timeline_last is not None:
-                    b.timeline[b.timeline_len - 1] = b.timeline_last
+                if b.timeline_len:
+                    b.timeline.times[b.timeline_len - 1] = b.timeline_ts
+                    b.timeline.codes[b.timeline_len - 1] = b.timeline_code
                 recent.device[dev_id] = b.timeline
             if b.outages is None:
                 recent.outage_counts.pop(dev_id, None)

@@ -295,7 +295,9 @@ class ReplayLog:
     def log(self, ts: float, ok: bool, reason: str) -> bool:
         """Log a sample in order; False when the log grew too long to keep (give it up)."""
         self.add(ts, ok, reason)
-        if len(self.samples) > REPLAY_LOG_MAX and self.new is not None:
+        if len(self.samples) <= REPLAY_LOG_MAX:
+            return True
+        if self.new is not None:
             # Too long unsettled: give up the older checkpoint and what only it needed.
             self.old = None
             self._drop_before(self.new.ts)
