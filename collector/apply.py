@@ -304,7 +304,11 @@ class Writer(Silences):
         if ok:
             if not live.round_ok:
                 live.round_ok = True
-                self.feed(dev_id, Round(ts, True), tx, moment)
+                core = self.records.core[dev_id]
+                if core.base is not State.UP or core.fail_streak:
+                    # (An UP device with no failure streak stays as it is: ``state.apply``'s
+                    # common case, decided here without an event.)
+                    self.feed(dev_id, Round(ts, True), tx, moment)
         elif not live.round_reason:
             live.round_reason = reason
 
