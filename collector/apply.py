@@ -62,6 +62,7 @@ from netmon.collector.state import (
     Round,
     apply,
     initial,
+    steady,
 )
 from netmon.collector.store import Commit, Store
 from netmon.collector.timeline import Point, Timeline
@@ -276,7 +277,7 @@ class Writer(Silences):
             and not f.windows
             and rs is not None
             and ts < rs + f.interval_s / 2
-            and (live.round_ok or (core.base is State.UP and not core.fail_streak))
+            and (live.round_ok or steady(core))
         ):
             live.round_ok = True  # same round, nothing for the core to decide
         else:
@@ -304,13 +305,15 @@ class Writer(Silences):
         if ok:
             if not live.round_ok:
                 live.round_ok = True
-                core = self.records.core[dev_id]
-                if core.base is not State.UP or core.fail_streak:
-                    # (An UP device with no failure streak stays as it is: ``state.apply``'s
-                    # common case, decided here without an event.)
-                    self.feed(dev_id, Round(ts, True), tx, moment)
+                self._good_round(dev_id, ts, tx, moment)
         elif not live.round_reason:
             live.round_reason = reason
+
+    def _good_round(self, dev_id: str, ts: float, tx: Txn, moment: Moment) -> None:
+        """A round that answered: the core decides it, unless the device is steady (nothing
+        would change)."""
+        if not steady(self.records.core[dev_id]):
+            self.feed(dev_id, Round(ts, True), tx, moment)
 
     def maintenance(
         self,
@@ -358,9 +361,7 @@ class Writer(Silences):
         device on its rounds alone, which confirm the failure a few rounds later."""
         dev_id = s.device
         if s.ok:
-            core = self.records.core[dev_id]
-            if core.base is not State.UP or core.fail_streak:
-                self.feed(dev_id, Round(s.ts, True), tx, moment)
+            self._good_round(dev_id, s.ts, tx, moment)
             live.last_ok = s.ts if live.last_ok is None else max(live.last_ok, s.ts)
         else:
             # The failure began no later than the notification that told of it.

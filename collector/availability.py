@@ -1,10 +1,10 @@
 """Availability from the transition log (pure).
 
 A *timeline* is a device's transitions as ``(ts, state)`` pairs in time order (packed, see
-:mod:`collector.timeline`): the device is in ``state`` from ``ts`` until the next pair. Before its first pair a device was not
-observed, which counts as UNKNOWN. Availability over a window is exact to the floating
-point second, and because it is computed from the stored log alone it is the same whether
-or not the collector restarted in between.
+:mod:`collector.timeline`): the device is in ``state`` from ``ts`` until the next pair.
+Before its first pair a device was not observed, which counts as UNKNOWN. Availability
+over a window is exact to the floating point second, and because it is computed from the
+stored log alone it is the same whether or not the collector restarted in between.
 
 A commune is UP while at least one of its access devices is UP (connected). Otherwise it
 takes, in this order of precedence, MAINTENANCE (planned work on one of them), DOWN,

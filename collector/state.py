@@ -259,6 +259,12 @@ def _judge_failure(
     return _move(dev, device=device, base=State.DOWN, ts=start, now=now, cause=cause, root=None, rules=rules)
 
 
+def steady(dev: DeviceState) -> bool:
+    """UP with no failure streak: a good round changes nothing (:func:`apply`'s common case,
+    which the write path decides without making an event)."""
+    return dev.base is State.UP and not dev.fail_streak
+
+
 def apply(
     dev: DeviceState,
     event: Event,
@@ -285,7 +291,7 @@ def apply(
     if isinstance(event, Round):
         ts = event.ts
         if event.ok:
-            if dev.base == State.UP and dev.fail_streak == 0:
+            if steady(dev):
                 return dev, ()  # the common case: nothing changes, nothing is allocated
             ok_streak = dev.ok_streak + 1
             ok_start = dev.ok_start if dev.ok_streak > 0 and dev.ok_start is not None else ts
