@@ -49,7 +49,7 @@ PART_2 = ("demo-d535", "demo-d527")
 SCENARIO = """\
 name: scale-out
 events:
-  - {kind: fibre_cut, at: 6, duration: 24, target: {district: Ba Tơ}}
+  - {kind: fibre_cut, at: 6, duration: 28, target: {district: Ba Tơ}}
   - {kind: outage, at: 6, duration: 10, target: {device: c21010-cpe1}}
   - {kind: agent_silent, at: 14, duration: 10, agent: demo-d522}
   - {kind: outage, at: 30, target: {device: c21013-cpe1}}
@@ -318,9 +318,11 @@ def test_prometheus_combines_partitions_into_the_province_total(run: Run) -> Non
     ref = _range(run.prometheus, 'netmon_province_coverage_ratio{job="reference"}', start, end)
     combined = _range(run.prometheus, 'netmon:province_coverage:ratio{job="partitions"}', start, end)
     pair = _range(run.prometheus, 'netmon:province_coverage:ratio{job="pair"}', start, end)
-    # Compared where the reference held its value for 5 s either side (scrapes of different
-    # processes happen at different instants within a second).
-    plateau = [t for t in ref if all(ref.get(t + d) == ref[t] for d in range(-5, 6))]
+    # Compared where the reference held its value for 3 s either side: scrapes of different
+    # processes happen at different instants within a second, and the recording rule and each
+    # collector's processing add a second or so. (Measured: every disagreement is within 2 s
+    # of a change; the faults' longest plateau lasts 11-14 s.)
+    plateau = [t for t in ref if all(ref.get(t + d) == ref[t] for d in range(-3, 4))]
     values = {ref[t] for t in plateau}
     assert values, ref
     assert min(values) < 1, values  # compared during the faults, when the partitions' own figures are partial
