@@ -172,7 +172,7 @@ class Writer(Silences):
 
     def journal(self, dev_id: str, tx: Txn) -> None:
         """Journal a device before its first change in the transaction."""
-        tx.touch(dev_id, self.records, self.recent)
+        tx.touch(dev_id, self.records)
 
     def _finish(self, tx: Txn) -> bool:
         commit = tx.commit
@@ -241,14 +241,14 @@ class Writer(Silences):
         rec = self.records
         replayer = self.replayer
         if dev_id not in tx.devices:
-            tx.touch(dev_id, rec, self.recent)
+            tx.touch(dev_id, rec)
         tx.moved.add(dev_id)
         live = rec.live[dev_id]
         live.agent = agent
         self.dirty_views.add(dev_id)
         wm = rec.watermark.get(dev_id)
         if s.rebooted:
-            self._reboot(s, agent, live, tx.commit, late=wm is not None and ts < wm)
+            self._reboot(s, agent, live, tx, late=wm is not None and ts < wm)
         if s.trigger is not None:
             self._triggered(s, s.trigger, live, tx, Moment.live(ts))
             return
@@ -344,7 +344,8 @@ class Writer(Silences):
     ) -> None:
         """Decide the open round; ``boundary`` is the time of the sample that opens the next
         one (everything before it is applied: a moment to checkpoint)."""
-        self.journal(dev_id, tx)
+        if dev_id not in tx.devices:
+            tx.touch(dev_id, self.records)
         if live.round_start is None:
             return
         if not live.round_ok:
@@ -370,7 +371,7 @@ class Writer(Silences):
             live.last_seen = s.ts
         measure(self.records.measured, s, live, tx.commit.history, self._history_step_s)
 
-    def _reboot(self, s: wire.Sample, agent: str, live: Live, commit: Commit, *, late: bool) -> None:
+    def _reboot(self, s: wire.Sample, agent: str, live: Live, tx: Txn, *, late: bool) -> None:
         """Record the reboot a sample reports, once (:mod:`collector.reboots`); a late
         sample's is dated without the previous reading (which is not the one before it)."""
         previous = None if late else rb.UptimeReading.of(live.uptime_at, live.sys_uptime_s)
@@ -378,8 +379,9 @@ class Writer(Silences):
         # which do not wrap as sysUpTime does after 497 days), else the sysUpTime it read.
         uptime = s.ts - s.rebooted_at if s.rebooted_at is not None else s.sys_uptime_s
         at = rb.came_back_at(s.ts, uptime, previous)
+        tx.touch_recent(s.device, self.recent)
         if self.recent.add_reboot(s.device, at):
-            commit.reboots.append(Reboot(s.device, at, s.ts, agent, s.sys_uptime_s))
+            tx.commit.reboots.append(Reboot(s.device, at, s.ts, agent, s.sys_uptime_s))
             self.changed = True
 
     # --- the core, and what follows from a transition -------------------------------------
@@ -449,6 +451,7 @@ class Writer(Silences):
         """Append a transition to the recent log and the commit (an outage opens with it)."""
         commit = tx.commit
         recent = self.recent
+        tx.touch_recent(tr.device, recent)
         tl = recent.device.get(tr.device)
         if tl is None:
             tl = recent.device[tr.device] = Timeline()
@@ -501,6 +504,7 @@ class Writer(Silences):
         or superseded by an UNKNOWN clamped to the same instant)."""
         commit = tx.commit
         recent = self.recent
+        tx.touch_recent(dev_id, recent)
         tl = recent.device.get(dev_id, Timeline())
         keep = Timeline(p for p in tl if p.ts < since)
         removed = [p for p in tl if p.ts >= since]

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import TYPE_CHECKING, NamedTuple, Protocol
 
+import msgspec
+
 from netmon.collector.devices import DeviceFacts, Live, Topology
 from netmon.collector.model import State
 from netmon.collector.records import DeviceRecords
@@ -50,9 +52,9 @@ REPLAY_LOG_MAX = 512
 Stamp = tuple[float, ...]
 
 
-@dataclass(frozen=True, slots=True)
-class Moment:
-    """When, in processing order, a judgement is made, and what it may see.
+class Moment(msgspec.Struct, frozen=True):
+    """When, in processing order, a judgement is made, and what it may see (a msgspec
+    struct: one is made per device per round, and its constructor is C).
 
     Attributes:
         key: The processing key: the measurement time of the sample being applied (or of
@@ -434,7 +436,11 @@ class Replayer:
     def log(self, dev_id: str, ts: float, ok: bool, reason: str) -> None:
         """Log a sample applied in order (if the device has a checkpoint to re-play from)."""
         rl = self.logs.get(dev_id)
-        if rl is not None and rl.new is not None and not rl.log(ts, ok, reason):
+        if rl is None or rl.new is None:
+            return
+        if ok and len(rl.samples) < REPLAY_LOG_MAX:
+            rl.samples.append(ts, True)  # the common case of ``ReplayLog.log``, without two calls
+        elif not rl.log(ts, ok, reason):
             del self.logs[dev_id]
 
     def maybe_checkpoint(self, dev_id: str, live: Live, boundary: float) -> None:

@@ -66,13 +66,29 @@ class SampleLog:
         self._reset(samples)
 
     def drop_before(self, ts: float) -> None:
-        """Forget the samples older than ``ts``."""
-        samples = list(self)
-        cut = 0
-        while cut < len(samples) and samples[cut][0] < ts:
-            cut += 1
-        if cut:
-            self._reset(samples[cut:])
+        """Forget the samples older than ``ts``.
+
+        The steps kept are not re-encoded: the last time forgotten becomes the base the
+        first of them steps from, so every time comes back as the same sum as before.
+        """
+        whole = self._whole
+        t, cut, wholes = self._base, 0, 0
+        for word in self._steps:
+            step = word >> 1
+            nt = whole[wholes] if step == _WHOLE and whole is not None else t + step / _SCALE
+            if not nt < ts:
+                break
+            if step == _WHOLE:
+                wholes += 1
+            t, cut = nt, cut + 1
+        if cut == len(self._steps):
+            self._reset(())
+        elif cut:
+            del self._steps[:cut]
+            if whole is not None:
+                del whole[:wholes]
+                self._whole = whole or None
+            self._base = t
 
     def _reset(self, samples: Iterable[tuple[float, bool]]) -> None:
         self._steps = array("I")

@@ -460,18 +460,26 @@ class FailingStore(SqliteStore):
         super().commit(commit)
 
 
-def test_a_failed_commit_leaves_the_engine_as_before(tmp_path: Path) -> None:
-    inv = small_inventory()
+def failing_and_reference(tmp_path: Path) -> tuple[FailingStore, list[Sim]]:
+    """An engine on a store that can be made to fail, and a reference on a sound one, both
+    driven by one clock."""
     store = SqliteStore.open(tmp_path / "f.sqlite")
     store.__class__ = FailingStore
     assert isinstance(store, FailingStore)
     clock = [T0]
+    inv = small_inventory()
     eng = Engine(inv, collector_settings(), store, clock=lambda: clock[0])
     ref = Engine(inv, collector_settings(), SqliteStore.open(tmp_path / "r.sqlite"), clock=lambda: clock[0])
-    sims = [Sim(eng, clock), Sim(ref, clock)]
+    return store, [Sim(eng, clock), Sim(ref, clock)]
+
+
+@pytest.mark.parametrize("failing", [(4, 9), tuple(range(12))], ids=["two-rounds", "every-round"])
+def test_a_failed_commit_leaves_the_engine_as_before(tmp_path: Path, failing: tuple[int, ...]) -> None:
+    store, sims = failing_and_reference(tmp_path)
+    eng, ref = sims[0].engine, sims[1].engine
     for k in range(12):
         down = {"d1", "a", "b", "b2"} if 3 <= k < 8 else set()
-        if k in (4, 9):
+        if k in failing:
             store.fail_next = True
             with pytest.raises(OSError, match="disk is full"):
                 sims[0].round(k, down=down, tick=False)
@@ -482,6 +490,33 @@ def test_a_failed_commit_leaves_the_engine_as_before(tmp_path: Path) -> None:
     assert transition_log(eng) == transition_log(ref)
     assert outage_log(eng) == outage_log(ref)
     assert eng.snapshot().ingest.batches == ref.snapshot().ingest.batches == 12
+    # What is kept in memory too: the recent log's timelines and outage counts.
+    end = T0 + 12 * IV
+    for scope, ids in (("device", DEVICES), ("commune", ("00001", "00002"))):
+        for ident in ids:
+            assert eng.availability(scope, ident, T0, end) == ref.availability(scope, ident, T0, end), ident
+    assert eng.snapshot().outage_counts == ref.snapshot().outage_counts
+    assert eng.snapshot().outage_counts["a"] == 1
+
+
+def test_a_failed_commit_never_redelivered_leaves_no_trace_in_memory(tmp_path: Path) -> None:
+    # The batch that fails is the one that confirms the outage; it is never delivered again
+    # (the reference never gets it): the recent log must not keep its transitions.
+    store, sims = failing_and_reference(tmp_path)
+    eng, ref = sims[0].engine, sims[1].engine
+    for k in range(4):
+        for sim in sims:
+            sim.round(k, down={"a"} if k >= 1 else set(), tick=False)
+    store.fail_next = True
+    with pytest.raises(OSError, match="disk is full"):
+        sims[0].round(4, down={"a"}, tick=False)
+    sims[1].seq += 1  # the same sequence numbers from here on
+    assert transition_log(eng) == transition_log(ref)
+    end = T0 + 5 * IV
+    for scope, ident in (("device", "a"), ("commune", "00001")):
+        assert eng.availability(scope, ident, T0, end) == ref.availability(scope, ident, T0, end)
+    assert eng.snapshot().outage_counts == ref.snapshot().outage_counts
+    assert eng.snapshot().devices["a"].state == ref.snapshot().devices["a"].state
 
 
 def test_outbox_replay_of_a_cut_uplink_keeps_the_attribution(tmp_path: Path) -> None:

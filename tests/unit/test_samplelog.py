@@ -36,7 +36,24 @@ def test_insert_and_drop_keep_time_order(
     samples.insert(i, (late, late_ok))
     assert list(log) == samples
     log.drop_before(cut)
-    assert list(log) == [s for s in samples if s[0] >= cut]
+    kept = [s for s in samples if s[0] >= cut]
+    assert list(log) == kept
+    assert len(log) == len(kept)
+
+
+@given(SAMPLES, TIMES, SAMPLES)
+def test_what_is_kept_after_a_drop_grows_as_before(
+    samples: list[tuple[float, bool]], cut: float, more: list[tuple[float, bool]]
+) -> None:
+    samples.sort(key=lambda s: s[0])
+    more.sort(key=lambda s: s[0])
+    log = SampleLog()
+    for ts, ok in samples:
+        log.append(ts, ok)
+    log.drop_before(cut)
+    for ts, ok in more:
+        log.append(ts, ok)
+    assert list(log) == [s for s in samples if s[0] >= cut] + more
 
 
 def test_a_national_round_takes_four_bytes_a_sample() -> None:
