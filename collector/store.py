@@ -221,6 +221,11 @@ class SqliteStore:
         self._lock = threading.RLock()
         self._seen: dict[str, SeenSequences] = {}
         self._load_ledger(conn)
+        #: Devices that may have an open outage (never fewer than have one): a transition of
+        #: any other has no outage to end, and its commit skips the UPDATE (a device's first
+        #: transitions at start-up are 30,000 of them at national scale).
+        self._open: set[str] = set()
+        self._load_open(conn)
         row = conn.execute(f"SELECT count(*), coalesce(sum({_LETTER_BYTES}), 0) FROM dead_letters").fetchone()
         self._dead_count, self._dead_bytes = int(row[0]), int(row[1])
         #: Queries over the log. A file store reads on a read-only connection of its own (a
@@ -306,6 +311,9 @@ class SqliteStore:
         rows = conn.execute("SELECT agent, ranges FROM seen_batches")
         self._seen = {agent: SeenSequences.decode(ranges) for agent, ranges in rows}
 
+    def _load_open(self, conn: sqlite3.Connection) -> None:
+        self._open = {device for (device,) in conn.execute("SELECT DISTINCT device FROM outages WHERE end_ts IS NULL")}
+
     def _record(self, agent: str, seq: int) -> None:
         seen = self._seen.setdefault(agent, SeenSequences())
         seen.add(seq)
@@ -379,6 +387,7 @@ class SqliteStore:
                     c.execute("DELETE FROM transitions WHERE device = ? AND ts >= ?", (device, ts))
                     c.execute("DELETE FROM outages WHERE device = ? AND start >= ?", (device, ts))
                     c.execute("UPDATE outages SET end_ts = NULL WHERE device = ? AND end_ts >= ?", (device, ts))
+                    self._open.add(device)
                 if commit.transitions:
                     c.executemany(
                         "INSERT INTO transitions (device, ts, old, new, cause, root_cause) VALUES (?, ?, ?, ?, ?, ?)",
@@ -389,15 +398,20 @@ class SqliteStore:
                 # may hold both the start and the end of an outage.
                 opening = {(o.device, o.start): o for o in commit.opened}
                 for t in commit.transitions:
-                    c.execute("UPDATE outages SET end_ts = ? WHERE device = ? AND end_ts IS NULL", (t.ts, t.device))
+                    if t.device in self._open:
+                        c.execute("UPDATE outages SET end_ts = ? WHERE device = ? AND end_ts IS NULL", (t.ts, t.device))
+                        self._open.discard(t.device)
                     o = opening.pop((t.device, t.ts), None)
                     if o is not None:
+                        if o.end is None:
+                            self._open.add(o.device)
                         c.execute(
                             "INSERT INTO outages (device, commune, district, state, start, end_ts, cause, root_cause) "
                             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                             (o.device, o.commune, o.district, o.state.value, o.start, o.end, o.cause, o.root_cause),
                         )
                 if opening:  # outages without their transition in this commit (not made by the engine)
+                    self._open.update(o.device for o in opening.values() if o.end is None)
                     c.executemany(
                         "INSERT INTO outages (device, commune, district, state, start, end_ts, cause, root_cause) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -432,8 +446,9 @@ class SqliteStore:
                 # ROLLBACK would raise and hide the real error (and skip the ledger reload).
                 if c.in_transaction:
                     c.execute("ROLLBACK")
-                # The in-memory ledger may be ahead of the database now: reload it.
+                # The in-memory ledger and open outages may be ahead of the database now: reload them.
                 self._load_ledger(c)
+                self._load_open(c)
                 raise
 
     # --- reads --------------------------------------------------------------------------

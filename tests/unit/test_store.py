@@ -140,6 +140,32 @@ def test_outages_follow_transitions_and_rewrites(store: SqliteStore) -> None:
     assert store.reader.timelines(15) == {"d": [(10.0, State.UP), (20.0, State.DOWN)]}
 
 
+def test_an_outage_open_in_the_file_or_before_a_failed_commit_is_ended(tmp_path: Path) -> None:
+    # The store skips ending outages of devices it knows have none open: what it knows must
+    # come from the file on opening, and survive a commit that failed.
+    path = tmp_path / "o.sqlite"
+    first = SqliteStore.open(path)
+    first.commit(
+        Commit(
+            transitions=[Transition("d", 20, State.UP, State.DOWN)],
+            opened=[Outage("d", "c", "x", State.DOWN, 20, None, "why", None)],
+        )
+    )
+    first.close()
+    store = SqliteStore.open(path)
+    with pytest.raises(Exception):  # noqa: B017, PT011 - any database error will do
+        store.commit(
+            Commit(
+                transitions=[Transition("d", 30, State.DOWN, State.UP)],
+                history=[("d", 1.0, True, None, None, None, "one too many")],  # type: ignore[list-item]
+            )
+        )
+    assert [o.end for o in store.reader.outages(0, 100)] == [None]
+    store.commit(Commit(transitions=[Transition("d", 40, State.DOWN, State.UP)]))
+    assert [(o.start, o.end) for o in store.reader.outages(0, 100)] == [(20, 40)]
+    store.close()
+
+
 def test_dead_letters_are_bounded(store: SqliteStore) -> None:
     for i in range(8):
         store.dead_letter(float(i), "netmon/v1/agents/a/samples", "json", f"bad {i}", b"{")
