@@ -70,10 +70,6 @@ from netmon.config.settings import StateSettings
 
 log = logging.getLogger(__name__)
 
-#: The live tails saved since the last whole save are bounded by about this many bytes per
-#: device (about one whole save): past it, the batch saves every device whole instead.
-TAIL_BYTES_PER_DEVICE = 200
-
 _by_ts = attrgetter("ts")
 _encoder = msgspec.json.Encoder()
 
@@ -181,11 +177,7 @@ class Writer(Silences):
         ]
         if tails:
             commit.tails = encode_tails(tails)
-            if self.records.tail_bytes + len(commit.tails) > TAIL_BYTES_PER_DEVICE * max(1, len(self.topology.facts)):
-                # Enough tails: save every device whole instead, and forget them.
-                commit.tails = None
-                commit.drop_tails = True
-                commit.devices.update(dict.fromkeys(self.topology.facts, b""))
+        self.records.tails.plan(commit, self.topology.facts)
         if not commit.has_effects():
             return False
         gen = self.records.gen + 1
@@ -194,9 +186,7 @@ class Writer(Silences):
             commit.devices[dev_id] = encode_saved(self.records.core[dev_id], self.records.live[dev_id], gen)
         self._store.commit(commit)
         self.records.gen = gen
-        if commit.drop_tails:
-            self.records.tail_bytes = 0
-        self.records.tail_bytes += len(commit.tails or b"")
+        self.records.tails.committed(commit)
         if commit.transitions or commit.devices or commit.agents:
             self.changed = True
         return True

@@ -12,6 +12,7 @@ import msgspec
 from netmon.collector.devices import Live, Measured, Topology, decode_saved, decode_tails
 from netmon.collector.model import AgentView
 from netmon.collector.state import DeviceState, initial
+from netmon.collector.tails import TailSaves
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +30,7 @@ class DeviceRecords:
         watermark: Per device, the newest sample time applied (older samples are late).
         agents: Per agent, what the collector knows of it.
         gen: The number of the last commit.
-        tail_bytes: Bytes of live tails saved since every device was last saved whole.
+        tails: How much of the live tails is saved, and the rolling whole save under way.
     """
 
     core: dict[str, DeviceState] = field(default_factory=dict)
@@ -38,7 +39,7 @@ class DeviceRecords:
     watermark: dict[str, float] = field(default_factory=dict)
     agents: dict[str, AgentView] = field(default_factory=dict)
     gen: int = 0
-    tail_bytes: int = 0
+    tails: TailSaves = field(default_factory=TailSaves)
 
     def forget(self, dev_id: str) -> None:
         """A device left the inventory."""
@@ -93,7 +94,7 @@ def load_records(store: SavedRecords, topology: Topology, now: float) -> DeviceR
     # silences on: bring the records up to the last committed batch.
     for gen, raw in store.load_tails():
         rec.gen = max(rec.gen, gen)
-        rec.tail_bytes += len(raw)
+        rec.tails.tail_bytes += len(raw)
         try:
             tails = decode_tails(raw)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:

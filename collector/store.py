@@ -130,6 +130,8 @@ class Commit:
         gen: The commit's number (the engine's; records saved carry it).
         tails: The live tails of the devices the batch moved (encoded), saved with it.
         drop_tails: Forget every saved live tail (every device's record is in ``devices``).
+        drop_tails_upto: Forget the live tails of the commits up to this one (every device's
+            record has been saved whole since: see :mod:`collector.tails`).
     """
 
     transitions: list[Transition] = field(default_factory=list)
@@ -143,6 +145,7 @@ class Commit:
     gen: int = 0
     tails: bytes | None = None
     drop_tails: bool = False
+    drop_tails_upto: int | None = None
 
     def has_effects(self) -> bool:
         """Whether there is anything to write."""
@@ -156,6 +159,7 @@ class Commit:
             or self.rewrite_from
             or self.tails is not None
             or self.drop_tails
+            or self.drop_tails_upto is not None
         )
 
 
@@ -436,6 +440,8 @@ class SqliteStore:
                     )
                 if commit.drop_tails:
                     c.execute("DELETE FROM live_tails")
+                elif commit.drop_tails_upto is not None:
+                    c.execute("DELETE FROM live_tails WHERE gen <= ?", (commit.drop_tails_upto,))
                 if commit.tails is not None:
                     c.execute("INSERT OR REPLACE INTO live_tails (gen, data) VALUES (?, ?)", (commit.gen, commit.tails))
                 if commit.ledger is not None:

@@ -1,0 +1,112 @@
+"""What each commit saves of the devices' live records.
+
+A device's whole record is saved when its core state changes; in between, every commit
+saves a *live tail* of each device it moved (:class:`~collector.devices.LiveTail`), so that
+a collector killed at any moment comes back with the rounds and silences exactly as they
+were. Loading applies to each device the tails newer than its whole save.
+
+The tails grow with every batch, so once they pass about :data:`TAIL_BYTES_PER_DEVICE`
+bytes a device, every device is saved whole again and the older tails are dropped. At
+national scale that is 30,000 records: saved in one commit they stall the batch that
+carries them for a few hundred milliseconds, so a large inventory is saved a slice of
+:data:`SLICE_DEVICES` devices per commit instead (a *rolling* save). Once the last slice is
+written, every device's whole save is at least as new as the first slice's commit, and the
+tails up to that commit are dropped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from netmon.collector.store import Commit
+
+#: The live tails saved since every device was last saved whole are bounded by about this
+#: many bytes per device (about one whole save).
+TAIL_BYTES_PER_DEVICE = 200
+#: Devices saved whole per commit during a rolling save.
+SLICE_DEVICES = 1000
+
+
+@dataclass(slots=True)
+class RollingSave:
+    """A rolling save under way.
+
+    Attributes:
+        devices: Every device to save, in order (the inventory's when it began).
+        done: How many of them are saved.
+        first_gen: The commit that saved the first slice.
+        tail_bytes: Bytes of the tails saved after ``first_gen`` (kept when it ends).
+    """
+
+    devices: list[str]
+    done: int = 0
+    first_gen: int = 0
+    tail_bytes: int = 0
+
+
+@dataclass(slots=True)
+class TailSaves:
+    """How much of the live tails is saved, and the rolling save under way (if any)."""
+
+    tail_bytes: int = 0
+    rolling: RollingSave | None = None
+    #: What the commit being written will do (set by :meth:`plan`, read by :meth:`committed`).
+    _step: _Step | None = field(default=None, repr=False)
+
+    def plan(self, commit: Commit, devices: Collection[str]) -> None:
+        """Add to ``commit`` the whole saves it should carry beside its tails (``commit.tails``,
+        already encoded); ``devices`` are the inventory's, in order."""
+        self._step = None
+        if commit.drop_tails:
+            return  # every device is saved whole already
+        rolling = self.rolling
+        if rolling is None:
+            new = len(commit.tails or b"")
+            if self.tail_bytes + new <= TAIL_BYTES_PER_DEVICE * max(1, len(devices)):
+                return
+            order = list(devices)
+            if len(order) <= SLICE_DEVICES:
+                # Small enough for one commit: every device whole, and no tails at all.
+                commit.tails = None
+                commit.drop_tails = True
+                commit.devices.update(dict.fromkeys(order, b""))
+                return
+            rolling = RollingSave(order)
+        upto = min(rolling.done + SLICE_DEVICES, len(rolling.devices))
+        commit.devices.update((d, b"") for d in rolling.devices[rolling.done : upto] if d in devices)
+        last = upto == len(rolling.devices)
+        if last:
+            # Devices that joined the inventory during the save: saved now, as the tails
+            # before the first slice go.
+            commit.devices.update((d, b"") for d in set(devices).difference(rolling.devices))
+            commit.drop_tails_upto = rolling.first_gen
+        self._step = _Step(rolling, upto, last)
+
+    def committed(self, commit: Commit) -> None:
+        """``commit`` (as planned) is written: account for its tails and move the save on."""
+        step, self._step = self._step, None
+        new = len(commit.tails or b"")
+        if commit.drop_tails:
+            self.tail_bytes, self.rolling = 0, None
+            return
+        self.tail_bytes += new
+        if step is None:
+            return
+        rolling = step.rolling
+        if rolling.done == 0:
+            rolling.first_gen = commit.gen  # its own tails go with the rest at the end
+        else:
+            rolling.tail_bytes += new
+        rolling.done = step.upto
+        if step.last:
+            self.tail_bytes, self.rolling = rolling.tail_bytes, None
+        else:
+            self.rolling = rolling
+
+
+@dataclass(slots=True)
+class _Step:
+    rolling: RollingSave
+    upto: int
+    last: bool
