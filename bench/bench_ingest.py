@@ -101,11 +101,13 @@ async def run_collector_role(args: argparse.Namespace) -> None:
 
         from netmon.collector.engine import Engine
         from netmon.collector.store import SqliteStore
+        from netmon.collectord import freeze_long_lived
         from netmon.config.settings import CollectorSettings
 
         inv = national(args.devices)
         store = SqliteStore.open(os.path.join(args.workdir, "netmon.sqlite"))
         engine = Engine(inv, CollectorSettings(inventory="-"), store)
+        freeze_long_lived()  # as the collector does
     else:
 
         class Null:
