@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Literal, Protocol
 
+import msgspec
+
 
 class State(StrEnum):
     """State of a device (and, summarised, of a commune)."""
@@ -33,8 +35,7 @@ STATE_CODE: dict[State, int] = {
 Scope = Literal["device", "commune", "district", "province"]
 
 
-@dataclass(frozen=True, slots=True)
-class InterfaceView:
+class InterfaceView(msgspec.Struct, frozen=True):
     """An interface as last polled."""
 
     index: int
@@ -53,9 +54,9 @@ class InterfaceView:
     out_discards: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceView:
-    """A device's current state and latest measurements.
+class DeviceView(msgspec.Struct, frozen=True):
+    """A device's current state and latest measurements (a msgspec struct: every scrape
+    after a round makes one per device, 30,000 at national scale, and its constructor is C).
 
     ``cause`` says in words why it is in its state (``"3 failed rounds: timeout"``);
     ``root_cause`` is the id of the device whose failure explains an UNREACHABLE state.
@@ -109,7 +110,7 @@ class DeviceView:
         return at >= self.last_seen - (self.interval_s or 0.0) / 2
 
     #: Tables the last SNMP poll could not read (``ifTable``, ``ifXTable``) -> reason.
-    unread: Mapping[str, str] = field(default_factory=dict)
+    unread: Mapping[str, str] = msgspec.field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
