@@ -163,6 +163,41 @@ async def run_collector_role(args: argparse.Namespace) -> None:
             done.set()
 
     ingestor.listeners.append(on_batch)
+    stalls: dict[str, list[float]] = {"tick": [], "snapshot": []}
+
+    async def housekeeping() -> None:
+        """The collector's tick every ``--tick-s`` and a Prometheus scrape every ``--scrape-s``
+        as in ``netmon collector``: the tick and the scrape's snapshot on the event loop (timed:
+        the loop waits for them), the exposition rendered in a worker thread."""
+        if args.engine != "real":
+            return
+        from prometheus_client import CollectorRegistry
+
+        from netmon.exporters.prometheus import SnapshotCollector, render
+
+        registry = CollectorRegistry(auto_describe=False)
+        scrape = SnapshotCollector(engine.snapshot)  # type: ignore[attr-defined]
+        registry.register(scrape)
+        start = time.monotonic()
+        next_tick, next_scrape = start + args.tick_s, start + args.scrape_s
+        while True:
+            await asyncio.sleep(max(0.0, min(next_tick, next_scrape) - time.monotonic()))
+            now = time.monotonic()
+            if args.tick_s and now >= next_tick:
+                t = time.perf_counter()
+                engine.tick(time.time())  # type: ignore[attr-defined]
+                stalls["tick"].append(time.perf_counter() - t)
+                next_tick += args.tick_s
+            if args.scrape_s and now >= next_scrape:
+                t = time.perf_counter()
+                scrape.prepare()
+                stalls["snapshot"].append(time.perf_counter() - t)
+                await asyncio.to_thread(render, registry)
+                next_scrape += args.scrape_s
+            if not args.tick_s and not args.scrape_s:
+                return
+
+    keeper = asyncio.create_task(housekeeping())
     ready = asyncio.Event()
     broker = BrokerSettings(url=f"mqtt://127.0.0.1:{args.port}")
     task = asyncio.create_task(run_subscriber(broker, ingestor, client_id="bench-collector", ready=ready))
@@ -208,11 +243,16 @@ async def run_collector_role(args: argparse.Namespace) -> None:
                 "apply_p50_ms": sorted(apply_s)[len(apply_s) // 2] * 1000 if apply_s else None,
                 "apply_p99_ms": sorted(apply_s)[int(len(apply_s) * 0.99)] * 1000 if apply_s else None,
                 "apply_max_ms": max(apply_s) * 1000 if apply_s else None,
+                "ticks": len(stalls["tick"]),
+                "tick_max_ms": max(stalls["tick"], default=0.0) * 1000,
+                "snapshots": len(stalls["snapshot"]),
+                "snapshot_max_ms": max(stalls["snapshot"], default=0.0) * 1000,
             }
         ),
         flush=True,
     )
     task.cancel()
+    keeper.cancel()
 
 
 def start_collector(argv: list[str], env: dict[str, str]) -> subprocess.Popen[str]:
@@ -234,7 +274,7 @@ def orchestrate(args: argparse.Namespace) -> int:
     me = [sys.executable, str(Path(__file__).resolve())]
     common = ["--port", str(mq.port), "--devices", str(args.devices), "--batch", str(args.batch)]
     common += ["--duration", str(args.duration), "--agents", str(args.agents), "--rate", str(args.rate)]
-    common += ["--settle", str(args.settle)]
+    common += ["--settle", str(args.settle), "--tick-s", str(args.tick_s), "--scrape-s", str(args.scrape_s)]
     expect = int(args.rate * args.duration)
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     col_argv = [*me, "--role", "collector", "--engine", args.engine, "--expect", str(expect), "--workdir", str(work)]
@@ -280,7 +320,9 @@ def orchestrate(args: argparse.Namespace) -> int:
         f"(from {args.settle:.0f} s after the first round: p50 {_ms(result['steady_p50_s'])} "
         f"p99 {_ms(result['steady_p99_s'])} max {_ms(result['steady_max_s'])}), "
         f"engine apply per batch p50 {result['apply_p50_ms']:.1f} ms p99 {result['apply_p99_ms']:.1f} ms "
-        f"max {result['apply_max_ms']:.0f} ms, duplicates {result['duplicates']}, invalid {result['invalid']}"
+        f"max {result['apply_max_ms']:.0f} ms, {result['ticks']} ticks (max {result['tick_max_ms']:.0f} ms), "
+        f"{result['snapshots']} scrapes' snapshots (max {result['snapshot_max_ms']:.0f} ms), "
+        f"duplicates {result['duplicates']}, invalid {result['invalid']}"
     )
     print(json.dumps({"mode": args.mode, "offered_rate": args.rate, **result}))
     return 0
@@ -300,6 +342,8 @@ def main() -> int:
     ap.add_argument("--agents", type=int, default=2, help="agent processes")
     ap.add_argument("--batch", type=int, default=500, help="samples per batch")
     ap.add_argument("--engine", choices=["real", "none"], default="real")
+    ap.add_argument("--tick-s", type=float, default=1.0, help="the collector's tick period, as netmon collector's (0: none)")
+    ap.add_argument("--scrape-s", type=float, default=15.0, help="a Prometheus scrape's period (0: none)")
     ap.add_argument(
         "--settle",
         type=float,

@@ -14,7 +14,7 @@ over any window, and the snapshot that exporters and pages render.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Generator, Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import NamedTuple
 
@@ -292,7 +292,23 @@ class History:
 def standard_availability(topology: Topology, recent: RecentLog, now: float) -> StandardAvailability:
     """Availability of every unit over the standard windows ending at ``now`` (a device's
     over :data:`~collector.model.DEVICE_WINDOWS_S`)."""
-    com_tl = recent.communes()
+    steps = standard_availability_steps(topology, recent, now, units_per_step=0)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as done:
+            result: StandardAvailability = done.value
+            return result
+
+
+def standard_availability_steps(
+    topology: Topology, recent: RecentLog, now: float, *, units_per_step: int
+) -> Generator[None, None, StandardAvailability]:
+    """:func:`standard_availability` in steps of ``units_per_step`` devices or communes (0:
+    one step), so that a national refresh (0.3-0.5 s) does not stall the event loop: the
+    caller resumes it at each tick. Every unit is computed over windows ending at the same
+    ``now`` (points added since are past the windows' end)."""
+    step = units_per_step or 2**62
     starts = [now - w for w in STANDARD_WINDOWS_S]
     # Most units share the same figures (up the whole window): one object for each
     # distinct value keeps a national snapshot's memory small (values are immutable).
@@ -307,8 +323,18 @@ def standard_availability(topology: Topology, recent: RecentLog, now: float) -> 
         return shared(av.device_availability(tl, start, now) for start in starts)
 
     device_starts = [now - w for w in DEVICE_WINDOWS_S]
-    devices = {dev_id: windows(recent.device.get(dev_id, _EMPTY), device_starts) for dev_id in topology.facts}
-    communes = {c: windows(com_tl.get(c, _EMPTY), starts) for c in topology.communes}
+    devices: dict[str, tuple[Availability, ...]] = {}
+    for k, dev_id in enumerate(topology.facts, 1):
+        devices[dev_id] = windows(recent.device.get(dev_id, _EMPTY), device_starts)
+        if k % step == 0:
+            yield
+    communes: dict[str, tuple[Availability, ...]] = {}
+    com_tl = recent.communes()
+    for k, c in enumerate(topology.communes, 1):
+        communes[c] = windows(com_tl.get(c, _EMPTY), starts)
+        if k % step == 0:
+            yield
+            com_tl = recent.communes()  # merged again where the write path moved them meanwhile
     n = range(len(STANDARD_WINDOWS_S))
     districts = {
         d: shared(av.total(communes[c][i] for c in cs) for i in n) for d, cs in topology.district_communes.items()

@@ -126,16 +126,13 @@ class Silences:
         if self.records.core[dev_id] is not before:
             live.pre_stale = before
 
-    def tick(self: Writes, now: float, *, save_all: bool) -> bool:
+    def tick(self: Writes, now: float, *, checkpoint: bool) -> bool:
         """Close rounds that nobody answered, declare staleness, apply maintenance
-        boundaries; ``save_all`` saves every device (a checkpoint). Returns whether
-        anything was written."""
-        commit = Commit()
-        if save_all:
-            for dev_id in self.topology.facts:
-                commit.devices[dev_id] = b""
-            commit.drop_tails = True
-        return self.run(commit, lambda tx: self._tick(now, tx))
+        boundaries; ``checkpoint`` begins saving every device whole (a slice per commit at
+        national scale: :mod:`collector.tails`). Returns whether anything was written."""
+        if checkpoint:
+            self.records.tails.due = True
+        return self.run(Commit(), lambda tx: self._tick(now, tx))
 
     def _tick(self: Writes, now: float, tx: Txn) -> None:
         for dev_id, f in self.topology.facts.items():

@@ -11,7 +11,8 @@ national scale that is 30,000 records: saved in one commit they stall the batch 
 carries them for a few hundred milliseconds, so a large inventory is saved a slice of
 :data:`SLICE_DEVICES` devices per commit instead (a *rolling* save). Once the last slice is
 written, every device's whole save is at least as new as the first slice's commit, and the
-tails up to that commit are dropped.
+tails up to that commit are dropped. The periodic checkpoint (every device saved whole,
+every ``checkpoint_s``) is a rolling save too.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ class TailSaves:
 
     tail_bytes: int = 0
     rolling: RollingSave | None = None
+    #: A checkpoint is due: the next commit begins a whole save whatever the tails' size.
+    due: bool = False
     #: What the commit being written will do (set by :meth:`plan`, read by :meth:`committed`).
     _step: _Step | None = field(default=None, repr=False)
 
@@ -63,7 +66,7 @@ class TailSaves:
         rolling = self.rolling
         if rolling is None:
             new = len(commit.tails or b"")
-            if self.tail_bytes + new <= TAIL_BYTES_PER_DEVICE * max(1, len(devices)):
+            if not self.due and self.tail_bytes + new <= TAIL_BYTES_PER_DEVICE * max(1, len(devices)):
                 return
             order = list(devices)
             if len(order) <= SLICE_DEVICES:
@@ -88,7 +91,7 @@ class TailSaves:
         step, self._step = self._step, None
         new = len(commit.tails or b"")
         if commit.drop_tails:
-            self.tail_bytes, self.rolling = 0, None
+            self.tail_bytes, self.rolling, self.due = 0, None, False
             return
         self.tail_bytes += new
         if step is None:
@@ -96,6 +99,7 @@ class TailSaves:
         rolling = step.rolling
         if rolling.done == 0:
             rolling.first_gen = commit.gen  # its own tails go with the rest at the end
+            self.due = False
         else:
             rolling.tail_bytes += new
         rolling.done = step.upto

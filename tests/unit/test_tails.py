@@ -13,7 +13,7 @@ from netmon.collector.engine import Engine
 from netmon.collector.records import load_records
 from netmon.collector.store import Commit, SqliteStore
 from netmon.collector.tails import TailSaves
-from tests.unit.test_engine import T0, Sim, collector_settings, small_inventory
+from tests.unit.test_engine import IV, T0, Sim, collector_settings, small_inventory
 
 
 def _commit(gen: int, tail_bytes: int) -> Commit:
@@ -70,24 +70,45 @@ def test_a_large_inventory_is_saved_a_slice_per_commit_then_the_old_tails_go() -
     assert saves.tail_bytes == 300 + 400
 
 
-def test_a_checkpoint_during_a_rolling_save_ends_it() -> None:
+def test_a_checkpoint_begins_a_rolling_save_whatever_the_tails_size() -> None:
+    saves = TailSaves(due=True)
+    devices = {f"d{i}": None for i in range(1500)}
+    c = _commit(1, 10)
+    saves.plan(c, devices)
+    assert len(c.devices) == 1000
+    saves.committed(c)
+    assert not saves.due
+    c = _commit(2, 10)
+    saves.plan(c, devices)
+    assert len(c.devices) == 500
+    assert c.drop_tails_upto == 1
+    saves.committed(c)
+    assert saves.rolling is None
+    assert saves.tail_bytes == 10
+
+
+def test_a_save_of_everything_in_one_commit_ends_a_rolling_one() -> None:
     saves = TailSaves(tail_bytes=10**9)
     devices = {f"d{i}": None for i in range(1500)}
     c = _commit(1, 10)
     saves.plan(c, devices)
     saves.committed(c)
     assert saves.rolling is not None
-    checkpoint = Commit(gen=2, devices=dict.fromkeys(devices, b""), drop_tails=True)
+    checkpoint = Commit(gen=2, devices=dict.fromkeys(devices, b""), drop_tails=True)  # as on a clean stop
     saves.plan(checkpoint, devices)
     saves.committed(checkpoint)
     assert saves.rolling is None
     assert saves.tail_bytes == 0
 
 
-def test_records_loaded_after_any_commit_are_the_engine_s(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("checkpoint_s", [math.inf, 2 * IV], ids=["bound", "bound-and-checkpoints"])
+def test_records_loaded_after_any_commit_are_the_engine_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, checkpoint_s: float
+) -> None:
     # Slices of two devices and a bound of 30 bytes a device: rolling saves begin and end
-    # many times in 40 rounds of the small inventory. After every batch, the records loaded
-    # from the store (as after a SIGKILL) must be the engine's own.
+    # many times in 40 rounds of the small inventory (and at every other tick, checkpoints
+    # begin them too). After every batch, the records loaded from the store (as after a
+    # SIGKILL) must be the engine's own.
     monkeypatch.setattr(tails, "SLICE_DEVICES", 2)
     monkeypatch.setattr(tails, "TAIL_BYTES_PER_DEVICE", 30)
     store = SqliteStore.open(tmp_path / "s.sqlite")
@@ -101,7 +122,7 @@ def test_records_loaded_after_any_commit_are_the_engine_s(tmp_path: Path, monkey
 
     monkeypatch.setattr(store, "commit", commit)
     clock = [T0]
-    eng = Engine(small_inventory(), collector_settings(), store, clock=lambda: clock[0], checkpoint_s=math.inf)
+    eng = Engine(small_inventory(), collector_settings(), store, clock=lambda: clock[0], checkpoint_s=checkpoint_s)
     sim = Sim(eng, clock)
     writer = eng._writer
     for k in range(40):
