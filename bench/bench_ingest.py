@@ -23,6 +23,7 @@ import argparse
 import asyncio
 import json
 import logging
+import math
 import os
 import resource
 import subprocess
@@ -30,6 +31,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -175,11 +177,20 @@ async def run_collector_role(args: argparse.Namespace) -> None:
 
         from netmon.exporters.prometheus import SnapshotCollector, render
 
+        def snapshot() -> Any:
+            t = time.perf_counter()
+            snap = engine.snapshot()  # type: ignore[attr-defined]
+            stalls["snapshot"].append(time.perf_counter() - t)
+            return snap
+
         registry = CollectorRegistry(auto_describe=False)
-        scrape = SnapshotCollector(engine.snapshot)  # type: ignore[attr-defined]
+        scrape = SnapshotCollector(snapshot)
         registry.register(scrape)
         start = time.monotonic()
-        next_tick, next_scrape = start + args.tick_s, start + args.scrape_s
+        next_tick = start + args.tick_s if args.tick_s else math.inf
+        next_scrape = start if args.scrape_s else math.inf  # Prometheus scrapes from the start
+        if math.isinf(next_tick) and math.isinf(next_scrape):
+            return
         while True:
             await asyncio.sleep(max(0.0, min(next_tick, next_scrape) - time.monotonic()))
             now = time.monotonic()
@@ -189,13 +200,9 @@ async def run_collector_role(args: argparse.Namespace) -> None:
                 stalls["tick"].append(time.perf_counter() - t)
                 next_tick += args.tick_s
             if args.scrape_s and now >= next_scrape:
-                t = time.perf_counter()
-                scrape.prepare()
-                stalls["snapshot"].append(time.perf_counter() - t)
+                await scrape.prepare()  # as the /metrics handler does
                 await asyncio.to_thread(render, registry)
                 next_scrape += args.scrape_s
-            if not args.tick_s and not args.scrape_s:
-                return
 
     keeper = asyncio.create_task(housekeeping())
     ready = asyncio.Event()

@@ -23,15 +23,17 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Generator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
+from typing import cast
+
+import msgspec
 
 from netmon.agent import wire
 from netmon.collector.apply import Writer
 from netmon.collector.devices import Topology
 from netmon.collector.model import (
     Availability,
-    DeviceView,
     IngestCounters,
     Snapshot,
     StandardAvailability,
@@ -39,15 +41,17 @@ from netmon.collector.model import (
 )
 from netmon.collector.readmodel import (
     MEMORY_S,
+    DeviceViews,
     History,
     RecentLog,
     SnapshotParts,
+    ViewInputs,
     build_snapshot,
-    device_view,
     standard_availability,
     standard_availability_steps,
 )
 from netmon.collector.state import DeviceState
+from netmon.collector.steps import Steps
 from netmon.collector.store import ENVIRONMENT_ERRORS, SqliteStore, Store
 from netmon.config.inventory import Inventory
 from netmon.config.settings import CollectorSettings
@@ -148,16 +152,15 @@ class Engine(History):
         super().__init__(topology, reader, self._memory)
         step = history_step_s or max(HISTORY_STEP_S, len(topology.facts) / HISTORY_POINTS_PER_S)
         self._writer = Writer(topology, settings.state, self._store, self._memory, now=now, history_step_s=step)
-        self._views: dict[str, DeviceView] = {}
+        #: What each device's view is made of, as of the last snapshot.
+        self._views: dict[str, ViewInputs] = {}
         self._snapshot: Snapshot | None = None
         self._availability: Mapping[tuple[str, str, int], Availability] = {}
         self._avail_at = float("-inf")
-        self._avail_job: Generator[None, None, StandardAvailability] | None = None
-        self._snapshot_read = False
-        # Computed now, before any batch, so that the first scrape finds them: computed
-        # then (0.3-0.5 s at national scale) they would stall the batches behind it. Then
+        self._avail_job: Steps[StandardAvailability] | None = None
+        # Computed in full at the first read (0.3-0.5 s at national scale, once), then
         # refreshed by the ticks, a step each, once a minute while snapshots are read.
-        self.refresh_availability(now)
+        self._snapshot_read = False
 
     # --- the write side ---------------------------------------------------------------------
 
@@ -172,6 +175,7 @@ class Engine(History):
             del self._views[gone]
         if isinstance(self._store, SqliteStore):
             self._store.forget_devices(topology.facts)
+        self._snapshot = None  # of the old topology: nothing in it is reused
         self._avail_at = float("-inf")
         self._avail_job = None
 
@@ -223,16 +227,14 @@ class Engine(History):
         if self._avail_job is None and self._snapshot_read and now - self._avail_at >= AVAILABILITY_REFRESH_S:
             self._snapshot_read = False
             self._avail_at = now
-            self._avail_job = standard_availability_steps(
-                self.topology, self._memory, now, units_per_step=AVAILABILITY_STEP_UNITS
+            self._avail_job = Steps(
+                standard_availability_steps(self.topology, self._memory, now, units_per_step=AVAILABILITY_STEP_UNITS)
             )
-        if self._avail_job is not None:
-            try:
-                next(self._avail_job)
-            except StopIteration as done:
-                self._avail_job = None
-                self._availability = done.value
-                self._writer.changed = True
+        job = self._avail_job
+        if job is not None and job.step():
+            self._avail_job = None
+            self._availability = cast(StandardAvailability, job.result)
+            self._writer.changed = True
 
     def close(self) -> None:
         """Save every device's state and close the store."""
@@ -305,20 +307,18 @@ class Engine(History):
         if snap is not None and (not (w.changed or w.dirty_views) or now - snap.taken_at < SNAPSHOT_MAX_AGE_S):
             return snap
         topo = self.topology
+        copy = msgspec.structs.replace
+        core, live, measured, tallies = w.records.core, w.records.live, w.records.measured, self._memory.reboot_tallies
         for dev_id in w.dirty_views:
             if dev_id in topo.facts:
-                self._views[dev_id] = device_view(
-                    topo,
-                    dev_id,
-                    w.records.core[dev_id],
-                    w.records.live[dev_id],
-                    w.records.measured.get(dev_id),
-                    reboots=self._memory.reboot_tallies.get(dev_id),
+                m = measured.get(dev_id)
+                self._views[dev_id] = ViewInputs(
+                    core[dev_id], copy(live[dev_id]), None if m is None else copy(m), tallies.get(dev_id)
                 )
         w.dirty_views.clear()
         w.changed = False
         parts = SnapshotParts(
-            devices=self._views,
+            devices=DeviceViews(topo, dict(self._views)),
             core=w.records.core,
             agents=w.records.agents,
             ingest=self._ingest(),
@@ -326,7 +326,7 @@ class Engine(History):
             started=w.started,
             store=self._health.view(),
         )
-        snap = self._snapshot = build_snapshot(topo, self._memory, parts, now)
+        snap = self._snapshot = build_snapshot(topo, self._memory, parts, now, previous=snap)
         return snap
 
     def _ingest(self) -> IngestCounters:

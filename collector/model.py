@@ -341,7 +341,8 @@ class Snapshot:
     province_code: str
     province_name: str
     edition: str
-    devices: dict[str, DeviceView]
+    #: Every device's view (made when first read: see ``collector.readmodel.DeviceViews``).
+    devices: Mapping[str, DeviceView]
     communes: dict[str, CommuneView]
     districts: dict[str, DistrictView]
     province: Counts

@@ -9,6 +9,7 @@ import pytest
 from netmon.collector import engine as engine_module
 from netmon.collector.model import State
 from netmon.collector.readmodel import standard_availability, standard_availability_steps
+from netmon.collector.steps import Steps
 from tests.unit.test_engine import make
 
 
@@ -18,21 +19,17 @@ def test_steps_give_the_figures_of_one_pass_and_ignore_what_comes_after_now(tmp_
         sim.round(k, down={"a"} if 2 <= k < 5 else set())
     now = clock[0]
     whole = standard_availability(eng.topology, eng._memory, now)
-    steps = standard_availability_steps(eng.topology, eng._memory, now, units_per_step=2)
-    next(steps)
-    next(steps)
+    steps = Steps(standard_availability_steps(eng.topology, eng._memory, now, units_per_step=2))
+    assert not steps.step()
+    assert not steps.step()
     # Meanwhile the write path goes on: "b" fails after ``now`` (past the windows' end).
     for k in range(6, 10):
         sim.round(k, down={"a", "b", "b2"})
     yielded = 2
-    while True:
-        try:
-            next(steps)
-        except StopIteration as done:
-            stepped = done.value
-            break
+    while not steps.step():
         yielded += 1
-    assert dict(stepped) == dict(whole)
+    assert steps.result is not None
+    assert dict(steps.result) == dict(whole)
     assert yielded == 5 // 2 + 3 // 2  # 5 devices and 3 communes, two a step
     assert whole[("device", "a", 86400)].down_s > 0
 

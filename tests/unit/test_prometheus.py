@@ -17,6 +17,7 @@ from prometheus_client.openmetrics.parser import text_string_to_metric_families 
 from prometheus_client.parser import text_string_to_metric_families as parse_text
 
 from netmon.collector.model import STATE_CODE, Snapshot, State
+from netmon.collector.steps import Steps
 from netmon.config.inventory import Inventory
 from netmon.config.loader import load_inventory
 from netmon.exporters.prometheus import (
@@ -24,12 +25,15 @@ from netmon.exporters.prometheus import (
     CONTENT_TYPE_TEXT,
     METRIC_NAMES,
     SnapshotCollector,
+    build_families,
+    family_steps,
     metrics_handler,
     render,
     wants_openmetrics,
 )
 from tests.services import require
 from tests.services_exporters import scenario_snapshot
+from tests.unit.test_several_collectors import render_families
 
 ROOT = Path(__file__).resolve().parents[2]
 NOW = 1_790_000_000.0
@@ -324,3 +328,36 @@ def test_a_unit_without_communes_has_no_coverage_series(inv2021: Inventory) -> N
         ]
         == 0
     )
+
+
+def test_families_made_in_steps_are_those_made_at_once(inv2021: Inventory) -> None:
+    snap = scenario_snapshot(inv2021, NOW, states={"d535-r1": State.DOWN})
+    steps = Steps(family_steps(snap, devices_per_step=7))
+    yielded = 0
+    while not steps.step():
+        yielded += 1
+    assert yielded == len(snap.devices) // 7
+    assert steps.result is not None
+    assert render_families(steps.result) == render_families(build_families(snap))
+
+
+async def test_a_scrape_lets_the_loop_apply_batches_between_its_steps(inv2021: Inventory) -> None:
+    import asyncio
+
+    snap = scenario_snapshot(inv2021, NOW)
+    collector = SnapshotCollector(lambda: snap)
+    turns = 0
+
+    async def other_work() -> None:  # a batch's turn: whenever the loop lets it run
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    task = asyncio.create_task(other_work())
+    await asyncio.sleep(0)
+    before = turns
+    await collector.prepare(devices_per_step=10)
+    task.cancel()
+    assert turns - before >= len(snap.devices) // 10
+    assert render_families(list(collector.collect())) == render_families(build_families(snap))
