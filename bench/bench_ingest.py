@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import inspect
 import json
 import logging
 import math
@@ -200,7 +201,9 @@ async def run_collector_role(args: argparse.Namespace) -> None:
                 stalls["tick"].append(time.perf_counter() - t)
                 next_tick += args.tick_s
             if args.scrape_s and now >= next_scrape:
-                await scrape.prepare()  # as the /metrics handler does
+                prepared = scrape.prepare()  # as the /metrics handler does
+                if inspect.isawaitable(prepared):  # (it is not in the code before #12's figures, for A/B runs)
+                    await prepared
                 await asyncio.to_thread(render, registry)
                 next_scrape += args.scrape_s
 

@@ -52,7 +52,7 @@ def breakdown(engine: Engine) -> list[tuple[str, int]]:
         ("commune timelines", [mem._commune]),
         ("measurements", [rec.measured]),
         ("watermarks", [rec.watermark]),
-        ("snapshot: device views", [engine._views]),
+        ("snapshot: what the device views are made of (copies)", [engine._views]),
         ("snapshot: standard availability", [engine._availability]),
         ("snapshot: the rest", [engine._snapshot]),
     ]
