@@ -177,7 +177,7 @@ class Writer(Silences):
         ]
         if tails:
             commit.tails = encode_tails(tails)
-        self.records.tails.plan(commit, self.topology.facts)
+        saving = self.records.tails.plan(commit, self.topology.facts)
         if not commit.has_effects():
             return False
         gen = self.records.gen + 1
@@ -186,7 +186,7 @@ class Writer(Silences):
             commit.devices[dev_id] = encode_saved(self.records.core[dev_id], self.records.live[dev_id], gen)
         self._store.commit(commit)
         self.records.gen = gen
-        self.records.tails.committed(commit)
+        self.records.tails.committed(commit, saving)
         if commit.transitions or commit.devices or commit.agents:
             self.changed = True
         return True
@@ -334,8 +334,7 @@ class Writer(Silences):
     ) -> None:
         """Decide the open round; ``boundary`` is the time of the sample that opens the next
         one (everything before it is applied: a moment to checkpoint)."""
-        if dev_id not in tx.devices:
-            tx.touch(dev_id, self.records)
+        tx.touch(dev_id, self.records)
         if live.round_start is None:
             return
         if not live.round_ok:

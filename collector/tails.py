@@ -18,7 +18,7 @@ every ``checkpoint_s``) is a rolling save too.
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from netmon.collector.store import Commit
 
@@ -54,41 +54,38 @@ class TailSaves:
     rolling: RollingSave | None = None
     #: A checkpoint is due: the next commit begins a whole save whatever the tails' size.
     due: bool = False
-    #: What the commit being written will do (set by :meth:`plan`, read by :meth:`committed`).
-    _step: _Step | None = field(default=None, repr=False)
 
-    def plan(self, commit: Commit, devices: Collection[str]) -> None:
+    def plan(self, commit: Commit, devices: Collection[str]) -> Slice | None:
         """Add to ``commit`` the whole saves it should carry beside its tails (``commit.tails``,
-        already encoded); ``devices`` are the inventory's, in order."""
-        self._step = None
+        already encoded); ``devices`` are the inventory's, in order. Returns the slice of a
+        rolling save it carries (None: none), for :meth:`committed`."""
         if commit.drop_tails:
-            return  # every device is saved whole already
+            return None  # every device is saved whole already
         rolling = self.rolling
         if rolling is None:
             new = len(commit.tails or b"")
             if not self.due and self.tail_bytes + new <= TAIL_BYTES_PER_DEVICE * max(1, len(devices)):
-                return
+                return None
             order = list(devices)
             if len(order) <= SLICE_DEVICES:
                 # Small enough for one commit: every device whole, and no tails at all.
                 commit.tails = None
                 commit.drop_tails = True
                 commit.devices.update(dict.fromkeys(order, b""))
-                return
+                return None
             rolling = RollingSave(order)
-        upto = min(rolling.done + SLICE_DEVICES, len(rolling.devices))
-        commit.devices.update((d, b"") for d in rolling.devices[rolling.done : upto] if d in devices)
-        last = upto == len(rolling.devices)
-        if last:
+        step = Slice(rolling, min(rolling.done + SLICE_DEVICES, len(rolling.devices)))
+        commit.devices.update((d, b"") for d in rolling.devices[rolling.done : step.upto] if d in devices)
+        if step.last:
             # Devices that joined the inventory during the save: saved now, as the tails
             # before the first slice go.
             commit.devices.update((d, b"") for d in set(devices).difference(rolling.devices))
             commit.drop_tails_upto = rolling.first_gen
-        self._step = _Step(rolling, upto, last)
+        return step
 
-    def committed(self, commit: Commit) -> None:
-        """``commit`` (as planned) is written: account for its tails and move the save on."""
-        step, self._step = self._step, None
+    def committed(self, commit: Commit, step: Slice | None) -> None:
+        """``commit``, planned with ``step``, is written: account for its tails and move the
+        save on."""
         new = len(commit.tails or b"")
         if commit.drop_tails:
             self.tail_bytes, self.rolling, self.due = 0, None, False
@@ -109,8 +106,14 @@ class TailSaves:
             self.rolling = rolling
 
 
-@dataclass(slots=True)
-class _Step:
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """The slice of a rolling save a commit carries: its devices up to ``upto``."""
+
     rolling: RollingSave
     upto: int
-    last: bool
+
+    @property
+    def last(self) -> bool:
+        """Whether it ends the save."""
+        return self.upto == len(self.rolling.devices)

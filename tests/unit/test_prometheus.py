@@ -347,15 +347,17 @@ async def test_a_scrape_lets_the_loop_apply_batches_between_its_steps(inv2021: I
     snap = scenario_snapshot(inv2021, NOW)
     collector = SnapshotCollector(lambda: snap)
     turns = 0
+    started = asyncio.Event()
 
     async def other_work() -> None:  # a batch's turn: whenever the loop lets it run
         nonlocal turns
+        started.set()
         while True:
             turns += 1
-            await asyncio.sleep(0)
+            await asyncio.sleep(0)  # counts the loop's turns: one per pass
 
     task = asyncio.create_task(other_work())
-    await asyncio.sleep(0)
+    await started.wait()
     before = turns
     await collector.prepare(devices_per_step=10)
     task.cancel()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -153,7 +154,7 @@ def test_an_outage_open_in_the_file_or_before_a_failed_commit_is_ended(tmp_path:
     )
     first.close()
     store = SqliteStore.open(path)
-    with pytest.raises(Exception):  # noqa: B017, PT011 - any database error will do
+    with pytest.raises(sqlite3.ProgrammingError, match="bindings"):
         store.commit(
             Commit(
                 transitions=[Transition("d", 30, State.DOWN, State.UP)],

@@ -25,15 +25,15 @@ def test_a_small_inventory_is_saved_whole_in_the_commit_that_passes_the_bound() 
     devices = {f"d{i}": None for i in range(10)}  # bound: 2,000 bytes
     for gen in range(1, 4):
         c = _commit(gen, 600)
-        saves.plan(c, devices)
+        step = saves.plan(c, devices)
         assert not c.devices
-        saves.committed(c)
+        saves.committed(c, step)
     c = _commit(4, 600)
-    saves.plan(c, devices)
+    step = saves.plan(c, devices)
     assert c.drop_tails
     assert c.tails is None
     assert list(c.devices) == list(devices)
-    saves.committed(c)
+    saves.committed(c, step)
     assert saves.tail_bytes == 0
     assert saves.rolling is None
 
@@ -43,28 +43,28 @@ def test_a_large_inventory_is_saved_a_slice_per_commit_then_the_old_tails_go() -
     devices = {f"d{i}": None for i in range(2500)}  # bound: 500,000 bytes; three slices
     saves.tail_bytes = 499_900
     first = _commit(7, 200)
-    saves.plan(first, devices)
+    step = saves.plan(first, devices)
     assert list(first.devices) == [f"d{i}" for i in range(1000)]
     assert first.tails is not None
     assert not first.drop_tails
     assert first.drop_tails_upto is None
-    saves.committed(first)
+    saves.committed(first, step)
     assert saves.rolling is not None
     assert saves.rolling.first_gen == 7
     second = _commit(8, 300)
-    saves.plan(second, devices)
+    step = saves.plan(second, devices)
     assert list(second.devices) == [f"d{i}" for i in range(1000, 2000)]
-    saves.committed(second)
+    saves.committed(second, step)
     # A device joins the inventory before the last slice: it is saved with it.
     devices["new"] = None
     failed = _commit(9, 400)
     saves.plan(failed, devices)  # this commit fails: nothing moves
     last = _commit(9, 400)
-    saves.plan(last, devices)
+    step = saves.plan(last, devices)
     assert set(last.devices) == {f"d{i}" for i in range(2000, 2500)} | {"new"}
     assert last.drop_tails_upto == 7
     assert not last.drop_tails
-    saves.committed(last)
+    saves.committed(last, step)
     # What is left: the tails written after the first slice.
     assert saves.rolling is None
     assert saves.tail_bytes == 300 + 400
@@ -74,15 +74,15 @@ def test_a_checkpoint_begins_a_rolling_save_whatever_the_tails_size() -> None:
     saves = TailSaves(due=True)
     devices = {f"d{i}": None for i in range(1500)}
     c = _commit(1, 10)
-    saves.plan(c, devices)
+    step = saves.plan(c, devices)
     assert len(c.devices) == 1000
-    saves.committed(c)
+    saves.committed(c, step)
     assert not saves.due
     c = _commit(2, 10)
-    saves.plan(c, devices)
+    step = saves.plan(c, devices)
     assert len(c.devices) == 500
     assert c.drop_tails_upto == 1
-    saves.committed(c)
+    saves.committed(c, step)
     assert saves.rolling is None
     assert saves.tail_bytes == 10
 
@@ -91,12 +91,12 @@ def test_a_save_of_everything_in_one_commit_ends_a_rolling_one() -> None:
     saves = TailSaves(tail_bytes=10**9)
     devices = {f"d{i}": None for i in range(1500)}
     c = _commit(1, 10)
-    saves.plan(c, devices)
-    saves.committed(c)
+    step = saves.plan(c, devices)
+    saves.committed(c, step)
     assert saves.rolling is not None
     checkpoint = Commit(gen=2, devices=dict.fromkeys(devices, b""), drop_tails=True)  # as on a clean stop
-    saves.plan(checkpoint, devices)
-    saves.committed(checkpoint)
+    step = saves.plan(checkpoint, devices)
+    saves.committed(checkpoint, step)
     assert saves.rolling is None
     assert saves.tail_bytes == 0
 
