@@ -79,9 +79,9 @@ async def run_agent_role(args: argparse.Namespace) -> None:
         for _ in range(int(owed)):
             dev = ids[i % len(ids)]
             i += 1
-            batcher.submit(
-                wire.Sample(device=dev, probe="icmp", ts=time.time(), ok=True, rtt=wire.Rtt(0.01, 0.012, 0.02))
-            )
+            # The RTT differs from one round to the next, as a real one does.
+            rtt = wire.Rtt(0.01, 0.012 + (i % 997) * 1e-6, 0.02)
+            batcher.submit(wire.Sample(device=dev, probe="icmp", ts=time.time(), ok=True, rtt=rtt))
             sent += 1
         await asyncio.sleep(max(0.0, tick - (time.monotonic() - now)) if per_tick else tick)
     batcher.flush()
@@ -257,6 +257,7 @@ async def run_collector_role(args: argparse.Namespace) -> None:
                 "tick_max_ms": max(stalls["tick"], default=0.0) * 1000,
                 "snapshots": len(stalls["snapshot"]),
                 "snapshot_max_ms": max(stalls["snapshot"], default=0.0) * 1000,
+                "snapshot_ms": [round(s * 1000) for s in stalls["snapshot"]],
             }
         ),
         flush=True,

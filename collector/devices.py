@@ -145,7 +145,7 @@ class Topology:
         return [d for c in self.communes_of(scope, ident) for d in self.access.get(c, ())]
 
 
-class Live(msgspec.Struct, array_like=True):
+class Live(msgspec.Struct, array_like=True, gc=False):
     """What the shell tracks of a device beside its core state.
 
     Attributes:
@@ -180,7 +180,7 @@ class Live(msgspec.Struct, array_like=True):
     uptime_at: float | None = None
 
 
-class Measured(msgspec.Struct):
+class Measured(msgspec.Struct, gc=False):
     """A device's latest measurements, for display only (not saved: the next round refills
     them), and when each was measured: the ICMP/TCP probe behind the RTT and loss, the SNMP
     answer, the interface walk."""

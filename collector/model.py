@@ -5,10 +5,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Literal, Protocol
+from typing import Literal, Protocol, runtime_checkable
 
 import msgspec
 
@@ -35,7 +35,7 @@ STATE_CODE: dict[State, int] = {
 Scope = Literal["device", "commune", "district", "province"]
 
 
-class InterfaceView(msgspec.Struct, frozen=True):
+class InterfaceView(msgspec.Struct, frozen=True, gc=False):
     """An interface as last polled."""
 
     index: int
@@ -54,7 +54,16 @@ class InterfaceView(msgspec.Struct, frozen=True):
     out_discards: int | None = None
 
 
-class DeviceView(msgspec.Struct, frozen=True):
+def last_round_start(state: State, last_seen: float | None, interval_s: float | None) -> float | None:
+    """When a device's last round began, as far as its measurements go: a value measured
+    before is not of that round (see :meth:`DeviceView.current`); None when no value is,
+    because nothing is heard from the device (UNKNOWN, or never seen)."""
+    if last_seen is None or state is State.UNKNOWN:
+        return None
+    return last_seen - (interval_s or 0.0) / 2
+
+
+class DeviceView(msgspec.Struct, frozen=True, gc=False):
     """A device's current state and latest measurements (a msgspec struct: every scrape
     after a round makes one per device, 30,000 at national scale, and its constructor is C).
 
@@ -105,12 +114,149 @@ class DeviceView(msgspec.Struct, frozen=True):
         """Whether a value measured at ``at`` belongs to the device's last round: False for a
         value older than that round (a device that stopped answering keeps its last good
         interface table), and for every value of a device nothing is heard from (UNKNOWN)."""
-        if at is None or self.last_seen is None or self.state is State.UNKNOWN:
-            return False
-        return at >= self.last_seen - (self.interval_s or 0.0) / 2
+        start = last_round_start(self.state, self.last_seen, self.interval_s)
+        return start is not None and at is not None and at >= start
 
     #: Tables the last SNMP poll could not read (``ifTable``, ``ifXTable``) -> reason.
     unread: Mapping[str, str] = msgspec.field(default_factory=dict)
+
+
+class InterfaceSeries(msgspec.Struct, frozen=True, gc=False):
+    """What a scrape exports of an interface: its label (IF-MIB name, else its index), its
+    ifOperStatus and its octet counters."""
+
+    label: str
+    oper_status: int
+    in_octets: int | None
+    out_octets: int | None
+
+
+class DeviceSeries(msgspec.Struct, frozen=True, gc=False):
+    """What a scrape exports of a device: where it is, its state, and the measurements of
+    its last round (None: not measured in it; ``interfaces``: no interface walk in it).
+
+    A national scrape reads 30,000 of these: :meth:`Snapshot.device_series` makes them from
+    what the views are made of, without making the views (``DeviceView`` has 33 fields).
+    """
+
+    id: str
+    role: str
+    name: str
+    commune: str | None
+    district: str | None
+    state: State
+    since: float
+    flapping: bool
+    rtt_avg_s: float | None
+    jitter_s: float | None
+    loss_ratio: float | None
+    response_s: float | None
+    interfaces: tuple[InterfaceSeries, ...] | None
+
+
+class _InterfaceLike(Protocol):
+    @property
+    def index(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def oper_status(self) -> int: ...
+    @property
+    def in_octets(self) -> int | None: ...
+    @property
+    def out_octets(self) -> int | None: ...
+
+
+class _StateLike(Protocol):
+    @property
+    def state(self) -> State: ...
+    @property
+    def since(self) -> float: ...
+    @property
+    def flapping(self) -> bool: ...
+
+
+class _MeasuredLike(Protocol):
+    @property
+    def rtt_avg_s(self) -> float | None: ...
+    @property
+    def jitter_s(self) -> float | None: ...
+    @property
+    def loss_ratio(self) -> float | None: ...
+    @property
+    def response_s(self) -> float | None: ...
+    @property
+    def probe_at(self) -> float | None: ...
+    @property
+    def snmp_at(self) -> float | None: ...
+    @property
+    def interfaces_at(self) -> float | None: ...
+    @property
+    def interfaces(self) -> Sequence[_InterfaceLike] | None: ...
+
+
+def device_series(
+    dev_id: str,
+    *,
+    role: str,
+    name: str,
+    commune: str | None,
+    district: str | None,
+    core: _StateLike,
+    measured: _MeasuredLike,
+    last_seen: float | None,
+    interval_s: float | None,
+) -> DeviceSeries:
+    """A device's series: its state from ``core``, and from ``measured`` what was measured in
+    its last round (a view is both; the engine keeps them apart)."""
+    start = last_round_start(core.state, last_seen, interval_s)
+    m = measured
+    probe = start is not None and m.probe_at is not None and m.probe_at >= start
+    walk = start is not None and m.interfaces_at is not None and m.interfaces_at >= start
+    return DeviceSeries(
+        dev_id,
+        role,
+        name,
+        commune,
+        district,
+        core.state,
+        core.since,
+        core.flapping,
+        m.rtt_avg_s if probe else None,
+        m.jitter_s if probe else None,
+        m.loss_ratio if probe else None,
+        m.response_s if start is not None and m.snmp_at is not None and m.snmp_at >= start else None,
+        tuple(
+            InterfaceSeries(x.name or str(x.index), x.oper_status, x.in_octets, x.out_octets)
+            for x in m.interfaces or ()
+        )
+        if walk
+        else None,
+    )
+
+
+def series_of_view(view: DeviceView) -> DeviceSeries:
+    """A device's series, from its view."""
+    return device_series(
+        view.id,
+        role=view.role,
+        name=view.name,
+        commune=view.commune,
+        district=view.district,
+        core=view,
+        measured=view,
+        last_seen=view.last_seen,
+        interval_s=view.interval_s,
+    )
+
+
+@runtime_checkable
+class SeriesSource(Protocol):
+    """A mapping of device views that can give the devices' series without making the views."""
+
+    def series(self) -> Iterator[DeviceSeries]:
+        """Every device's series, in the mapping's order."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -357,6 +503,17 @@ class Snapshot:
     store: StoreHealth = field(default_factory=StoreHealth)
     #: Reboots by device since start of collection (counts, for the *_total metric).
     reboot_counts: dict[str, int] = field(default_factory=dict)
+    #: The same object from one snapshot to the next while the inventory is the same (the
+    #: engine's indexed inventory): what a scrape writes from the inventory alone is then
+    #: the previous scrape's. None: no such promise.
+    inventory_key: object = None
+
+    def device_series(self) -> Iterator[DeviceSeries]:
+        """What a scrape exports of every device, in the order of ``devices``."""
+        devices = self.devices
+        if isinstance(devices, SeriesSource):
+            return devices.series()
+        return (series_of_view(view) for view in devices.values())
 
 
 #: Windows for which the snapshot carries availability: 1 h, 1 day, 7 days, 30 days.

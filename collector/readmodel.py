@@ -33,6 +33,7 @@ from netmon.collector.model import (
     CommuneView,
     Counts,
     CoveragePoint,
+    DeviceSeries,
     DeviceView,
     DistrictView,
     HistoryPoint,
@@ -47,6 +48,7 @@ from netmon.collector.model import (
     StoreHealth,
     Transition,
     WindowFigures,
+    device_series,
 )
 from netmon.collector.state import DeviceState
 from netmon.collector.steps import run_to_end
@@ -413,7 +415,7 @@ def interface_view(i: wire.Interface) -> InterfaceView:
     )
 
 
-class ViewInputs(msgspec.Struct, frozen=True):
+class ViewInputs(msgspec.Struct, frozen=True, gc=False):
     """What a device's view is made of, as it was when the snapshot was taken (``live`` and
     ``measured`` are copies: the write path goes on moving its own)."""
 
@@ -454,8 +456,25 @@ class DeviceViews(Mapping[str, DeviceView]):
     def __len__(self) -> int:
         return len(self._inputs)
 
-    def __contains__(self, dev_id: object) -> bool:
-        return dev_id in self._inputs
+    def series(self) -> Iterator[DeviceSeries]:
+        """Every device's series, read from what its view would be made of (a scrape reads
+        all 30,000; making their views first cost it 0.2 s)."""
+        facts_of = self._topology.facts
+        nothing = NOTHING_MEASURED
+        for dev_id, i in self._inputs.items():
+            facts = facts_of[dev_id]
+            d = facts.device
+            yield device_series(
+                dev_id,
+                role=d.role.value,
+                name=d.name,
+                commune=facts.commune,
+                district=facts.district,
+                core=i.core,
+                measured=i.measured or nothing,
+                last_seen=i.live.last_seen,
+                interval_s=facts.interval_s,
+            )
 
 
 class SnapshotParts(NamedTuple):
@@ -545,6 +564,7 @@ def build_snapshot(
         outage_counts=dict(recent.outage_counts),
         store=parts.store,
         reboot_counts={d: t.count for d, t in recent.reboot_tallies.items()},
+        inventory_key=topology,
     )
 
 

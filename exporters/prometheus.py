@@ -42,6 +42,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
@@ -50,7 +51,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector, CollectorRegistry
 from prometheus_client.samples import Sample
 
-from netmon.collector.model import STANDARD_WINDOWS_S, STATE_CODE, Availability, Counts, Snapshot, State
+from netmon.collector.model import STANDARD_WINDOWS_S, STATE_CODE, Availability, CommuneView, Counts, Snapshot, State
 from netmon.collector.steps import run_on_loop, run_to_end
 from netmon.config.metricspec import MetricSpec, MetricTable, MetricType, escape_label, label_block
 
@@ -239,12 +240,13 @@ def build_families(snap: Snapshot, coverage_target: float = 1.0) -> list[Metric]
 
 
 def family_steps(
-    snap: Snapshot, coverage_target: float = 1.0, *, devices_per_step: int
+    snap: Snapshot, coverage_target: float = 1.0, *, devices_per_step: int, cache: ScrapeCache | None = None
 ) -> Generator[None, None, list[Metric]]:
     """:func:`build_families` in steps of ``devices_per_step`` devices (0: one step), so
     that the event loop can apply batches between them (a national snapshot's families
     take 0.3-0.6 s; in a worker thread they took the interpreter from the loop as long)."""
     step = devices_per_step or 2**62
+    cache = cache if cache is not None else ScrapeCache()
     fam = {spec.name: _Family(spec.name, spec.help, spec.type) for spec in FAMILIES}
     prov = _escape_label(snap.province_code)
     communes = snap.communes
@@ -276,7 +278,8 @@ def family_steps(
     f0, f1, f2 = _pieces(INTERFACE_OPER_STATUS)
     # every device family has the label set of netmon_device_state; the interface ones of oper_status
     assert all(
-        s.labels == DEVICE for s in (DEVICE_UP, DEVICE_SINCE, DEVICE_FLAPPING, DEVICE_RTT, DEVICE_OUTAGES, DEVICE_REBOOTS)
+        s.labels == DEVICE
+        for s in (DEVICE_UP, DEVICE_SINCE, DEVICE_FLAPPING, DEVICE_RTT, DEVICE_OUTAGES, DEVICE_REBOOTS)
     )
     assert INTERFACE_RECEIVE.labels == INTERFACE_TRANSMIT.labels == INTERFACE
     outage_counts = snap.outage_counts
@@ -285,25 +288,27 @@ def family_steps(
     up_state = State.UP
     isfinite = math.isfinite
     esc = _escape_label
-    for k, dev in enumerate(snap.devices.values(), 1):
+    # A device's info line is made of the inventory alone: the previous scrape's while the
+    # inventory is the same.
+    same_inventory = snap.inventory_key is not None and snap.inventory_key is cache.inventory_key
+    info_lines = cache.device_info if same_inventory else {}
+    for k, dev in enumerate(snap.device_series(), 1):
         if k % step == 0:
             yield
-        commune = communes.get(dev.commune) if dev.commune else None
-        district = dev.district or (commune.district if commune else None) or ""
-        meta: tuple[str, ...] = (
-            dev.id,
-            str(dev.role),
-            district,
-            dev.commune or "",
-            commune.name if commune else "",
-            dev.name,
-        )
-        raw = "".join(meta)
-        if '"' in raw or "\\" in raw or "\n" in raw:  # rare: inventory text with quotes
-            meta = tuple(esc(x) for x in meta)
-        dev_id = meta[0]
-        # in the order of DEVICE_INFO: device, role, province, district, commune, commune_name, name
-        info(f"{n_info}{i0}{dev_id}{i1}{meta[1]}{i2}{prov}{i3}{meta[2]}{i4}{meta[3]}{i5}{meta[4]}{i6}{meta[5]}{i7} 1\n")
+        line = info_lines.get(dev.id)
+        if line is None:
+            commune = communes.get(dev.commune) if dev.commune else None
+            district = dev.district or (commune.district if commune else None) or ""
+            # in the order of DEVICE_INFO: device, role, province, district, commune, commune_name, name
+            m = [
+                esc(x)
+                for x in (dev.id, dev.role, district, dev.commune or "", commune.name if commune else "", dev.name)
+            ]
+            line = info_lines[dev.id] = (
+                f"{n_info}{i0}{m[0]}{i1}{m[1]}{i2}{prov}{i3}{m[2]}{i4}{m[3]}{i5}{m[4]}{i6}{m[5]}{i7} 1\n"
+            )
+        info(line)
+        dev_id = esc(dev.id)
         b = f"{d0}{dev_id}{d1}"
         state(f"{n_state}{b}{codes[dev.state]}")
         up(f"{n_up}{b} 1\n" if dev.state == up_state else f"{n_up}{b} 0\n")
@@ -312,37 +317,64 @@ def family_steps(
         outages(f"{n_outages}{b} {outage_counts.get(dev.id, 0):d}\n")
         reboots(f"{n_reboots}{b} {reboot_counts.get(dev.id, 0):d}\n")
         # Measurements older than the device's last round (a device that stopped answering,
-        # or one nothing is heard of) are not exported: a stale series would say "up".
-        if dev.current(dev.probe_at):
-            v = dev.rtt_avg_s
-            if v is not None and isfinite(v):
-                rtt(f"{n_rtt}{b} {float(v)!r}\n")
-            v = dev.jitter_s
-            if v is not None and isfinite(v):
-                jitter(f"{n_jitter}{b} {float(v)!r}\n")
-            v = dev.loss_ratio
-            if v is not None and isfinite(v):
-                loss(f"{n_loss}{b} {float(v)!r}\n")
+        # or one nothing is heard of) are None: a stale series would say "up".
+        v = dev.rtt_avg_s
+        if v is not None and isfinite(v):
+            rtt(f"{n_rtt}{b} {float(v)!r}\n")
+        v = dev.jitter_s
+        if v is not None and isfinite(v):
+            jitter(f"{n_jitter}{b} {float(v)!r}\n")
+        v = dev.loss_ratio
+        if v is not None and isfinite(v):
+            loss(f"{n_loss}{b} {float(v)!r}\n")
         v = dev.response_s
-        if v is not None and isfinite(v) and dev.current(dev.snmp_at):
+        if v is not None and isfinite(v):
             resp(f"{n_resp}{b} {float(v)!r}\n")
-        if not dev.current(dev.interfaces_at):
-            continue
-        for itf in dev.interfaces:
-            ib = f"{f0}{dev_id}{f1}{esc(itf.name or str(itf.index))}{f2}"
+        for itf in dev.interfaces or ():
+            ib = f"{f0}{dev_id}{f1}{esc(itf.label)}{f2}"
             ifo(f"{n_ifo}{ib} {itf.oper_status:d}\n")
             if itf.in_octets is not None:
                 ifrx(f"{n_ifrx}{ib} {itf.in_octets:d}\n")
             if itf.out_octets is not None:
                 iftx(f"{n_iftx}{ib} {itf.out_octets:d}\n")
 
+    # Communes: a commune's view is the same object while it does not change, and the
+    # availability the same mapping until its next refresh (once a minute): their lines are
+    # the previous scrape's where both are (10,000 communes, eight series each).
+    fresh = cache.availability is not avail
+    kept: dict[str, CommuneLines] = {}
+    previous = cache.communes
+    c_conn, c_prov, c_state, c_since, c_avail = (
+        fam[spec.name].lines.append
+        for spec in (COMMUNE_CONNECTED, COMMUNE_PROVISIONED, COMMUNE_STATE, COMMUNE_SINCE, COMMUNE_AVAILABILITY)
+    )
     for c in communes.values():
-        cb = COMMUNE_STATE.block(snap.province_code, c.district or "", c.code, c.name)
-        fam[COMMUNE_CONNECTED.name].add(cb, 1 if c.connected else 0)
-        fam[COMMUNE_PROVISIONED.name].add(cb, 1 if c.provisioned else 0)
-        fam[COMMUNE_STATE.name].add(cb, STATE_CODE[c.state])
-        fam[COMMUNE_SINCE.name].add(cb, c.since)
-        _windows(fam[COMMUNE_AVAILABILITY.name], cb, avail, ("commune", c.code), windows)
+        lines = previous.get(c.code)
+        if lines is None or lines.view is not c:
+            cb = COMMUNE_STATE.block(snap.province_code, c.district or "", c.code, c.name)
+            kept_windows = lines.windows if lines is not None and lines.block == cb else None
+            lines = CommuneLines(
+                view=c,
+                block=cb,
+                connected=f"{COMMUNE_CONNECTED.sample_name}{cb} {1 if c.connected else 0}\n",
+                provisioned=f"{COMMUNE_PROVISIONED.sample_name}{cb} {1 if c.provisioned else 0}\n",
+                state=f"{COMMUNE_STATE.sample_name}{cb} {STATE_CODE[c.state]}\n",
+                since=f"{COMMUNE_SINCE.sample_name}{cb} {_number(c.since)}\n",
+                windows=kept_windows,
+            )
+        if lines.windows is None or fresh:
+            key = ("commune", c.code)
+            lines.windows = "".join(_window_lines(COMMUNE_AVAILABILITY.sample_name, lines.block, avail, key, windows))
+        kept[c.code] = lines
+        c_conn(lines.connected)
+        c_prov(lines.provisioned)
+        c_state(lines.state)
+        c_since(lines.since)
+        c_avail(lines.windows)
+    cache.communes = kept
+    cache.availability = avail
+    cache.device_info = info_lines
+    cache.inventory_key = snap.inventory_key
 
     for d in snap.districts.values():
         tb = DISTRICT_COMMUNES.block(snap.province_code, d.code, d.name)
@@ -405,6 +437,21 @@ def _counts(fam: dict[str, _Family], unit: str, block: str, counts: Counts) -> N
         fam[by_state.name].add(f'{block[:-1]},state="{st.value}"}}', counts.by_state.get(st, 0))
 
 
+def _window_lines(
+    name: str,
+    block: str,
+    avail: Mapping[tuple[str, str, int], Availability],
+    key: tuple[str, str],
+    windows: list[tuple[int, str]],
+) -> Iterator[str]:
+    """The availability ratio's lines of a unit, one per window it has a finite ratio for."""
+    for w, wl in windows:
+        a = avail.get((*key, w))
+        ratio = a.ratio if a is not None else None
+        if ratio is not None and math.isfinite(ratio):
+            yield f'{name}{block[:-1]},window="{wl}"}} {_number(ratio)}\n'
+
+
 def _windows(
     family: _Family,
     block: str,
@@ -412,17 +459,52 @@ def _windows(
     key: tuple[str, str],
     windows: list[tuple[int, str]],
     *,
-    observed: _Family | None = None,
+    observed: _Family,
 ) -> None:
+    family.lines.extend(_window_lines(family.sample_name, block, avail, key, windows))
     for w, wl in windows:
         a = avail.get((*key, w))
-        ratio = a.ratio if a is not None else None
-        if _finite(ratio):
-            family.add(f'{block[:-1]},window="{wl}"}}', ratio)  # type: ignore[arg-type]
-        if observed is not None and a is not None:
+        if a is not None:
             # Partitioned collectors each observe only their agents' communes: a unit's
             # availability is their ratios weighted by these seconds (exporters/alerts/netmon-combine.yml).
             observed.add(f'{block[:-1]},window="{wl}"}}', a.up_s + a.down_s + a.unreachable_s)
+
+
+@dataclass(slots=True)
+class CommuneLines:
+    """A commune's series as a scrape wrote them, for the next one.
+
+    Attributes:
+        view: The commune's view they were written from (the engine reuses the object
+            while the commune does not change).
+        block: Its label block.
+        connected, provisioned, state, since: The line of each family.
+        windows: The lines of its availability over the standard windows (None: to write).
+    """
+
+    view: CommuneView
+    block: str
+    connected: str
+    provisioned: str
+    state: str
+    since: str
+    windows: str | None
+
+
+@dataclass(slots=True)
+class ScrapeCache:
+    """What a scrape takes from the one before: each commune's lines, while its view and
+    the availability figures (refreshed once a minute) are the objects they were written
+    from, and each device's info line while the inventory is the same. A scrape without
+    one (:func:`build_families`) writes every line."""
+
+    communes: dict[str, CommuneLines] = field(default_factory=dict)
+    #: The availability mapping the communes' window lines were written from.
+    availability: object = None
+    #: Each device's ``netmon_device_info`` line, of the inventory of ``inventory_key``.
+    device_info: dict[str, str] = field(default_factory=dict)
+    #: The snapshot's ``inventory_key`` the info lines were written from.
+    inventory_key: object = None
 
 
 #: Devices whose series a scrape makes between two turns of the event loop (about 10-20 ms).
@@ -444,6 +526,8 @@ class SnapshotCollector(Collector):
         # until something changes, so a second Prometheus (an HA pair) costs nothing.
         self._last: tuple[Snapshot, list[Metric]] | None = None
         self._prepared: Snapshot | None = None
+        # Lines a prepared scrape takes from the one before (only there: on the event loop).
+        self._cache = ScrapeCache()
 
     async def prepare(self, *, devices_per_step: int = DEVICES_PER_STEP) -> None:
         """Take the snapshot now and make its families, for the following :meth:`collect`
@@ -456,7 +540,7 @@ class SnapshotCollector(Collector):
         snap = self._snapshot()
         last = self._last
         if last is None or last[0] is not snap:
-            steps = family_steps(snap, self._coverage_target, devices_per_step=devices_per_step)
+            steps = family_steps(snap, self._coverage_target, devices_per_step=devices_per_step, cache=self._cache)
             self._last = (snap, await run_on_loop(steps))
         self._prepared = snap
 
@@ -529,7 +613,9 @@ def render(registry: Collector, *, openmetrics: bool = False) -> bytes:
 
     Pure with respect to the collectors' state; the handler calls it in a worker thread.
     """
-    return "".join(_render_lines(registry.collect(), openmetrics)).encode()
+    # Encoded a family at a time: joined first, one family with Vietnamese names would make
+    # the whole text a two-byte string, and its UTF-8 encoding the slow kind.
+    return b"".join(chunk.encode() for chunk in _render_lines(registry.collect(), openmetrics))
 
 
 def wants_openmetrics(accept: str) -> bool:

@@ -287,10 +287,15 @@ async def test_prepared_handler_takes_the_snapshot_on_the_loop_thread(inv2021: I
     assert threads == [threading.current_thread().name] * 3
 
 
-def _series(snap: Snapshot) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+def _series_text(snap: Snapshot) -> str:
+    """The exposition of a snapshot, written from nothing."""
     reg = CollectorRegistry()
     reg.register(SnapshotCollector(lambda: snap))
-    return samples_of(render(reg).decode())
+    return render(reg).decode()
+
+
+def _series(snap: Snapshot) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return samples_of(_series_text(snap))
 
 
 def test_values_older_than_the_last_round_are_not_exported() -> None:
@@ -363,3 +368,61 @@ async def test_a_scrape_lets_the_loop_apply_batches_between_its_steps(inv2021: I
     task.cancel()
     assert turns - before >= len(snap.devices) // 10
     assert render_families(list(collector.collect())) == render_families(build_families(snap))
+
+
+async def test_a_scrape_takes_from_the_one_before_only_what_has_not_changed() -> None:
+    """A prepared scrape keeps the previous one's lines of unchanged communes, their
+    availability until its refresh, and the devices' info lines while the inventory is the
+    same. Through state changes, a refresh and a reload that renames a commune and a device,
+    its text is always the one written from nothing, and the kept lines are really kept."""
+    from netmon.config.inventory import Inventory
+    from tests.unit.test_engine import make, small_inventory
+
+    eng, sim, _ = make()
+    current: list[Snapshot] = []
+    collector = SnapshotCollector(lambda: current[-1])
+    registry = CollectorRegistry()
+    registry.register(collector)
+
+    async def scrape() -> str:
+        current.append(eng.snapshot())
+        await collector.prepare(devices_per_step=2)
+        text = render(registry).decode()
+        assert text == _series_text(current[-1]), "a kept line is stale"
+        return text
+
+    def line(text: str, prefix: str) -> str:
+        return next(x for x in text.splitlines() if x.startswith(prefix))
+
+    for k in range(3):
+        sim.round(k)
+    await scrape()
+    kept = collector._cache.communes["00002"]
+    kept_lines = (kept.connected, kept.windows)
+    kept_info = collector._cache.device_info["b"]
+    sim.round(3, tick=False)  # new samples; no tick, so the availability is not refreshed
+    await scrape()
+    assert current[-1] is not current[-2]
+    assert current[-1].availability is current[-2].availability
+    again = collector._cache.communes["00002"]
+    assert (again.connected, again.windows) == kept_lines
+    assert again.connected is kept_lines[0]
+    assert again.windows is kept_lines[1]
+    assert collector._cache.device_info["b"] is kept_info
+    for k in range(4, 9):
+        sim.round(k, down={"a"})  # commune 00001 goes down; the ticks refresh the availability
+    text = await scrape()
+    assert 'netmon_commune_connected{province="51",district="001",commune="00001",commune_name="C1"} 0' in text
+    assert current[-1].availability is not current[-2].availability
+    assert collector._cache.communes["00002"].windows is not kept_lines[1]
+
+    raw = small_inventory().model_dump(mode="json")
+    raw["districts"][0]["communes"][1]["name"] = 'C2 "mới"'  # a quote, to be escaped
+    raw["districts"][0]["communes"][1]["devices"][0]["name"] = "Bộ định tuyến B"
+    eng.reload(Inventory.model_validate(raw))
+    sim.round(9, down={"a"})
+    text = await scrape()
+    assert 'commune_name="C2 \\"mới\\""' in line(text, 'netmon_device_info{device="b"')
+    assert 'name="Bộ định tuyến B"' in line(text, 'netmon_device_info{device="b"')
+    assert 'commune_name="C2 \\"mới\\""' in line(text, "netmon_commune_connected{") + text
+    assert 'commune_name="C2"' not in text
