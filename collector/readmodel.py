@@ -430,8 +430,8 @@ class DeviceViews(Mapping[str, DeviceView]):
 
     A snapshot is taken on the event loop; at national scale making 30,000 views there
     stalled the batches behind it for 0.2-0.5 s. Here the snapshot keeps what each view is
-    made of, and a view is made when read: the exposition reads them all in its worker
-    thread, a page reads a few.
+    made of, and a view is made when read: a page reads a few; a scrape reads none, only
+    every device's series (:meth:`series`), from the same inputs.
     """
 
     __slots__ = ("_inputs", "_made", "_topology")
