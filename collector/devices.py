@@ -145,6 +145,10 @@ class Topology:
         return [d for c in self.communes_of(scope, ident) for d in self.access.get(c, ())]
 
 
+# gc=False (here and on the snapshot's structs: Measured, ViewInputs, the views, the series):
+# they hold scalars, strings, frozen states and lists of interfaces, never a cycle, so the
+# cyclic collector need not track the 90,000 a snapshot copies after every round. A field
+# that could close a cycle must not be added to them.
 class Live(msgspec.Struct, array_like=True, gc=False):
     """What the shell tracks of a device beside its core state.
 
