@@ -456,6 +456,9 @@ class DeviceViews(Mapping[str, DeviceView]):
     def __len__(self) -> int:
         return len(self._inputs)
 
+    def __contains__(self, dev_id: object) -> bool:
+        return dev_id in self._inputs
+
     def series(self) -> Iterator[DeviceSeries]:
         """Every device's series, read from what its view would be made of (a scrape reads
         all 30,000; making their views first cost it 0.2 s)."""

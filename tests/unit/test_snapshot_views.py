@@ -34,6 +34,8 @@ def test_a_snapshot_reads_as_a_mapping_of_every_device() -> None:
     eng, sim, _ = make()
     sim.round(0)
     devices = eng.snapshot().devices
+    assert "a" in devices
+    assert not devices._made  # type: ignore[attr-defined]  # asking whether it is there makes no view
     assert set(devices) == set(eng.topology.facts)
     assert len(devices) == len(eng.topology.facts)
     assert "a" in devices
